@@ -9,6 +9,11 @@ The page is up at once; each model loads on first use. No model code lives here.
 import argparse
 import os
 
+try:  # ZeroGPU Spaces need `spaces` imported before torch; elsewhere it is optional
+    import spaces  # noqa: F401
+except ImportError:
+    spaces = None
+
 import gradio as gr
 
 from ui import gan_tab, text_tab, vae_tab

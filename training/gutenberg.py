@@ -19,14 +19,15 @@ def clean_book(raw: str) -> str:
     return "\n".join(p for p in paragraphs if p)
 
 
-def load_books(data_dir: str | Path = DEFAULT_DATA, limit: int | None = None) -> tuple[list[str], list[str]]:
-    """(train texts, validation texts), whole books each."""
+def load_books(data_dir: str | Path = DEFAULT_DATA, limit: int | None = None,
+               max_chars: int | None = None) -> tuple[list[str], list[str]]:
+    """(train texts, validation texts), whole books each (cut to `max_chars` for a dry run)."""
     files = sorted(Path(data_dir).glob("*.txt"))[:limit]
     if not files:
         raise FileNotFoundError(f"no .txt books in {data_dir}")
     train, valid = [], []
     for f in files:
-        (valid if f.name in VALID_BOOKS else train).append(clean_book(f.read_text(encoding="utf-8")))
+        (valid if f.name in VALID_BOOKS else train).append(clean_book(f.read_text(encoding="utf-8"))[:max_chars])
     if not valid:  # a --dry-run subset may hold none of the chosen books
         valid.append(train.pop())
     return train, valid

@@ -101,7 +101,8 @@ def prepare(args):
     if (run / "tokenizer" / "tokenizer.json").exists():
         tok = PreTrainedTokenizerFast.from_pretrained(run / "tokenizer")
         return tok, np.load(run / "train.npy"), np.load(run / "valid.npy")
-    train_texts, valid_texts = load_books(args.data, limit=2 if args.dry_run else None)
+    train_texts, valid_texts = load_books(args.data, limit=2 if args.dry_run else None,
+                                          max_chars=100_000 if args.dry_run else None)
     tok = build_tokenizer(train_texts, args.vocab_size)
     train, valid = encode(tok, train_texts), encode(tok, valid_texts)
     run.mkdir(parents=True, exist_ok=True)

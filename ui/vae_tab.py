@@ -1,7 +1,101 @@
-"""The vae tab (placeholder until its adapter lands)."""
+"""VAE tab: walk the latent space between two digits (test digits or the user's own drawings)."""
+
+import io
 
 import gradio as gr
 
+from generators.images import gif_bytes, grid, to_pil
+from generators.vae import MAX_SEED, MAX_STEPS, METHODS, MIN_STEPS, VaeInterpolator
+from generators.zerogpu import on_gpu
+from ui.common import as_choice, as_int, temp_file
+from ui.plots import latent_map
+
+DRAWING = "my drawing"
+ENDPOINTS = [str(d) for d in range(10)] + [DRAWING]
+VAE = VaeInterpolator()  # the model cache, shared by all users
+
+ABOUT = (
+    "**Variational autoencoder.** An encoder squeezes each digit into 16 numbers (a point in latent space); a "
+    "decoder turns any point back into a digit. Walking in a straight line between two points decodes into a "
+    "smooth morph. Try: 1 → 7, then draw your own digit as the end point."
+)
+
+
+def _endpoint(name: str, choice, image, seed: int):
+    choice = as_choice(name, str(choice) if isinstance(choice, int) and not isinstance(choice, bool) else choice,
+                       ENDPOINTS)
+    if choice != DRAWING:
+        return VAE.test_digit(int(choice), seed), f"test digit {choice}"
+    if isinstance(image, dict):  # a Sketchpad/ImageEditor value
+        image = image.get("composite") if image.get("composite") is not None else image.get("background")
+    if image is None:
+        raise gr.Error(f"{name} is set to '{DRAWING}': draw or upload a digit first.")
+    try:
+        return VAE.from_image(image), "your drawing"
+    except ValueError as e:
+        raise gr.Error(f"{name}: {e}") from None
+
+
+@on_gpu
+def interpolate_digits(start_digit: str, end_digit: str, steps: int, method: str, seed: int,
+                       start_image=None, end_image=None):
+    """Streams the decoded frames from the start digit to the end digit, then a strip PNG and an animated GIF.
+
+    Each endpoint is a digit class ("0"-"9": a held-out MNIST test digit of that class chosen by `seed`) or
+    "my drawing" (the matching image input). Outputs: frames, strip, GIF, reconstructions, latent map, summary.
+    """
+    steps = as_int("steps", steps, MIN_STEPS, MAX_STEPS)
+    method = as_choice("method", method, list(METHODS))
+    seed = as_int("seed", seed, 0, MAX_SEED)
+    start, start_what = _endpoint("start", start_digit, start_image, seed)
+    end, end_what = _endpoint("end", end_digit, end_image, seed + 1)
+    step = None
+    for step in VAE.stream(start=start, end=end, steps=steps, method=method):
+        if step.done:
+            break
+        yield to_pil(step.frames), gr.skip(), gr.skip(), gr.skip(), gr.skip(), f"decoding… {len(step.frames)}/{steps}"
+    frames = to_pil(step.frames)
+    strip = io.BytesIO()
+    grid(frames, columns=min(len(frames), 16)).save(strip, format="PNG")
+    ends = to_pil(step.endpoints) + to_pil(step.reconstructions)
+    recon = [(ends[0], f"start: {start_what}"), (ends[2], "start, as the VAE rebuilds it"),
+             (ends[1], f"end: {end_what}"), (ends[3], "end, as the VAE rebuilds it")]
+    bank = VAE.bank
+    yield (frames, temp_file(strip.getvalue(), ".png"), temp_file(gif_bytes(frames), ".gif"), recon,
+           latent_map(bank["map_points"], bank["map_labels"], step.path_2d),
+           f"{steps} frames, {method} path, from {start_what} to {end_what}.")
+
+
+def _endpoint_controls(label: str, value: str):
+    choice = gr.Dropdown(ENDPOINTS, value=value, label=f"{label} digit")
+    image = gr.Sketchpad(label=f"{label}: your drawing (used when '{DRAWING}' is chosen)", type="pil",
+                         sources=["upload"], canvas_size=(280, 280), height=300)
+    return choice, image
+
 
 def build() -> None:
-    gr.Markdown("Coming up.")
+    gr.Markdown(ABOUT)
+    with gr.Row():
+        with gr.Column():
+            start_digit, start_image = _endpoint_controls("Start", "1")
+        with gr.Column():
+            end_digit, end_image = _endpoint_controls("End", "7")
+    with gr.Row():
+        steps = gr.Slider(MIN_STEPS, MAX_STEPS, value=16, step=1, label="Steps")
+        method = gr.Radio(list(METHODS), value="linear", label="Path")
+        seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed (picks the test digits)")
+    with gr.Row():
+        go = gr.Button("Interpolate", variant="primary")
+        stop = gr.Button("Stop")
+    frames = gr.Gallery(label="Frames", columns=8, height="auto", object_fit="contain")
+    summary = gr.Markdown()
+    with gr.Row():
+        strip = gr.File(label="Strip (PNG)")
+        gif = gr.Image(label="Animated GIF", type="filepath", format="gif")
+    with gr.Row():
+        recon = gr.Gallery(label="Endpoints and their reconstructions", columns=4, height="auto")
+        latent = gr.Image(label="Latent map: test digits by class, and the path", type="pil")
+    event = go.click(interpolate_digits,
+                     [start_digit, end_digit, steps, method, seed, start_image, end_image],
+                     [frames, strip, gif, recon, latent, summary], api_name="interpolate_digits")
+    stop.click(None, None, None, cancels=[event])

@@ -1,0 +1,147 @@
+"""Quality and speed of the GAN and VAE tabs, with baselines, printed as one table.
+
+    python bench/bench_digits.py            # full run (about 2 minutes on 2 CPU cores)
+    python bench/bench_digits.py --quick    # smaller samples, for a smoke test
+
+Quality: our MNIST classifier's test accuracy; the class accuracy of conditional GAN samples graded by
+it; a Frechet distance on its 128-d features (Heusel et al., 2017, with our classifier in place of
+Inception) between GAN samples and real test digits, beside the real-vs-real floor at the same
+sample size; the VAE's test-set reconstruction error and ELBO.
+Speed: compute for a 64-digit grid (generator + discriminator + classifier) and a 16-frame
+interpolation, each beside a naive per-image loop; p50 round trip through the app's API.
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch
+
+from generators.gan import GanSampler
+from generators.vae import VaeInterpolator
+from training.mnist import DEFAULT_DATA, load_mnist
+
+
+def frechet(a: torch.Tensor, b: torch.Tensor) -> float:
+    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^1/2), in float64."""
+    a, b = a.double(), b.double()
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    s_a, s_b = torch.cov(a.T), torch.cov(b.T)
+    w, v = torch.linalg.eigh(s_a)
+    root_a = v @ torch.diag(w.clamp(min=0).sqrt()) @ v.T
+    cross = torch.linalg.eigvalsh(root_a @ s_b @ root_a).clamp(min=0).sqrt().sum()
+    return float((mu_a - mu_b).pow(2).sum() + torch.trace(s_a) + torch.trace(s_b) - 2 * cross)
+
+
+def timed(fn, repeats: int) -> float:
+    """Median milliseconds of `fn()` after two warm-up calls."""
+    fn(), fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+@torch.inference_mode()
+def quality(sampler: GanSampler, vae: VaeInterpolator, data: Path, n: int) -> list[tuple[str, str]]:
+    G, _, C = sampler.load()
+    x_test, y_test = load_mnist(data, "test")
+    acc = (torch.cat([C(x_test[i:i + 1000]).argmax(1) for i in range(0, 10000, 1000)]) == y_test).float().mean()
+    rows = [("classifier test accuracy (10,000 digits)", f"{acc:.2%}")]
+    for psi in (1.0, 0.7):
+        batches = [sampler.sample(digit=None, count=64, seed=s, truncation=psi) for s in range(-(-n // 64))]
+        images = torch.cat([b.images for b in batches])[:n]
+        labels = torch.tensor(sum((b.labels for b in batches), []))[:n]
+        cond = (C(images).argmax(1) == labels).float().mean()
+        rows.append((f"GAN conditional accuracy, psi={psi} ({n} samples)", f"{cond:.2%}"))
+        fd = frechet(C.features(images), C.features(x_test[:n]))
+        rows.append((f"GAN Frechet distance to real test digits, psi={psi}", f"{fd:.2f}"))
+    floor = frechet(C.features(x_test[:n]), C.features(x_test[n:2 * n]))
+    rows.append((f"real-vs-real floor (two disjoint {n}-digit test sets)", f"{floor:.2f}"))
+    untrained = G.__class__(**{"z_dim": G.z_dim, "ngf": G.ngf}).eval()
+    fake = (untrained(torch.randn(n, G.z_dim), torch.randint(0, 10, (n,))) + 1) / 2
+    rows.append(("baseline: untrained generator's Frechet distance", f"{frechet(C.features(fake), C.features(x_test[:n])):.2f}"))
+    from training.train_vae import evaluate
+    m = evaluate(vae.load(), x_test, vae.device)
+    rows += [("VAE test reconstruction (Bernoulli NLL, nats/digit)", f"{m['recon_nll_nats']:.1f}"),
+             ("VAE test KL (nats/digit)", f"{m['kl_nats']:.1f}"),
+             ("VAE test negative ELBO (nats/digit)", f"{m['neg_elbo_nats']:.1f}"),
+             ("VAE test pixel MSE at the latent mean", f"{m['pixel_mse_at_mean']:.4f}")]
+    return rows
+
+
+def speed(sampler: GanSampler, vae: VaeInterpolator, repeats: int) -> list[tuple[str, str]]:
+    G, D, C = sampler.load()
+
+    @torch.inference_mode()
+    def naive_grid():  # one forward per digit, as a per-image demo loop does
+        for i in range(64):
+            x = G(torch.randn(1, G.z_dim), torch.tensor([i % 10]))
+            D(x, torch.tensor([i % 10])), C((x + 1) / 2)
+
+    start, end = vae.test_digit(1, 0), vae.test_digit(7, 0)
+
+    @torch.inference_mode()
+    def naive_interp():  # encode, then decode frame by frame
+        v = vae.load()
+        mu, _ = v.encode(torch.cat([start, end]))
+        for t in torch.linspace(0, 1, 16):
+            v.decode(torch.lerp(mu[:1], mu[1:], t))
+
+    return [
+        ("64-digit grid, ours (batched G + D + classifier), ms", f"{timed(lambda: sampler.sample(digit=None, count=64, seed=0), repeats):.1f}"),
+        ("64-digit grid, baseline per-digit loop, ms", f"{timed(naive_grid, repeats):.1f}"),
+        ("16-frame interpolation, ours (streamed in chunks), ms", f"{timed(lambda: list(vae.stream(start=start, end=end, steps=16)), repeats):.1f}"),
+        ("16-frame interpolation, baseline frame-by-frame, ms", f"{timed(naive_interp, repeats):.1f}"),
+    ]
+
+
+def api_round_trip(repeats: int) -> list[tuple[str, str]]:
+    """p50 of whole requests through gradio_client against the app on a loopback port."""
+    import socket
+
+    from gradio_client import Client
+
+    import app
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = app.build_demo()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        gan = timed(lambda: client.predict("Any", 64, 0, 1.0, api_name="/sample_digits"), repeats)
+        vae = timed(lambda: client.predict("1", "7", 16, "linear", 0, api_name="/interpolate_digits"), repeats)
+    finally:
+        demo.close()
+    return [("API round trip p50, /sample_digits (64 digits), ms", f"{gan:.0f}"),
+            ("API round trip p50, /interpolate_digits (16 steps), ms", f"{vae:.0f}")]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=str(DEFAULT_DATA), help="MNIST IDX folder")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--no-api", action="store_true", help="skip the API round trip")
+    args = p.parse_args()
+    torch.manual_seed(0)
+    device = torch.device("cpu")
+    sampler, vae = GanSampler(device=device), VaeInterpolator(device=device)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device cpu")
+    rows = quality(sampler, vae, Path(args.data), 500 if args.quick else 2000)
+    rows += speed(sampler, vae, 5 if args.quick else 30)
+    if not args.no_api:
+        rows += api_round_trip(5 if args.quick else 20)
+    width = max(len(r[0]) for r in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()

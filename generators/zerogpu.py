@@ -1,0 +1,13 @@
+"""ZeroGPU support: `on_gpu` is `spaces.GPU` on a Hugging Face Space and a plain pass-through elsewhere.
+
+On ZeroGPU, `spaces` must be imported before torch; app.py does that first. Here we only look it up,
+so importing this module never imports `spaces` (tests and CPU machines run without it).
+"""
+
+import sys
+
+
+def on_gpu(fn):
+    """Wraps a handler (function or generator) so a ZeroGPU Space attaches a GPU for its duration."""
+    spaces = sys.modules.get("spaces")
+    return spaces.GPU(fn) if spaces is not None else fn

@@ -1,0 +1,79 @@
+"""The GAN and VAE endpoints through gradio_client on the launched app, with the bundled weights."""
+
+import pytest
+import torch
+from gradio_client import handle_file
+from PIL import Image
+
+from generators.digits import DigitClassifier
+from generators.gan import ASSETS
+
+
+def read_digit(path: str) -> int:
+    """What our MNIST classifier reads in a served 112x112 image."""
+    clf = DigitClassifier.from_pretrained(ASSETS / "classifier").eval()
+    im = Image.open(path).convert("L").resize((28, 28), Image.LANCZOS)
+    x = torch.tensor(list(im.getdata()), dtype=torch.float32).view(1, 1, 28, 28) / 255
+    with torch.no_grad():
+        return int(clf(x).argmax())
+
+
+def test_sample_digits(client):
+    gallery, grid_png, summary = client.predict("7", 12, 3, 0.8, api_name="/sample_digits")
+    assert len(gallery) == 12
+    assert all("realness" in item["caption"] for item in gallery)
+    assert all(item["caption"].startswith("7 ") for item in gallery)
+    assert Image.open(grid_png).size[0] > 8 * 112
+    # light digit on a dark background (MNIST polarity)
+    im = Image.open(gallery[0]["image"]).convert("L")
+    assert sum(im.getdata()) / (im.size[0] * im.size[1]) < 100
+    again, _, _ = client.predict("7", 12, 3, 0.8, api_name="/sample_digits")
+    assert [g["caption"] for g in gallery] == [g["caption"] for g in again]  # the seed reproduces
+
+
+@pytest.mark.parametrize("args", [("7", 0, 1, 1.0), ("7", 65, 1, 1.0), ("seven", 4, 1, 1.0), ("7", 4, -3, 1.0),
+                                  ("7", 4, 1, 0.0), ("7", 4, 1, 2.0), ("7", 2.5, 1, 1.0)])
+def test_sample_digits_bad_input(client, args):
+    with pytest.raises(Exception) as err:
+        client.predict(*args, api_name="/sample_digits")
+    assert "must" in str(err.value)
+    assert len(client.predict("1", 2, 0, 1.0, api_name="/sample_digits")[0]) == 2  # still serving
+
+
+def test_interpolate_digits_streams(client):
+    job = client.submit("1", "7", 12, "linear", 0, api_name="/interpolate_digits")
+    updates = [out[0] for out in job]
+    final = job.outputs()[-1]
+    assert len(updates) >= 3
+    frames = final[0]
+    assert len(frames) == 12
+    assert read_digit(frames[0]["image"]) == 1 and read_digit(frames[-1]["image"]) == 7
+    assert final[2].endswith(".gif") and len(final[3]) == 4
+
+
+def test_interpolate_from_a_drawing(client, tmp_path):
+    paper = Image.new("L", (280, 280), 255)
+    paper.paste(0, (130, 40, 150, 240))  # a dark vertical bar: a one
+    paper.save(tmp_path / "one.png")
+    sketch = {"background": handle_file(str(tmp_path / "one.png")), "layers": [],
+              "composite": handle_file(str(tmp_path / "one.png"))}
+    out = client.predict("my drawing", "0", 8, "spherical", 0, sketch, None, api_name="/interpolate_digits")
+    assert len(out[0]) == 8 and "your drawing" in out[5]
+
+
+@pytest.mark.parametrize("args", [("1", "7", 1, "linear", 0), ("1", "7", 65, "linear", 0),
+                                  ("1", "7", 8, "cubic", 0), ("11", "7", 8, "linear", 0),
+                                  ("my drawing", "7", 8, "linear", 0)])
+def test_interpolate_bad_input(client, args):
+    with pytest.raises(Exception) as err:
+        client.predict(*args, api_name="/interpolate_digits")
+    assert "must" in str(err.value) or "draw" in str(err.value)
+
+
+def test_blank_drawing_is_refused(client, tmp_path):
+    Image.new("L", (280, 280), 255).save(tmp_path / "blank.png")
+    blank = {"background": handle_file(str(tmp_path / "blank.png")), "layers": [],
+             "composite": handle_file(str(tmp_path / "blank.png"))}
+    with pytest.raises(Exception) as err:
+        client.predict("my drawing", "7", 8, "linear", 0, blank, None, api_name="/interpolate_digits")
+    assert "blank" in str(err.value)

@@ -1,0 +1,145 @@
+"""Adapters of the GAN and VAE tabs on tiny seeded models (no trained weights needed)."""
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from generators.digits import DigitClassifier, DigitDiscriminator, DigitGenerator, DigitVAE
+from generators.gan import GanSampler
+from generators.images import gif_bytes, sketch_to_mnist, to_pil
+from generators.vae import VaeInterpolator, slerp
+
+
+@pytest.fixture(scope="module")
+def gan_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("assets")
+    torch.manual_seed(0)
+    DigitGenerator(ngf=8).eval().save_pretrained(root / "gan" / "generator")
+    DigitDiscriminator(ndf=8).eval().save_pretrained(root / "gan" / "discriminator")
+    DigitClassifier(width=4, feature_dim=16).eval().save_pretrained(root / "classifier")
+    return root
+
+
+@pytest.fixture(scope="module")
+def vae_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("vae")
+    torch.manual_seed(0)
+    vae = DigitVAE(latent_dim=4, width=4, hidden=16).eval()
+    vae.save_pretrained(root)
+    digits = (torch.rand(20, 1, 28, 28) * 255).to(torch.uint8)
+    labels = torch.arange(10).repeat(2)
+    save_file({"digits": digits, "digit_labels": labels, "pca_mean": torch.zeros(4),
+               "pca_components": torch.eye(4)[:2].contiguous(), "map_points": torch.randn(20, 2),
+               "map_labels": labels.clone()}, root / "examples.safetensors")
+    return root
+
+
+def test_gan_sample_shapes_and_seed(gan_dir):
+    sampler = GanSampler(gan_dir, device=torch.device("cpu"))
+    a = sampler.sample(digit=None, count=12, seed=5, truncation=1.0)
+    b = sampler.sample(digit=None, count=12, seed=5, truncation=1.0)
+    c = sampler.sample(digit=None, count=12, seed=6, truncation=1.0)
+    assert a.images.shape == (12, 1, 28, 28)
+    assert 0 <= a.images.min() and a.images.max() <= 1
+    assert torch.equal(a.images, b.images) and a.labels == b.labels
+    assert not torch.equal(a.images, c.images)
+    assert all(0 < r < 1 for r in a.realness) and len(a.realness) == 12
+    assert all(0 <= p <= 9 for p in a.predicted)
+
+
+def test_gan_conditioning_and_truncation(gan_dir):
+    sampler = GanSampler(gan_dir, device=torch.device("cpu"))
+    assert sampler.sample(digit=4, count=5, seed=0).labels == [4] * 5
+    z_full, z_half = sampler.noise(3, seed=9, truncation=1.0), sampler.noise(3, seed=9, truncation=0.5)
+    assert torch.allclose(z_half, z_full * 0.5)
+    # the first digits of a larger batch are the same digits: count does not reshuffle the noise
+    assert torch.allclose(sampler.sample(digit=2, count=3, seed=1).images,
+                          sampler.sample(digit=2, count=6, seed=1).images[:3], atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs", [dict(digit=10), dict(count=0), dict(count=65), dict(seed=-1),
+                                    dict(seed=2**32), dict(truncation=0.05), dict(truncation=1.5)])
+def test_gan_rejects_bad_input(gan_dir, kwargs):
+    args = dict(digit=None, count=4, seed=0, truncation=1.0) | kwargs
+    with pytest.raises(ValueError):
+        GanSampler(gan_dir, device=torch.device("cpu")).sample(**args)
+
+
+def test_gan_walk_streams_in_order(gan_dir):
+    sampler = GanSampler(gan_dir, device=torch.device("cpu"))
+    updates = list(sampler.stream_walk(digit=3, seed_a=1, seed_b=2, steps=16))
+    assert len(updates) >= 3
+    assert [len(u) for u in updates] == sorted(len(u) for u in updates) and len(updates[-1]) == 16
+    first, last = sampler.sample(digit=3, count=1, seed=1), sampler.sample(digit=3, count=1, seed=2)
+    assert torch.allclose(updates[-1][0], first.images[0], atol=1e-5)
+    assert torch.allclose(updates[-1][-1], last.images[0], atol=1e-5)
+
+
+def test_weights_round_trip(tmp_path):
+    torch.manual_seed(1)
+    vae = DigitVAE(latent_dim=4, width=4, hidden=16).eval()
+    vae.save_pretrained(tmp_path)
+    loaded = DigitVAE.from_pretrained(tmp_path).eval()
+    assert loaded.latent_dim == 4 and (tmp_path / "model.safetensors").exists()
+    z = torch.randn(3, 4)
+    assert torch.equal(vae.decode(z), loaded.decode(z))
+
+
+def test_vae_stream(vae_dir):
+    vae = VaeInterpolator(vae_dir, device=torch.device("cpu"))
+    start, end = vae.test_digit(1, seed=0), vae.test_digit(7, seed=0)
+    assert start.shape == (1, 1, 28, 28) and torch.equal(start, vae.test_digit(1, seed=0))
+    for method in ("linear", "spherical"):
+        updates = list(vae.stream(start=start, end=end, steps=12, method=method))
+        assert len(updates) >= 3 and updates[-1].done and not updates[0].done
+        final = updates[-1]
+        assert final.frames.shape == (12, 1, 28, 28) and final.path_2d.shape == (12, 2)
+        # the path starts and ends at the endpoints' latent means, so its ends decode to their reconstructions
+        assert torch.allclose(final.frames[0], final.reconstructions[0], atol=1e-5)
+        assert torch.allclose(final.frames[-1], final.reconstructions[1], atol=1e-5)
+
+
+def test_slerp_ends_and_norm():
+    a, b = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 2.0]])
+    t = torch.linspace(0, 1, 5)[:, None]
+    path = slerp(a, b, t)
+    assert torch.allclose(path[0], a[0]) and torch.allclose(path[-1], b[0], atol=1e-6)
+    assert torch.allclose(slerp(a, a, t), a.expand(5, 2))  # parallel vectors fall back to lerp
+
+
+@pytest.mark.parametrize("kwargs", [dict(steps=1), dict(steps=65), dict(method="cubic")])
+def test_vae_rejects_bad_input(vae_dir, kwargs):
+    vae = VaeInterpolator(vae_dir, device=torch.device("cpu"))
+    x = vae.test_digit(0, seed=0)
+    with pytest.raises(ValueError):
+        list(vae.stream(start=x, end=x, **(dict(steps=8, method="linear") | kwargs)))
+
+
+def test_sketch_to_mnist_polarity_and_centring():
+    paper = np.full((280, 280), 255, np.uint8)
+    paper[40:240, 60:80] = 0  # a dark stroke, off-centre, on white paper
+    x = sketch_to_mnist(paper)
+    assert x.shape == (1, 1, 28, 28) and x.max() > 0.9
+    ys, xs = torch.nonzero(x[0, 0] > 0.5, as_tuple=True)
+    assert 12 <= xs.float().mean() <= 16 and 12 <= ys.float().mean() <= 16  # centred by mass
+    assert ys.max() - ys.min() <= 20  # fits MNIST's 20 px box
+    transparent = np.zeros((100, 100, 4), np.uint8)
+    transparent[20:80, 45:55] = (0, 0, 0, 255)
+    assert sketch_to_mnist(transparent).sum() > 0
+
+
+@pytest.mark.parametrize("bad", [np.full((50, 50), 255, np.uint8), np.zeros((50, 50, 4), np.uint8),
+                                 np.zeros((5000, 10), np.uint8), "not an image"])
+def test_sketch_to_mnist_rejects(bad):
+    with pytest.raises(ValueError):
+        sketch_to_mnist(bad)
+
+
+def test_gif_loops_forward_and_back():
+    frames = to_pil(torch.rand(4, 1, 28, 28))
+    from io import BytesIO
+
+    from PIL import Image
+    gif = Image.open(BytesIO(gif_bytes(frames)))
+    assert gif.n_frames == 6 and gif.info.get("loop") == 0
