@@ -1,0 +1,298 @@
+"""Text continuation: the adapter on a tiny seeded GPT-2 (no download), then the app through gradio_client."""
+
+import os
+
+import pytest
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+
+from generators import gpt2_fast, text
+from generators.text import ModelUnavailable, TextContinuation
+from generators.text_decoding import Detokenizer
+from training.train_text import build_tokenizer
+
+PROMPT = "The old captain looked out over the harbour and said"
+CORPUS = [
+    "The old captain looked out over the harbour and said that the sea was calm.",
+    "She walked along the quay, past the boats, and watched the gulls over the water.",
+    "Café, naïve, façade — “quoted” words; 日本語 and ✓ make multi-byte characters.",
+] * 20
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models gain nothing from intra-op threads, and on a busy 2-core machine OpenMP teams make
+    every op wait for a descheduled thread (~8 ms each); one thread keeps this file fast. Restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def make_model(tmp_path_factory):
+    """A folder with a tiny random GPT-2 (seeded) and a byte-level BPE tokenizer trained here."""
+    tok, made = build_tokenizer(CORPUS, vocab_size=300), {}
+
+    def make(n_positions: int):
+        if n_positions in made:
+            return made[n_positions]
+        out = made[n_positions] = tmp_path_factory.mktemp(f"gpt2-{n_positions}")
+        torch.manual_seed(0)
+        config = GPT2Config(vocab_size=len(tok), n_positions=n_positions, n_embd=32, n_layer=2, n_head=2,
+                            bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id,
+                            pad_token_id=tok.eos_token_id)
+        GPT2LMHeadModel(config).save_pretrained(out)
+        tok.save_pretrained(out)
+        return out
+
+    make.tokenizer = tok
+    return make
+
+
+@pytest.fixture
+def llama_tc(make_model, tmp_path, monkeypatch):
+    """A tiny Llama (SmolLM2's architecture): the generic transformers path, not the lean GPT-2 one."""
+    tok = make_model.tokenizer
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64,
+                         bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id)
+    LlamaForCausalLM(config).save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    monkeypatch.setenv("PLAYGROUND_TEXT_MODEL", str(tmp_path))
+    return TextContinuation(torch.device("cpu"))
+
+
+@pytest.fixture
+def tc(make_model, monkeypatch):
+    """The adapter with its bundled model swapped for a tiny one of 64 tokens of context."""
+    monkeypatch.setenv("PLAYGROUND_TEXT_MODEL", str(make_model(64)))
+    return TextContinuation(torch.device("cpu"))
+
+
+def token_ids(alt):
+    return [t.token_id for t in alt.tokens]
+
+
+def test_stream_ends_with_the_non_streamed_result(tc):
+    items = list(tc.stream(PROMPT, max_new_tokens=12, seed=3, n=2))
+    assert len(items) == 12  # one update per token
+    assert items[-1] == tc.continue_text(PROMPT, max_new_tokens=12, seed=3, n=2)
+    assert all(a.finished for a in items[-1]) and not any(a.finished for a in items[0])
+    assert all(a.text.startswith(PROMPT) for a in items[-1])
+    assert all(not a.text.endswith("\ufffd") for alts in items[:-1] for a in alts)  # no half characters
+
+
+def test_seed_reproduces_and_differs(tc):
+    a = tc.continue_text(PROMPT, max_new_tokens=16, seed=1, n=3)
+    assert a == tc.continue_text(PROMPT, max_new_tokens=16, seed=1, n=3)
+    assert [x.text for x in a] != [x.text for x in tc.continue_text(PROMPT, max_new_tokens=16, seed=2, n=3)]
+    assert len({x.text for x in a}) > 1  # the alternatives differ
+
+
+def test_interleaved_requests_do_not_affect_each_other(tc):
+    alone = tc.continue_text(PROMPT, max_new_tokens=10, seed=5)
+    s1, s2 = tc.stream(PROMPT, max_new_tokens=10, seed=5), tc.stream("Another", max_new_tokens=10, seed=6)
+    for a, _ in zip(s1, s2):
+        pass
+    assert a == alone
+
+
+@pytest.mark.parametrize("penalty", [1.0, 1.3])
+def test_greedy_equals_generate(tc, penalty):
+    lm = tc.load()
+    ids = lm.tokenizer(PROMPT, return_tensors="pt").input_ids
+    ref = lm.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=20, do_sample=False,
+                            repetition_penalty=penalty, pad_token_id=lm.tokenizer.eos_token_id)
+    for adapter in (tc, TextContinuation(tc.device, fast_path=False)):
+        got = adapter.continue_text(PROMPT, max_new_tokens=20, temperature=0, repetition_penalty=penalty)
+        assert token_ids(got[0]) == ref[0, ids.shape[1]:].tolist()
+
+
+def test_lean_gpt2_path_equals_the_transformers_forward(tc):
+    settings = dict(max_new_tokens=16, seed=9, n=3, temperature=1.0, top_k=0, top_p=1.0)
+    lean = tc.continue_text(PROMPT, **settings)
+    generic = TextContinuation(tc.device, fast_path=False).continue_text(PROMPT, **settings)
+    assert [a.text for a in lean] == [a.text for a in generic]
+    for a, b in zip(lean, generic):
+        assert [t.prob for t in a.tokens] == pytest.approx([t.prob for t in b.tokens], rel=1e-4)
+
+
+def test_other_architectures_use_the_generic_path(llama_tc):
+    lm = llama_tc.load()
+    assert lm.fast is None
+    ids = lm.tokenizer(PROMPT, return_tensors="pt").input_ids
+    ref = lm.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=12, do_sample=False,
+                            pad_token_id=lm.tokenizer.eos_token_id)
+    out = llama_tc.continue_text(PROMPT, max_new_tokens=12, temperature=0, repetition_penalty=1.0, n=2)
+    assert token_ids(out[0]) == token_ids(out[1]) == ref[0, ids.shape[1]:].tolist()
+    assert "greedy" in out[0].notice
+    items = list(llama_tc.stream(PROMPT, max_new_tokens=12, seed=1, n=2))
+    assert items[-1][0].text != items[-1][1].text
+
+
+def test_sampling_equals_generate(tc):
+    """Same processing order and the same draws as transformers' sampler under the same seed."""
+    lm = tc.load()
+    ids = lm.tokenizer(PROMPT, return_tensors="pt").input_ids
+    settings = dict(temperature=0.9, top_k=20, top_p=0.9, repetition_penalty=1.2)
+    torch.manual_seed(7)
+    ref = lm.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=20, do_sample=True,
+                            pad_token_id=lm.tokenizer.eos_token_id, **settings)
+    got = tc.continue_text(PROMPT, max_new_tokens=20, seed=7, **settings)
+    assert token_ids(got[0]) == ref[0, ids.shape[1]:].tolist()
+
+
+def test_closing_the_stream_stops_the_model(tc, monkeypatch):
+    calls = []
+    forward = gpt2_fast.FastGpt2.__call__
+    monkeypatch.setattr(gpt2_fast.FastGpt2, "__call__", lambda self, *a: calls.append(1) or forward(self, *a))
+    stream = tc.stream(PROMPT, max_new_tokens=40, seed=0)
+    for _ in range(5):
+        next(stream)
+    stream.close()
+    assert len(calls) == 5
+    assert next(stream, None) is None and len(calls) == 5
+
+
+def test_long_prompt_is_cut_from_the_left(tc):
+    prompt = " ".join(f"word{i}" for i in range(200))
+    out = tc.continue_text(prompt, max_new_tokens=20, seed=0)[0]
+    assert "only its last 44 were kept" in out.notice
+    assert prompt.endswith(out.prompt_text) and len(out.prompt_text) < len(prompt)
+    assert len(tc.load().tokenizer(out.prompt_text).input_ids) <= 44
+
+
+def test_max_new_tokens_is_clamped_to_the_context(tc):
+    out = tc.continue_text("Hi", max_new_tokens=500, seed=0)[0]
+    assert "lowered from 500 to 63" in out.notice
+    assert len(out.tokens) <= 63
+
+
+def test_empty_prompt_starts_from_eos(tc):
+    out = tc.continue_text("", max_new_tokens=8, seed=0)[0]
+    assert out.prompt_text == "" and out.tokens and out.finished
+
+
+def test_token_probabilities(tc):
+    out = tc.continue_text(PROMPT, max_new_tokens=16, seed=4, top_k=0, top_p=1.0)[0]
+    assert len(out.tokens) == 16
+    for t in out.tokens:
+        probs = [p for _, p in t.top]
+        assert len(probs) == 5 and probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-6
+        assert 0 < t.prob <= probs[0] + 1e-6
+    eos = tc.load().tokenizer.eos_token_id
+    pieces = "".join(t.text for t in out.tokens if t.token_id != eos)
+    assert pieces == out.text[len(out.prompt_text):].rstrip("\ufffd")  # each token: what it adds
+
+
+def test_detokenizer_holds_back_split_characters(tc):
+    lm = tc.load()
+    full = "Café ✓ 日本語 — naïve"
+    ids = lm.tokenizer(full).input_ids
+    assert len(ids) > len(full.split())  # some characters span several byte tokens
+    d = Detokenizer(lm.decode, lm.tokenizer.eos_token_id)
+    for token in ids:
+        d.add(token)
+        assert full.startswith(d.text) and not d.text.endswith("\ufffd")
+    assert d.text == d.final_text() == full and "".join(d.pieces) == full
+
+
+@pytest.mark.parametrize("bad", [
+    dict(max_new_tokens=0), dict(max_new_tokens=513), dict(max_new_tokens=4.5), dict(temperature=2.5),
+    dict(temperature=float("nan")), dict(top_k=-1), dict(top_k=201), dict(top_p=0), dict(top_p=1.5),
+    dict(repetition_penalty=0.9), dict(seed=-1), dict(seed=2**32), dict(n=0), dict(n=4), dict(model="gpt5"),
+])
+def test_invalid_arguments_raise(tc, bad):
+    with pytest.raises(ValueError):
+        tc.stream(PROMPT, **bad)
+
+
+def test_overlong_prompt_raises(tc):
+    with pytest.raises(ValueError, match="limit"):
+        tc.stream("x" * 10_001)
+
+
+def test_concurrent_first_requests_load_once(make_model, tmp_path, monkeypatch):
+    import shutil
+    import threading
+
+    shutil.copytree(make_model(64), tmp_path / "m")  # a path no test has loaded yet
+    monkeypatch.setenv("PLAYGROUND_TEXT_MODEL", str(tmp_path / "m"))
+    loads, real = [], text._from_pretrained
+    monkeypatch.setattr(text, "_from_pretrained", lambda *a, **k: loads.append(1) or real(*a, **k))
+    threads = [threading.Thread(target=TextContinuation(torch.device("cpu")).load) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(loads) == 1
+
+
+def test_missing_bundled_model_is_a_plain_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_TEXT_MODEL", str(tmp_path))
+    with pytest.raises(ModelUnavailable, match="not in .* yet"):
+        TextContinuation(torch.device("cpu")).stream(PROMPT)
+
+
+def test_hub_model_offline_fails_fast_with_a_plain_message(tc, monkeypatch):
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    monkeypatch.setattr(text, "_hub_reachable", lambda: pytest.fail("offline mode must not try the network"))
+    with pytest.raises(ModelUnavailable, match="Could not download distilgpt2 .*bundled model still works"):
+        tc.stream(PROMPT, model="distilbert/distilgpt2")
+
+
+def test_unreachable_hub_is_detected(monkeypatch):
+    from huggingface_hub import constants
+
+    with __import__("socket").socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again below: nothing listens there
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")
+    assert text._hub_reachable(timeout=2.0) is False
+
+
+# ---- the app, through gradio_client ----
+
+@pytest.fixture(scope="module")
+def app_client(make_model, client):
+    """The launched app, its bundled text model being a tiny one with room for long streams."""
+    os.environ["PLAYGROUND_TEXT_MODEL"] = str(make_model(600))
+    yield client
+    del os.environ["PLAYGROUND_TEXT_MODEL"]
+
+
+def test_app_streams_token_by_token(app_client):
+    job = app_client.submit(PROMPT, 48, 0, api_name="/continue_text")
+    job.result(timeout=60)
+    updates = job.outputs()
+    assert len(updates) >= 10
+    assert updates[-1][0].startswith(PROMPT) and len(updates[-1][0]) > len(PROMPT)
+
+
+def test_app_keyword_call_with_alternatives(app_client):
+    out = app_client.predict(prompt="Once", max_new_tokens=8, seed=1, alternatives=2, temperature=1.0,
+                             api_name="/continue_text")
+    assert out[0].startswith("Once") and out[1].startswith("Once") and out[2] == ""
+
+
+@pytest.mark.parametrize("args", [("Hi", -5, 0), ("Hi", 8, 0, 99.0), ("Hi", 8, 0, 0.8, 40, 0.95, 1.1, 1, "gpt5")])
+def test_app_refuses_bad_input_then_serves(app_client, args):
+    with pytest.raises(Exception):
+        app_client.predict(*args, api_name="/continue_text")
+    assert app_client.predict("Hi", 4, 0, api_name="/continue_text")[0].startswith("Hi")
+
+
+def test_app_hub_model_offline_is_a_plain_error(app_client):
+    with pytest.raises(Exception, match="Hugging Face Hub"):
+        app_client.predict("Hi", 4, 0, model="distilbert/distilgpt2", api_name="/continue_text")
+
+
+def test_app_cancel_then_serves(app_client):
+    job = app_client.submit(PROMPT, 512, 0, 1.0, 0, 1.0, 1.0, api_name="/continue_text")
+    for _ in job:  # the first token is out: cancel mid-stream
+        break
+    job.cancel()
+    assert app_client.predict("Hi", 4, 0, api_name="/continue_text")[0].startswith("Hi")
+    assert len(job.outputs()) < 512
