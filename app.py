@@ -7,7 +7,9 @@ The page is up at once; each model loads on first use. No model code lives here.
 """
 
 import argparse
+import importlib.util
 import os
+from pathlib import Path
 
 try:  # ZeroGPU Spaces need `spaces` imported before torch; elsewhere it is optional
     import spaces  # noqa: F401
@@ -25,6 +27,19 @@ INTRO = (
 )
 
 
+CARDS = {"Text model": "assets/text-model/README.md", "GAN": "assets/gan/README.md",
+         "VAE": "assets/vae/README.md", "Digit classifier (grades the GAN)": "assets/classifier/README.md"}
+
+
+def model_cards() -> None:
+    """A footer with each bundled model's card: data, recipe, hardware, time, measured quality."""
+    with gr.Accordion("Model cards: how each model was trained and how good it measured", open=False):
+        for name, path in CARDS.items():
+            card = Path(__file__).parent / path
+            with gr.Accordion(name, open=False):
+                gr.Markdown(card.read_text(encoding="utf-8") if card.exists() else f"`{path}` is missing.")
+
+
 def build_demo(queue_size: int = 32) -> gr.Blocks:
     """The whole app: one tab per model family, a bounded queue."""
     with gr.Blocks(title=TITLE) as demo:
@@ -35,6 +50,7 @@ def build_demo(queue_size: int = 32) -> gr.Blocks:
             gan_tab.build()
         with gr.Tab("VAE interpolation"):
             vae_tab.build()
+        model_cards()
     demo.queue(max_size=queue_size, default_concurrency_limit=2)
     return demo
 
@@ -48,6 +64,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="user:password required to open the app (or PLAYGROUND_AUTH)")
     p.add_argument("--device", choices=["cpu", "cuda"], help="force the models onto this device")
     p.add_argument("--queue-size", type=int, default=32, help="requests waiting beyond this are refused")
+    p.add_argument("--mcp", action="store_true", help="also serve the endpoints as MCP tools (needs gradio[mcp])")
     return p.parse_args(argv)
 
 
@@ -61,9 +78,11 @@ def main(argv=None) -> None:
         if not sep or not user or not password:
             raise SystemExit("--auth must look like user:password")
         auth = (user, password)
+    if args.mcp and importlib.util.find_spec("mcp") is None:
+        raise SystemExit('--mcp needs the MCP extra: pip install "gradio[mcp]==6.31.0"')
     demo = build_demo(args.queue_size)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth,
-                theme=gr.themes.Soft())
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth, mcp_server=args.mcp,
+                theme=gr.themes.Soft(), max_file_size="10mb")
 
 
 if __name__ == "__main__":

@@ -15,3 +15,11 @@ def pick_device() -> torch.device:
     if wanted:
         raise ValueError(f"PLAYGROUND_DEVICE must be 'cpu' or 'cuda', not {wanted!r}")
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def require_weights(folder, script: str) -> None:
+    """A plain error when bundled weights are missing, instead of the Hub's 'repo id' message."""
+    from pathlib import Path
+
+    if not (Path(folder) / "config.json").exists():
+        raise FileNotFoundError(f"Model weights are missing in {folder}; train them with {script}.")

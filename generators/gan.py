@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from generators.device import pick_device
+from generators.device import pick_device, require_weights
 from generators.digits import DigitClassifier, DigitDiscriminator, DigitGenerator
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -53,6 +53,8 @@ class GanSampler:
         with self._lock:
             if self._models is None:
                 self.device = self.device or pick_device()
+                require_weights(self.path / "gan" / "generator", "training/train_gan.py")
+                require_weights(self.path / "classifier", "training/train_classifier.py")
                 models = (DigitGenerator.from_pretrained(self.path / "gan" / "generator"),
                           DigitDiscriminator.from_pretrained(self.path / "gan" / "discriminator"),
                           DigitClassifier.from_pretrained(self.path / "classifier"))

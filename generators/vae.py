@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from generators.device import pick_device
+from generators.device import pick_device, require_weights
 from generators.digits import DigitVAE
 from generators.images import sketch_to_mnist
 
@@ -62,6 +62,7 @@ class VaeInterpolator:
         with self._lock:
             if self._model is None:
                 self.device = self.device or pick_device()
+                require_weights(self.path, "training/train_vae.py")
                 self.bank = load_file(self.path / "examples.safetensors")
                 self._model = DigitVAE.from_pretrained(self.path).to(self.device).eval()
         return self._model

@@ -1,5 +1,7 @@
 """Edge validation shared by the tabs (the API bypasses slider bounds) and temp files for downloads."""
 
+import functools
+import inspect
 import math
 import tempfile
 import time
@@ -54,3 +56,23 @@ def temp_file(data: bytes, suffix: str) -> str:
     path = TMP / f"{uuid.uuid4().hex}{suffix}"
     path.write_bytes(data)
     return str(path)
+
+
+def user_errors(fn):
+    """Adapter errors (a ValueError, missing weights) reach the user as a short gr.Error, never a traceback."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def stream(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except (ValueError, FileNotFoundError) as e:
+                raise gr.Error(str(e)) from None
+        return stream
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, FileNotFoundError) as e:
+            raise gr.Error(str(e)) from None
+    return call

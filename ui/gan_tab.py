@@ -8,7 +8,7 @@ import gradio as gr
 from generators.gan import MAX_COUNT, MAX_SEED, MAX_STEPS, GanSampler
 from generators.images import gif_bytes, grid, to_pil
 from generators.zerogpu import on_gpu
-from ui.common import as_choice, as_float, as_int, temp_file
+from ui.common import as_choice, as_float, as_int, temp_file, user_errors
 
 DIGITS = ["Any"] + [str(d) for d in range(10)]
 SAMPLER = GanSampler()  # the model cache, shared by all users; no per-user state here
@@ -28,6 +28,7 @@ def _digit(value) -> int | None:
 
 
 @on_gpu
+@user_errors
 def sample_digits(digit: str, count: int, seed: int, truncation: float):
     """Samples `count` digits of one class (or Any) from `seed`; returns the captioned gallery, the grid PNG
     and a summary line."""
@@ -36,10 +37,7 @@ def sample_digits(digit: str, count: int, seed: int, truncation: float):
     seed = as_int("seed", seed, 0, MAX_SEED)
     truncation = as_float("truncation", truncation, 0.1, 1.0)
     t0 = time.perf_counter()
-    try:
-        batch = SAMPLER.sample(digit=d, count=count, seed=seed, truncation=truncation)
-    except ValueError as e:
-        raise gr.Error(str(e)) from None
+    batch = SAMPLER.sample(digit=d, count=count, seed=seed, truncation=truncation)
     ms = (time.perf_counter() - t0) * 1000
     images = to_pil(batch.images)
     gallery = [(im, f"{lab} · realness {r:.2f} · reads {p} ({c:.0%})")
@@ -53,6 +51,7 @@ def sample_digits(digit: str, count: int, seed: int, truncation: float):
 
 
 @on_gpu
+@user_errors
 def latent_walk(digit: str, seed_a: int, seed_b: int, steps: int, truncation: float = 1.0):
     """Streams the frames of a walk through noise space from `seed_a` to `seed_b`; ends with an animated GIF."""
     d = _digit(digit)
@@ -75,7 +74,7 @@ def build() -> None:
         seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
         truncation = gr.Slider(0.1, 1.0, value=1.0, step=0.05, label="Truncation ψ (1 = off)")
     sample_btn = gr.Button("Sample digits", variant="primary")
-    gallery = gr.Gallery(label="Samples", columns=8, height="auto", object_fit="contain")
+    gallery = gr.Gallery(label="Samples", columns=8, height="auto", object_fit="contain", elem_id="gan-gallery")
     summary = gr.Markdown()
     grid_file = gr.File(label="The whole grid as one PNG")
     sample_btn.click(sample_digits, [digit, count, seed, truncation], [gallery, grid_file, summary],

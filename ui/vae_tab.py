@@ -7,7 +7,7 @@ import gradio as gr
 from generators.images import gif_bytes, grid, to_pil
 from generators.vae import MAX_SEED, MAX_STEPS, METHODS, MIN_STEPS, VaeInterpolator
 from generators.zerogpu import on_gpu
-from ui.common import as_choice, as_int, temp_file
+from ui.common import as_choice, as_int, temp_file, user_errors
 from ui.plots import latent_map
 
 DRAWING = "my drawing"
@@ -33,10 +33,11 @@ def _endpoint(name: str, choice, image, seed: int):
     try:
         return VAE.from_image(image), "your drawing"
     except ValueError as e:
-        raise gr.Error(f"{name}: {e}") from None
+        raise ValueError(f"{name}: {e}") from None
 
 
 @on_gpu
+@user_errors
 def interpolate_digits(start_digit: str, end_digit: str, steps: int, method: str, seed: int,
                        start_image=None, end_image=None):
     """Streams the decoded frames from the start digit to the end digit, then a strip PNG and an animated GIF.
@@ -87,7 +88,7 @@ def build() -> None:
     with gr.Row():
         go = gr.Button("Interpolate", variant="primary")
         stop = gr.Button("Stop")
-    frames = gr.Gallery(label="Frames", columns=8, height="auto", object_fit="contain")
+    frames = gr.Gallery(label="Frames", columns=8, height="auto", object_fit="contain", elem_id="vae-frames")
     summary = gr.Markdown()
     with gr.Row():
         strip = gr.File(label="Strip (PNG)")
