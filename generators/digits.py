@@ -46,7 +46,7 @@ class DigitGenerator(nn.Module, PyTorchModelHubMixin, tags=["gan", "mnist"]):
 class DigitDiscriminator(nn.Module, PyTorchModelHubMixin, tags=["gan", "mnist"]):
     """Projection discriminator (Miyato & Koyama, 2018) with spectral norm: (image, label) -> realness logit."""
 
-    def __init__(self, n_classes: int = 10, ndf: int = 32):
+    def __init__(self, n_classes: int = 10, ndf: int = 32, aux_head: bool = False):
         super().__init__()
         self.net = nn.Sequential(
             # input is 1 x 28 x 28
@@ -62,10 +62,17 @@ class DigitDiscriminator(nn.Module, PyTorchModelHubMixin, tags=["gan", "mnist"])
         )
         self.linear = spectral_norm(nn.Linear(ndf * 4 * 4 * 4, 1))
         self.embed = spectral_norm(nn.Embedding(n_classes, ndf * 4 * 4 * 4))
+        # AC-GAN's auxiliary classifier (Odena et al., 2017): which digit is this? Trained on real digits only.
+        self.classify = nn.Linear(ndf * 4 * 4 * 4, n_classes) if aux_head else None
+
+    def realness_and_class(self, x: torch.Tensor, labels: torch.Tensor):
+        """(realness logit (B,), class logits (B, n_classes) or None)."""
+        h = self.net(x).flatten(1)  # (B, ndf*4*4*4)
+        realness = self.linear(h).squeeze(1) + (self.embed(labels) * h).sum(1)
+        return realness, (self.classify(h) if self.classify is not None else None)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        h = self.net(x).flatten(1)  # (B, ndf*4*4*4)
-        return self.linear(h).squeeze(1) + (self.embed(labels) * h).sum(1)  # (B,)
+        return self.realness_and_class(x, labels)[0]  # (B,)
 
 
 class DigitVAE(nn.Module, PyTorchModelHubMixin, tags=["vae", "mnist"]):

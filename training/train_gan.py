@@ -6,6 +6,8 @@
 Recipe: DCGAN (Radford et al., 2015): Adam lr 2e-4, beta1 0.5, the non-saturating loss of
 Goodfellow et al. (2014); a spectral-norm projection discriminator (Miyato & Koyama, 2018); the
 shipped generator is an exponential moving average of the trained one (Karras et al., 2018).
+With --aux-weight > 0 (the default) the discriminator also names the digit of real images and the
+generator is trained to be read as the asked digit (AC-GAN, Odena et al., 2017).
 """
 
 import copy
@@ -20,7 +22,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from generators.digits import DigitDiscriminator, DigitGenerator
-from training.common import Timer, base_parser, load_checkpoint, save_checkpoint, write_metrics
+from training.common import Timer, base_parser, save_checkpoint, write_metrics
 from training.mnist import DEFAULT_DATA, batches, load_mnist
 
 
@@ -42,39 +44,65 @@ def save_grid(generator, path: Path, device) -> None:
     Image.fromarray(grid.numpy()).save(path)
 
 
-def train_step(G, D, opt_g, opt_d, real, labels, g, device):
+def train_step(G, D, opt_g, opt_d, real, labels, g, device, aux_weight: float = 0.0):
     """One discriminator and one generator update; returns (loss_d, loss_g, D(real) mean prob)."""
     z = torch.randn(len(real), G.z_dim, generator=g).to(device)
     fake = G(z, labels)
-    # 1. discriminator: real -> 1, fake -> 0 (softplus(-x) = BCE-with-logits against 1)
-    d_real, d_fake = D(real, labels), D(fake.detach(), labels)
-    loss_d = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+    # 1. discriminator: real -> 1, fake -> 0 (softplus(-x) = BCE-with-logits against 1),
+    #    and, with the auxiliary head, name the digit of real images (AC-GAN, Odena et al. 2017)
+    d_real, c_real = D.realness_and_class(real, labels)
+    loss_d = F.softplus(-d_real).mean() + F.softplus(D(fake.detach(), labels)).mean()
+    if c_real is not None:
+        loss_d = loss_d + aux_weight * F.cross_entropy(c_real, labels)
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
-    # 2. generator: the non-saturating loss, -log D(G(z))
-    loss_g = F.softplus(-D(fake, labels)).mean()
+    # 2. generator: the non-saturating loss, -log D(G(z)), plus "be read as the asked digit"
+    d_fake, c_fake = D.realness_and_class(fake, labels)
+    loss_g = F.softplus(-d_fake).mean()
+    if c_fake is not None:
+        loss_g = loss_g + aux_weight * F.cross_entropy(c_fake, labels)
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
     return loss_d.item(), loss_g.item(), torch.sigmoid(d_real).mean().item()
 
 
+def resume(run_dir: Path, G, D, G_ema, opt_g, opt_d) -> int:
+    """Like load_checkpoint, but a run that adds the auxiliary head keeps D's trained layers (fresh Adam for D)."""
+    path = run_dir / "last.pt"
+    if not path.exists():
+        return 0
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    for module, key in ((G, "G"), (G_ema, "G_ema"), (opt_g, "opt_g")):
+        module.load_state_dict(ckpt[key])
+    missing, _ = D.load_state_dict(ckpt["D"], strict=False)
+    if missing:
+        print(f"resumed D without {missing}: new layers start fresh, and so does D's optimiser")
+    else:
+        opt_d.load_state_dict(ckpt["opt_d"])
+    print(f"resumed from {path} after epoch {ckpt['epoch']}")
+    return ckpt["epoch"] + 1
+
+
 def main():
     p = base_parser(__doc__, "assets/gan", epochs=8)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the shipped generator")
+    p.add_argument("--aux-weight", type=float, default=1.0,
+                   help="weight of the AC-GAN class loss (0 = no auxiliary head, plain projection cGAN)")
     args = p.parse_args()
     torch.manual_seed(args.seed)
     g = torch.Generator().manual_seed(args.seed)
     x_train, y_train = load_mnist(args.data or DEFAULT_DATA, "train")
     x_train = x_train * 2 - 1  # the generator's tanh range
-    G, D = DigitGenerator().to(args.device), DigitDiscriminator().to(args.device)
+    G = DigitGenerator().to(args.device)
+    D = DigitDiscriminator(aux_head=args.aux_weight > 0).to(args.device)
     G_ema = copy.deepcopy(G).eval()
     opt_g = torch.optim.Adam(G.parameters(), lr=args.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=args.lr, betas=(0.5, 0.999))
     run_dir = Path(args.run_dir or "runs/gan")
-    start = load_checkpoint(run_dir, G=G, D=D, G_ema=G_ema, opt_g=opt_g, opt_d=opt_d) if args.resume else 0
+    start = resume(run_dir, G, D, G_ema, opt_g, opt_d) if args.resume else 0
     timer, epochs, limit = Timer(), 1 if args.dry_run else args.epochs, 3 if args.dry_run else None
     for epoch in range(start, epochs):
         G.train()
@@ -82,7 +110,7 @@ def main():
                    total=limit or len(x_train) // args.batch_size, desc=f"epoch {epoch}")
         for real, labels in bar:
             ld, lg, p_real = train_step(G, D, opt_g, opt_d, real.to(args.device), labels.to(args.device), g,
-                                        args.device)
+                                        args.device, args.aux_weight)
             ema_update(G_ema, G, args.ema)
             bar.set_postfix(loss_d=f"{ld:.3f}", loss_g=f"{lg:.3f}", p_real=f"{p_real:.2f}")
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -92,7 +120,8 @@ def main():
     G_ema.cpu().save_pretrained(out / "generator")
     D.cpu().eval().save_pretrained(out / "discriminator")
     write_metrics(out, {"epochs": epochs, "train_minutes": timer.minutes(), "device": args.device,
-                        "batch_size": args.batch_size, "lr": args.lr, "ema": args.ema, "dry_run": args.dry_run})
+                        "batch_size": args.batch_size, "lr": args.lr, "ema": args.ema, "aux_weight": args.aux_weight,
+                        "dry_run": args.dry_run})
 
 
 if __name__ == "__main__":
