@@ -7,8 +7,13 @@ The page is up at once; each model loads on first use. No model code lives here.
 """
 
 import argparse
+import atexit
 import importlib.util
 import os
+import shutil
+import socket
+import tempfile
+import threading
 from pathlib import Path
 
 try:  # ZeroGPU Spaces need `spaces` imported before torch; elsewhere it is optional
@@ -19,43 +24,80 @@ except ImportError:
 import gradio as gr
 
 from ui import gan_tab, text_tab, vae_tab
+from ui.i18n import I18N, t
 
-TITLE = "Generative AI playground"
-INTRO = (
-    "Three model families behind the question *bubble or future?*, live on real trained models. "
-    "Every model here was trained by us on open data; the model cards give data, recipe and measured quality."
-)
+TITLE = "Generative AI playground · 生成式 AI 体验场"  # the browser tab's title: Gradio 6.31 does not translate it
+PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+SHARE_SERVER = ("api.gradio.app", 443)  # where Gradio asks for a tunnel (gradio.networking.GRADIO_API_SERVER)
+CARDS = {"app_card_text": "assets/text-model/README.md", "app_card_gan": "assets/gan/README.md",
+         "app_card_vae": "assets/vae/README.md", "app_card_classifier": "assets/classifier/README.md"}
 
 
-CARDS = {"Text model": "assets/text-model/README.md", "GAN": "assets/gan/README.md",
-         "VAE": "assets/vae/README.md", "Digit classifier (grades the GAN)": "assets/classifier/README.md"}
+class Playground(gr.Blocks):
+    """gr.Blocks whose launch() serves the interface's translations unless told otherwise: Gradio takes them
+    as launch(i18n=...), so `python app.py`, tests and Spaces that call build_demo().launch() all get them."""
+
+    def launch(self, *args, i18n: gr.I18n | None = None, **kwargs):
+        return super().launch(*args, i18n=i18n or I18N, **kwargs)
 
 
 def model_cards() -> None:
     """A footer with each bundled model's card: data, recipe, hardware, time, measured quality."""
-    with gr.Accordion("Model cards: how each model was trained and how good it measured", open=False):
-        for name, path in CARDS.items():
+    with gr.Accordion(t("app_cards"), open=False):
+        for key, path in CARDS.items():
             card = Path(__file__).parent / path
-            with gr.Accordion(name, open=False):
-                gr.Markdown(card.read_text(encoding="utf-8") if card.exists() else f"`{path}` is missing.")
+            with gr.Accordion(t(key), open=False):
+                missing = f"`{path}` " + t("app_card_missing")  # the frontend translates the marked part
+                gr.Markdown(card.read_text(encoding="utf-8") if card.exists() else missing)
+
+
+def examples_cache() -> None:
+    """Example outputs are cached at first use in a folder of this process (removed at exit): Gradio keys the
+    cache by component id only, so a kept cache would outlive retrained models; nor does it belong in the repo."""
+    if "GRADIO_EXAMPLES_CACHE" not in os.environ:
+        folder = tempfile.mkdtemp(prefix="genai-playground-examples-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        os.environ["GRADIO_EXAMPLES_CACHE"] = folder
 
 
 def build_demo(queue_size: int = 32) -> gr.Blocks:
-    """The whole app: one tab per model family, a bounded queue."""
-    with gr.Blocks(title=TITLE) as demo:
-        gr.Markdown(f"# {TITLE}\n{INTRO}")
-        with gr.Tab("Text continuation"):
+    """The whole app: one tab per model family, a bounded queue, English or Chinese by the browser's language."""
+    examples_cache()
+    with Playground(title=TITLE) as demo:
+        gr.Markdown(t("app_header"))
+        with gr.Tab(t("app_tab_text")):
             text_tab.build()
-        with gr.Tab("GAN digits"):
+        with gr.Tab(t("app_tab_gan")):
             gan_tab.build()
-        with gr.Tab("VAE interpolation"):
+        with gr.Tab(t("app_tab_vae")):
             vae_tab.build()
         model_cards()
     demo.queue(max_size=queue_size, default_concurrency_limit=2)
     return demo
 
 
+def can_share(timeout: float = 3.0) -> bool:
+    """Whether Gradio's share server answers a TCP connect within `timeout` (DNS included), so that an offline
+    --share says so in one line at once. Behind a proxy, Gradio is left to try."""
+    if any(os.environ.get(k) for k in PROXY_VARS):
+        return True
+    ok = []
+
+    def probe():
+        try:
+            socket.create_connection(SHARE_SERVER, timeout=timeout).close()
+            ok.append(True)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(ok)
+
+
 def parse_args(argv=None) -> argparse.Namespace:
+    """The command line; environment variables give some defaults."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
@@ -69,6 +111,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
+    """Builds the app and serves it until interrupted; --share falls back to local serving when offline."""
     args = parse_args(argv)
     if args.device:
         os.environ["PLAYGROUND_DEVICE"] = args.device
@@ -80,9 +123,14 @@ def main(argv=None) -> None:
         auth = (user, password)
     if args.mcp and importlib.util.find_spec("mcp") is None:
         raise SystemExit('--mcp needs the MCP extra: pip install "gradio[mcp]==6.31.0"')
+    share = args.share and can_share()  # offline, Gradio would print a long note about a missing frpc download
     demo = build_demo(args.queue_size)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth, mcp_server=args.mcp,
-                theme=gr.themes.Soft(), max_file_size="10mb")
+    demo.launch(server_name=args.host, server_port=args.port, share=share, auth=auth, mcp_server=args.mcp,
+                theme=gr.themes.Soft(), max_file_size="10mb", prevent_thread_lock=True)
+    if args.share and not demo.share_url:
+        why = "see above" if share else "Gradio's share server cannot be reached: offline?"
+        print(f"No share link ({why}). Serving on this machine only: {demo.local_url}")
+    demo.block_thread()
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ def test_sample_digits(client):
 # Gradio 6 checks slider bounds and choices itself ("Value 0 is less than minimum value 1."); our handlers
 # check the rest (and everything again, for direct callers). Either way the message names the problem.
 @pytest.mark.parametrize("args, says", [(("7", 0, 1, 1.0), "minimum"), (("7", 65, 1, 1.0), "maximum"),
-                                        (("seven", 4, 1, 1.0), "seven"), (("7", 4, -3, 1.0), "seed"),
+                                        (("seven", 4, 1, 1.0), "seven"), (("7", 4, -3, 1.0), "minimum"),
                                         (("7", 4, 1, 0.0), "minimum"), (("7", 4, 1, 2.0), "maximum"),
                                         (("7", 2.5, 1, 1.0), "count")])
 def test_sample_digits_bad_input(client, args, says):

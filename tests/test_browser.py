@@ -63,3 +63,15 @@ def test_vae_tab_shows_frames(page, tmp_path):
     page.wait_for_function("document.querySelectorAll('#vae-frames img').length >= 16", timeout=60_000)
     page.wait_for_function("document.body.innerText.includes('16 frames')", timeout=30_000)
     shot(page, "vae", tmp_path)
+
+
+def test_chinese_browser_gets_the_chinese_interface(page, app_url):
+    context = page.context.browser.new_context(locale="zh-CN")  # navigator.language and Accept-Language
+    try:
+        zh = context.new_page()
+        zh.goto(app_url)
+        zh.get_by_role("tab", name="GAN 手写数字").click(timeout=60_000)
+        assert zh.get_by_role("button", name="采样数字").is_visible()
+        assert zh.get_by_role("tab", name="GAN digits").count() == 0
+    finally:
+        context.close()

@@ -10,37 +10,50 @@ from pathlib import Path
 
 import gradio as gr
 
+from ui.errors import message
+from ui.i18n import t
+
 TMP = Path(tempfile.gettempdir()) / "genai-playground"
 KEEP_SECONDS = 3600
 
 
-def _number(name: str, value, lo, hi, kind: str) -> float:
-    """`value` as a finite float in [lo, hi] (whole when kind says so), or a gr.Error that says what is wrong."""
-    message = f"{name} must be {kind} between {lo} and {hi}"
+def _number(name: str, value, lo, hi, whole: bool) -> float:
+    """`value` as a finite float in [lo, hi] (whole when asked), or a gr.Error that says what is wrong."""
+    kind = "int_range" if whole else "float_range"
     if isinstance(value, bool) or value is None:
-        raise gr.Error(f"{message}.")
+        raise gr.Error(message(kind, name=name, lo=lo, hi=hi))
     try:
         f = float(value)
     except (TypeError, ValueError):
-        raise gr.Error(f"{message}, not {value!r}.") from None
-    if not math.isfinite(f) or not lo <= f <= hi or (kind == "a whole number" and f != int(f)):
-        raise gr.Error(f"{message}, not {value!r}.")
+        raise gr.Error(message(f"{kind}_got", name=name, lo=lo, hi=hi, value=repr(value))) from None
+    if not math.isfinite(f) or not lo <= f <= hi or (whole and f != int(f)):
+        raise gr.Error(message(f"{kind}_got", name=name, lo=lo, hi=hi, value=repr(value)))
     return f
 
 
 def as_int(name: str, value, lo: int, hi: int) -> int:
     """An integer in [lo, hi]; 3.0 is accepted, 2.5 is not."""
-    return int(_number(name, value, lo, hi, "a whole number"))
+    return int(_number(name, value, lo, hi, whole=True))
 
 
 def as_float(name: str, value, lo: float, hi: float) -> float:
-    return _number(name, value, lo, hi, "a number")
+    """A finite number in [lo, hi]."""
+    return _number(name, value, lo, hi, whole=False)
 
 
 def as_choice(name: str, value, choices: list[str]) -> str:
+    """One of `choices`, exactly."""
     if not isinstance(value, str) or value not in choices:
-        raise gr.Error(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
+        raise gr.Error(message("choice", name=name, choices=", ".join(choices), value=repr(value)))
     return value
+
+
+def examples(rows: list[list], inputs: list, label_key: str, **kwargs) -> gr.Examples:
+    """gr.Examples whose translated label names the columns: Gradio 6.31 shows a Dataset's column headers as the
+    raw i18n marker of each label, so the header row is left out."""
+    shown = gr.Examples(rows, inputs, label=t(label_key), **kwargs)
+    shown.dataset.headers = []
+    return shown
 
 
 def temp_file(data: bytes, suffix: str) -> str:
@@ -65,6 +78,8 @@ def user_errors(fn):
         def stream(*args, **kwargs):
             try:
                 yield from fn(*args, **kwargs)
+            except gr.Error:  # a ValueError too: re-wrapping would quote its message (str() is its repr)
+                raise
             except (ValueError, FileNotFoundError) as e:
                 raise gr.Error(str(e)) from None
         return stream
@@ -73,6 +88,8 @@ def user_errors(fn):
     def call(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except gr.Error:
+            raise
         except (ValueError, FileNotFoundError) as e:
             raise gr.Error(str(e)) from None
     return call

@@ -8,17 +8,15 @@ import gradio as gr
 from generators.gan import MAX_COUNT, MAX_SEED, MAX_STEPS, GanSampler
 from generators.images import gif_bytes, grid, to_pil
 from generators.zerogpu import on_gpu
-from ui.common import as_choice, as_float, as_int, temp_file, user_errors
+from ui.common import as_choice, as_float, as_int, examples, temp_file, user_errors
+from ui.errors import localized, message
+from ui.i18n import t
 
 DIGITS = ["Any"] + [str(d) for d in range(10)]
 SAMPLER = GanSampler()  # the model cache, shared by all users; no per-user state here
 
-ABOUT = (
-    "**Generative adversarial network.** A generator turns random noise into a handwritten digit; it was trained "
-    "against a discriminator that learned to tell its digits from real MNIST ones. Each digit shows the "
-    "discriminator's *realness* (its probability that the digit is real) and what an independent classifier reads. "
-    "Try: one digit with truncation 0.5 (cleaner, less varied) versus 1.0 (wilder)."
-)
+# (digit, count, seed, truncation): clean sevens, the same sevens untruncated, a mixed batch, zeros
+EXAMPLES = [["7", 16, 3, 0.5], ["7", 16, 3, 1.0], ["Any", 32, 42, 0.8], ["0", 16, 7, 0.7]]
 
 
 def _digit(value) -> int | None:
@@ -27,6 +25,7 @@ def _digit(value) -> int | None:
     return None if value == "Any" else int(value)
 
 
+@localized
 @on_gpu
 @user_errors
 def sample_digits(digit: str, count: int, seed: int, truncation: float):
@@ -50,13 +49,14 @@ def sample_digits(digit: str, count: int, seed: int, truncation: float):
     return gallery, temp_file(buf.getvalue(), ".png"), summary
 
 
+@localized
 @on_gpu
 @user_errors
 def latent_walk(digit: str, seed_a: int, seed_b: int, steps: int, truncation: float = 1.0):
     """Streams the frames of a walk through noise space from `seed_a` to `seed_b`; ends with an animated GIF."""
     d = _digit(digit)
     if d is None:
-        raise gr.Error("Pick one digit (0-9) for the walk.")
+        raise gr.Error(message("walk_digit"))
     seed_a, seed_b = as_int("seed A", seed_a, 0, MAX_SEED), as_int("seed B", seed_b, 0, MAX_SEED)
     steps = as_int("steps", steps, 2, MAX_STEPS)
     truncation = as_float("truncation", truncation, 0.1, 1.0)
@@ -67,29 +67,33 @@ def latent_walk(digit: str, seed_a: int, seed_b: int, steps: int, truncation: fl
 
 
 def build() -> None:
-    gr.Markdown(ABOUT)
+    """The tab's components and events."""
+    gr.Markdown(t("gan_about"))
     with gr.Row():
-        digit = gr.Dropdown(DIGITS, value="Any", label="Digit")
-        count = gr.Slider(1, MAX_COUNT, value=32, step=1, label="Count")
-        seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
-        truncation = gr.Slider(0.1, 1.0, value=1.0, step=0.05, label="Truncation ψ (1 = off)")
-    sample_btn = gr.Button("Sample digits", variant="primary")
-    gallery = gr.Gallery(label="Samples", columns=8, height="auto", object_fit="contain", elem_id="gan-gallery")
+        digit = gr.Dropdown(DIGITS, value="Any", label=t("gan_digit"))
+        count = gr.Slider(1, MAX_COUNT, value=32, step=1, label=t("gan_count"))
+        seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label=t("app_seed"))
+        truncation = gr.Slider(0.1, 1.0, value=1.0, step=0.05, label=t("gan_truncation"))
+    sample_btn = gr.Button(t("gan_sample"), variant="primary")
+    gallery = gr.Gallery(label=t("gan_samples"), columns=8, height="auto", object_fit="contain", elem_id="gan-gallery")
     summary = gr.Markdown()
-    grid_file = gr.File(label="The whole grid as one PNG")
+    grid_file = gr.File(label=t("gan_grid"))
     sample_btn.click(sample_digits, [digit, count, seed, truncation], [gallery, grid_file, summary],
                      api_name="sample_digits")
-    with gr.Accordion("Latent walk: morph between two noise seeds", open=False):
+    # cached at first use, then instant for everyone (the summary's timing is the first run's)
+    examples(EXAMPLES, [digit, count, seed, truncation], "gan_examples", outputs=[gallery, grid_file, summary],
+             fn=sample_digits, cache_examples=True, cache_mode="lazy")
+    with gr.Accordion(t("gan_walk_title"), open=False):
         with gr.Row():
-            walk_digit = gr.Dropdown(DIGITS[1:], value="3", label="Digit")
-            seed_a = gr.Number(value=1, precision=0, minimum=0, maximum=MAX_SEED, label="Seed A")
-            seed_b = gr.Number(value=2, precision=0, minimum=0, maximum=MAX_SEED, label="Seed B")
-            steps = gr.Slider(2, MAX_STEPS, value=24, step=1, label="Steps")
+            walk_digit = gr.Dropdown(DIGITS[1:], value="3", label=t("gan_digit"))
+            seed_a = gr.Number(value=1, precision=0, minimum=0, maximum=MAX_SEED, label=t("gan_seed_a"))
+            seed_b = gr.Number(value=2, precision=0, minimum=0, maximum=MAX_SEED, label=t("gan_seed_b"))
+            steps = gr.Slider(2, MAX_STEPS, value=24, step=1, label=t("app_steps"))
         with gr.Row():
-            walk_btn = gr.Button("Walk", variant="primary")
-            stop_btn = gr.Button("Stop")
-        frames = gr.Gallery(label="Frames", columns=12, height="auto", object_fit="contain")
-        gif = gr.Image(label="Animated GIF", type="filepath", format="gif")
+            walk_btn = gr.Button(t("gan_walk"), variant="primary")
+            stop_btn = gr.Button(t("app_stop"))
+        frames = gr.Gallery(label=t("app_frames"), columns=12, height="auto", object_fit="contain")
+        gif = gr.Image(label=t("app_gif"), type="filepath", format="gif")
         walk = walk_btn.click(latent_walk, [walk_digit, seed_a, seed_b, steps, truncation], [frames, gif],
                               api_name="latent_walk")
         stop_btn.click(None, None, None, cancels=[walk])

@@ -8,29 +8,28 @@ import gradio as gr
 from generators.text import (BUNDLED, HUB_MODELS, MAX_ALTERNATIVES, MAX_NEW_TOKENS, MAX_TOP_K, MODELS,
                              Continuation, ModelUnavailable, TextContinuation)
 from generators.zerogpu import on_gpu
-from ui.common import as_choice, as_float, as_int
+from ui.common import as_choice, as_float, as_int, examples
+from ui.errors import localized, message
+from ui.i18n import t
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PROMPT = "The old captain looked out over the harbour and said"
-MODEL_CHOICES = [("Ours: a small GPT-2 trained on Gutenberg novels (bundled)", BUNDLED)] + [
-    (f"{name} (Hub, downloaded on first use)", name) for name in HUB_MODELS]
-ABOUT = (
-    "An autoregressive language model predicts the next token from all the tokens before it; sampling one and "
-    "feeding it back, again and again, writes a continuation. Try temperature 0 (always the most likely token) "
-    "against 1.5, or a few alternatives from one seed, then look at how likely the model found each token."
-)
+# (prompt, max new tokens, seed, temperature): sampled, greedy (temperature 0), hot
+EXAMPLES = [[DEFAULT_PROMPT, 48, 0, 0.8], ["It was a dark and stormy night;", 64, 1, 0.0],
+            ["She opened the letter slowly, and", 64, 7, 1.2]]
 
 CONTINUATION = TextContinuation()  # holds no per-user state: the loaded models only
 
 
+@localized
 @on_gpu
 def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: float = 0.8, top_k: int = 40,
                   top_p: float = 0.95, repetition_penalty: float = 1.1, alternatives: int = 1,
                   model: str = BUNDLED):
     """Streams (text, alternative 2, alternative 3, notice, token probabilities, positions, top-5, state)."""
     if not isinstance(prompt, str):
-        raise gr.Error("The prompt must be text.")
+        raise gr.Error(message("prompt_text"))
     kwargs = dict(max_new_tokens=as_int("max_new_tokens", max_new_tokens, 1, MAX_NEW_TOKENS),
                   seed=as_int("seed", seed, 0, 2**32 - 1), temperature=as_float("temperature", temperature, 0, 2),
                   top_k=as_int("top_k", top_k, 0, MAX_TOP_K), top_p=as_float("top_p", top_p, 0.01, 1),
@@ -44,7 +43,7 @@ def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: floa
         raise gr.Error(str(e)) from None
     except Exception:
         log.exception("text generation failed")
-        raise gr.Error("Text generation failed; please try again.") from None
+        raise gr.Error(message("text_failed")) from None
 
 
 def _outputs(alts: list[Continuation]) -> tuple:
@@ -89,33 +88,37 @@ def _show_boxes(n) -> tuple:
 def build() -> None:
     # the page is up at once; the bundled model loads meanwhile (a request arriving first waits for it)
     threading.Thread(target=CONTINUATION.warm_up, name="text-model-warm-up", daemon=True).start()
-    gr.Markdown(ABOUT)
-    model = gr.Dropdown(MODEL_CHOICES, value=BUNDLED, label="Model")
-    prompt = gr.Textbox(DEFAULT_PROMPT, label="Prompt", lines=3)
+    gr.Markdown(t("text_about"))
+    choices = [(t("text_model_bundled"), BUNDLED)] + [(name, name) for name in HUB_MODELS]
+    model = gr.Dropdown(choices, value=BUNDLED, label=t("text_model"), info=t("text_model_info"))
+    prompt = gr.Textbox(DEFAULT_PROMPT, label=t("text_prompt"), lines=3)
     with gr.Row():
-        max_new_tokens = gr.Slider(1, MAX_NEW_TOKENS, value=48, step=1, label="Max new tokens")
-        alternatives = gr.Slider(1, MAX_ALTERNATIVES, value=1, step=1, label="Alternatives")
-        seed = gr.Number(0, precision=0, minimum=0, maximum=2**32 - 1, label="Seed")
+        max_new_tokens = gr.Slider(1, MAX_NEW_TOKENS, value=48, step=1, label=t("text_max_new_tokens"))
+        alternatives = gr.Slider(1, MAX_ALTERNATIVES, value=1, step=1, label=t("text_alternatives"))
+        seed = gr.Number(0, precision=0, minimum=0, maximum=2**32 - 1, label=t("app_seed"))
     with gr.Row():
-        temperature = gr.Slider(0, 2, value=0.8, step=0.05, label="Temperature (0 = greedy)")
-        top_k = gr.Slider(0, MAX_TOP_K, value=40, step=1, label="Top-k (0 = off)")
-        top_p = gr.Slider(0.05, 1, value=0.95, step=0.05, label="Top-p (1 = off)")
-        repetition_penalty = gr.Slider(1, 2, value=1.1, step=0.05, label="Repetition penalty (1 = off)")
+        temperature = gr.Slider(0, 2, value=0.8, step=0.05, label=t("text_temperature"))
+        top_k = gr.Slider(0, MAX_TOP_K, value=40, step=1, label=t("text_top_k"))
+        top_p = gr.Slider(0.05, 1, value=0.95, step=0.05, label=t("text_top_p"))
+        repetition_penalty = gr.Slider(1, 2, value=1.1, step=0.05, label=t("text_repetition_penalty"))
     with gr.Row():
-        generate = gr.Button("Generate", variant="primary")
-        stop = gr.Button("Stop")
-    notice = gr.Markdown(label="Notice")
-    text = gr.Textbox(label="Text (alternative 1)", lines=6)
+        generate = gr.Button(t("text_generate"), variant="primary")
+        stop = gr.Button(t("app_stop"))
+    # not cached: a cached example would show the end at once instead of the stream this tab is about, and
+    # the token-probability state (Python objects) does not survive Gradio's CSV example cache
+    examples(EXAMPLES, [prompt, max_new_tokens, seed, temperature], "text_examples", cache_examples=False)
+    notice = gr.Markdown(label=t("text_notice"))
+    text = gr.Textbox(label=t("text_alt1"), lines=6)
     with gr.Row():
-        alt2 = gr.Textbox(label="Alternative 2", lines=6, visible=False)
-        alt3 = gr.Textbox(label="Alternative 3", lines=6, visible=False)
-    with gr.Accordion("Token probabilities (after generation)", open=True):
-        gr.Markdown("Red: tokens the model found unlikely; purple: likely ones. Pick a position for its top 5.")
-        inspected = gr.Radio([1, 2, 3], value=1, label="Alternative")
-        highlighted = gr.HighlightedText(label="Generated tokens", show_legend=False)
+        alt2 = gr.Textbox(label=t("text_alt2"), lines=6, visible=False)
+        alt3 = gr.Textbox(label=t("text_alt3"), lines=6, visible=False)
+    with gr.Accordion(t("text_probs"), open=True):
+        gr.Markdown(t("text_probs_legend"))
+        inspected = gr.Radio([1, 2, 3], value=1, label=t("text_inspected"))
+        highlighted = gr.HighlightedText(label=t("text_tokens"), show_legend=False)
         with gr.Row():
-            position = gr.Dropdown([], label="Position")
-            top5 = gr.Label(num_top_classes=5, label="Top 5 candidates at that position")
+            position = gr.Dropdown([], label=t("text_position"))
+            top5 = gr.Label(num_top_classes=5, label=t("text_top5"))
     state = gr.State([])
 
     inputs = [prompt, max_new_tokens, seed, temperature, top_k, top_p, repetition_penalty, alternatives, model]

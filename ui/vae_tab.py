@@ -7,18 +7,17 @@ import gradio as gr
 from generators.images import gif_bytes, grid, to_pil
 from generators.vae import MAX_SEED, MAX_STEPS, METHODS, MIN_STEPS, VaeInterpolator
 from generators.zerogpu import on_gpu
-from ui.common import as_choice, as_int, temp_file, user_errors
+from ui.common import as_choice, as_int, examples, temp_file, user_errors
+from ui.errors import localized, message
+from ui.i18n import t
 from ui.plots import latent_map
 
 DRAWING = "my drawing"
 ENDPOINTS = [str(d) for d in range(10)] + [DRAWING]
 VAE = VaeInterpolator()  # the model cache, shared by all users
 
-ABOUT = (
-    "**Variational autoencoder.** An encoder squeezes each digit into 16 numbers (a point in latent space); a "
-    "decoder turns any point back into a digit. Walking in a straight line between two points decodes into a "
-    "smooth morph. Try: 1 → 7, then draw your own digit as the end point."
-)
+# (start, end, steps, path, seed): the classic straight morph, a curved one, a round digit into another
+EXAMPLES = [["1", "7", 16, "linear", 0], ["3", "8", 16, "spherical", 0], ["0", "6", 24, "linear", 5]]
 
 
 def _endpoint(name: str, choice, image, seed: int):
@@ -29,13 +28,14 @@ def _endpoint(name: str, choice, image, seed: int):
     if isinstance(image, dict):  # a Sketchpad/ImageEditor value
         image = image.get("composite") if image.get("composite") is not None else image.get("background")
     if image is None:
-        raise gr.Error(f"{name} is set to '{DRAWING}': draw or upload a digit first.")
+        raise gr.Error(message("draw_first", name=name))
     try:
         return VAE.from_image(image), "your drawing"
     except ValueError as e:
-        raise ValueError(f"{name}: {e}") from None
+        raise ValueError(message("endpoint", side=name, detail=e)) from None
 
 
+@localized
 @on_gpu
 @user_errors
 def interpolate_digits(start_digit: str, end_digit: str, steps: int, method: str, seed: int,
@@ -67,36 +67,43 @@ def interpolate_digits(start_digit: str, end_digit: str, steps: int, method: str
            f"{steps} frames, {method} path, from {start_what} to {end_what}.")
 
 
-def _endpoint_controls(label: str, value: str):
-    choice = gr.Dropdown(ENDPOINTS, value=value, label=f"{label} digit")
-    image = gr.Sketchpad(label=f"{label}: your drawing (used when '{DRAWING}' is chosen)", type="pil",
-                         sources=["upload"], canvas_size=(280, 280), height=300)
+def _endpoint_controls(side: str, value: str):
+    """The digit picker and the sketchpad of one endpoint; `side` is "start" or "end"."""
+    choices = ENDPOINTS[:-1] + [(t("vae_my_drawing"), DRAWING)]
+    choice = gr.Dropdown(choices, value=value, label=t(f"vae_{side}_digit"))
+    image = gr.Sketchpad(label=t(f"vae_{side}_drawing"), type="pil", sources=["upload"], canvas_size=(280, 280),
+                         height=300)
     return choice, image
 
 
 def build() -> None:
-    gr.Markdown(ABOUT)
+    """The tab's components and events."""
+    gr.Markdown(t("vae_about"))
     with gr.Row():
         with gr.Column():
-            start_digit, start_image = _endpoint_controls("Start", "1")
+            start_digit, start_image = _endpoint_controls("start", "1")
         with gr.Column():
-            end_digit, end_image = _endpoint_controls("End", "7")
+            end_digit, end_image = _endpoint_controls("end", "7")
     with gr.Row():
-        steps = gr.Slider(MIN_STEPS, MAX_STEPS, value=16, step=1, label="Steps")
-        method = gr.Radio(list(METHODS), value="linear", label="Path")
-        seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed (picks the test digits)")
+        steps = gr.Slider(MIN_STEPS, MAX_STEPS, value=16, step=1, label=t("app_steps"))
+        method = gr.Radio(list(METHODS), value="linear", label=t("vae_path"), info=t("vae_path_info"))
+        seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label=t("vae_seed"))
     with gr.Row():
-        go = gr.Button("Interpolate", variant="primary")
-        stop = gr.Button("Stop")
-    frames = gr.Gallery(label="Frames", columns=8, height="auto", object_fit="contain", elem_id="vae-frames")
+        go = gr.Button(t("vae_interpolate"), variant="primary")
+        stop = gr.Button(t("app_stop"))
+    frames = gr.Gallery(label=t("app_frames"), columns=8, height="auto", object_fit="contain", elem_id="vae-frames")
     summary = gr.Markdown()
     with gr.Row():
-        strip = gr.File(label="Strip (PNG)")
-        gif = gr.Image(label="Animated GIF", type="filepath", format="gif")
+        strip = gr.File(label=t("vae_strip"))
+        gif = gr.Image(label=t("app_gif"), type="filepath", format="gif")
     with gr.Row():
-        recon = gr.Gallery(label="Endpoints and their reconstructions", columns=4, height="auto")
-        latent = gr.Image(label="Latent map: test digits by class, and the path", type="pil")
+        recon = gr.Gallery(label=t("vae_recon"), columns=4, height="auto")
+        latent = gr.Image(label=t("vae_latent"), type="pil")
     event = go.click(interpolate_digits,
                      [start_digit, end_digit, steps, method, seed, start_image, end_image],
                      [frames, strip, gif, recon, latent, summary], api_name="interpolate_digits")
     stop.click(None, None, None, cancels=[event])
+    # cached at first use, then instant for everyone; the examples leave the drawings out (None)
+    examples(EXAMPLES, [start_digit, end_digit, steps, method, seed], "vae_examples",
+             outputs=[frames, strip, gif, recon, latent, summary], fn=interpolate_digits, cache_examples=True,
+             cache_mode="lazy")
