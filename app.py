@@ -11,9 +11,7 @@ import atexit
 import importlib.util
 import os
 import shutil
-import socket
 import tempfile
-import threading
 from pathlib import Path
 
 try:  # ZeroGPU Spaces need `spaces` imported before torch; elsewhere it is optional
@@ -23,11 +21,11 @@ except ImportError:
 
 import gradio as gr
 
+from generators.network import reachable
 from ui import gan_tab, text_tab, vae_tab
 from ui.i18n import I18N, t
 
 TITLE = "Generative AI playground · 生成式 AI 体验场"  # the browser tab's title: Gradio 6.31 does not translate it
-PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
 SHARE_SERVER = ("api.gradio.app", 443)  # where Gradio asks for a tunnel (gradio.networking.GRADIO_API_SERVER)
 CARDS = {"app_card_text": "assets/text-model/README.md", "app_card_gan": "assets/gan/README.md",
          "app_card_vae": "assets/vae/README.md", "app_card_classifier": "assets/classifier/README.md"}
@@ -77,23 +75,8 @@ def build_demo(queue_size: int = 32) -> gr.Blocks:
 
 
 def can_share(timeout: float = 3.0) -> bool:
-    """Whether Gradio's share server answers a TCP connect within `timeout` (DNS included), so that an offline
-    --share says so in one line at once. Behind a proxy, Gradio is left to try."""
-    if any(os.environ.get(k) for k in PROXY_VARS):
-        return True
-    ok = []
-
-    def probe():
-        try:
-            socket.create_connection(SHARE_SERVER, timeout=timeout).close()
-            ok.append(True)
-        except OSError:
-            pass
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(ok)
+    """Whether Gradio's share server answers, so that an offline --share says so in one line at once."""
+    return reachable(*SHARE_SERVER, timeout=timeout)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

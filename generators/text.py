@@ -12,7 +12,6 @@ generator: Stop is the consumer closing it or no longer iterating, and no comput
 """
 
 import os
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import torch
 
 from generators import gpt2_fast
 from generators.device import pick_device
+from generators.network import reachable
 from generators.text_decoding import Detokenizer, Gpt2Session, HfSession, Sampling, SamplingLoop
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -130,26 +130,11 @@ def _offline() -> bool:
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
-    """A TCP connect to the Hub, bounded in time (DNS included), so that an offline machine fails in
-    seconds instead of sitting through the download retries (about a minute)."""
-    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
-        return True  # a proxy may reach what a direct connect cannot; let the download decide
+    """Offline machines fail in seconds instead of sitting through the download retries (about a minute)."""
     from huggingface_hub import constants
 
     url = urlparse(constants.ENDPOINT)
-    ok = []
-
-    def probe():
-        try:
-            socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
-            ok.append(True)
-        except OSError:
-            pass
-
-    t = threading.Thread(target=probe, daemon=True)
-    t.start()
-    t.join(timeout)
-    return bool(ok)
+    return reachable(url.hostname, url.port or 443, timeout)
 
 
 def _from_pretrained(source, device: torch.device, **kw) -> LoadedModel:
