@@ -85,6 +85,13 @@ def resume(run_dir: Path, G, D, G_ema, opt_g, opt_d) -> int:
     return ckpt["epoch"] + 1
 
 
+def set_lr(lr: float, *optimizers) -> None:
+    """--lr wins over the rate saved with a resumed optimiser (a lower rate for the last epochs cleans up samples)."""
+    for opt in optimizers:
+        for group in opt.param_groups:
+            group["lr"] = lr
+
+
 def main():
     p = base_parser(__doc__, "assets/gan", epochs=8)
     p.add_argument("--lr", type=float, default=2e-4)
@@ -103,6 +110,7 @@ def main():
     opt_d = torch.optim.Adam(D.parameters(), lr=args.lr, betas=(0.5, 0.999))
     run_dir = Path(args.run_dir or "runs/gan")
     start = resume(run_dir, G, D, G_ema, opt_g, opt_d) if args.resume else 0
+    set_lr(args.lr, opt_g, opt_d)
     timer, epochs, limit = Timer(), 1 if args.dry_run else args.epochs, 3 if args.dry_run else None
     for epoch in range(start, epochs):
         G.train()
