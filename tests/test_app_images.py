@@ -83,3 +83,8 @@ def test_blank_drawing_is_refused(client, tmp_path):
     with pytest.raises(Exception) as err:
         client.predict("my drawing", "7", 8, "linear", 0, blank, None, api_name="/interpolate_digits")
     assert "blank" in str(err.value)
+
+
+def test_largest_seed_works(client):
+    out = client.predict("1", "7", 4, "linear", 2**32 - 1, api_name="/interpolate_digits")
+    assert len(out[0]) == 4

@@ -10,6 +10,7 @@ import pytest
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
+LOADED = "[...document.querySelectorAll('{} img')].every(i => i.complete && i.naturalWidth > 0)"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (.ci/run installs it)")
 
 
@@ -53,6 +54,7 @@ def test_gan_tab_shows_digits(page, tmp_path):
     page.get_by_role("tab", name="GAN digits").click()
     page.get_by_role("button", name="Sample digits").click()
     page.wait_for_function("document.querySelectorAll('#gan-gallery img').length >= 32", timeout=60_000)
+    page.wait_for_function(LOADED.format("#gan-gallery"), timeout=30_000)  # every image decoded, not a placeholder
     assert "realness" in page.locator("#gan-gallery").inner_text()
     shot(page, "gan", tmp_path)
 
@@ -61,6 +63,7 @@ def test_vae_tab_shows_frames(page, tmp_path):
     page.get_by_role("tab", name="VAE interpolation").click()
     page.get_by_role("button", name="Interpolate").click()
     page.wait_for_function("document.querySelectorAll('#vae-frames img').length >= 16", timeout=60_000)
+    page.wait_for_function(LOADED.format("#vae-frames"), timeout=30_000)
     page.wait_for_function("document.body.innerText.includes('16 frames')", timeout=30_000)
     shot(page, "vae", tmp_path)
 

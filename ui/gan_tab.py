@@ -75,7 +75,8 @@ def build() -> None:
         seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label=t("app_seed"))
         truncation = gr.Slider(0.1, 1.0, value=1.0, step=0.05, label=t("gan_truncation"))
     sample_btn = gr.Button(t("gan_sample"), variant="primary")
-    gallery = gr.Gallery(label=t("gan_samples"), columns=8, height="auto", object_fit="contain", elem_id="gan-gallery")
+    gallery = gr.Gallery(label=t("gan_samples"), columns=8, height="auto", object_fit="contain", format="png",
+                         elem_id="gan-gallery")
     summary = gr.Markdown()
     grid_file = gr.File(label=t("gan_grid"))
     sample_btn.click(sample_digits, [digit, count, seed, truncation], [gallery, grid_file, summary],

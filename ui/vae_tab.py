@@ -49,7 +49,7 @@ def interpolate_digits(start_digit: str, end_digit: str, steps: int, method: str
     method = as_choice("method", method, list(METHODS))
     seed = as_int("seed", seed, 0, MAX_SEED)
     start, start_what = _endpoint("start", start_digit, start_image, seed)
-    end, end_what = _endpoint("end", end_digit, end_image, seed + 1)
+    end, end_what = _endpoint("end", end_digit, end_image, (seed + 1) % (MAX_SEED + 1))
     step = None
     for step in VAE.stream(start=start, end=end, steps=steps, method=method):
         if step.done:
@@ -91,7 +91,8 @@ def build() -> None:
     with gr.Row():
         go = gr.Button(t("vae_interpolate"), variant="primary")
         stop = gr.Button(t("app_stop"))
-    frames = gr.Gallery(label=t("app_frames"), columns=8, height="auto", object_fit="contain", elem_id="vae-frames")
+    frames = gr.Gallery(label=t("app_frames"), columns=8, height="auto", object_fit="contain", format="png",
+                        elem_id="vae-frames")
     summary = gr.Markdown()
     with gr.Row():
         strip = gr.File(label=t("vae_strip"))
