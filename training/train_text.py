@@ -3,7 +3,7 @@
     python training/train_text.py --minutes 70   # -> assets/text-model/
     python training/train_text.py --dry-run      # tiny data and model, for CI
 
-Data: Project Gutenberg novels (training/gutenberg.py), whole books held out for validation.
+Data: Project Gutenberg novels (training/novels.py), whole books held out for validation.
 Recipe: nanoGPT-style: AdamW (0.9, 0.95), weight decay 0.1, warm-up then cosine decay to 10%,
 gradient clipping at 1.0. Training is budgeted in wall-clock minutes (the cosine follows the
 elapsed fraction), since on a 2-core CPU time, not data, is what runs out.
@@ -23,7 +23,7 @@ import torch
 from tokenizers import ByteLevelBPETokenizer
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from training.gutenberg import DEFAULT_DATA, load_books
+from training.novels import DEFAULT_DATA, load_books
 
 EOS = "<|endoftext|>"
 
