@@ -29,8 +29,16 @@ def _digit(value) -> int | None:
 @on_gpu
 @user_errors
 def sample_digits(digit: str, count: int, seed: int, truncation: float):
-    """Samples `count` digits of one class (or Any) from `seed`; returns the captioned gallery, the grid PNG
-    and a summary line."""
+    """Draws handwritten digits with our GAN; each comes with the discriminator's realness score.
+
+    Args:
+        digit: "0"-"9", or "Any" for a random digit each.
+        count: how many digits, 1-64.
+        seed: makes the noise reproducible, 0 to 2**32-1.
+        truncation: 0.1-1.0; lower gives cleaner, less varied digits (1 = off).
+    Returns:
+        a gallery of (image, caption with realness and what our classifier reads), the grid as one PNG, a summary.
+    """
     d = _digit(digit)
     count = as_int("count", count, 1, MAX_COUNT)
     seed = as_int("seed", seed, 0, MAX_SEED)
@@ -53,7 +61,17 @@ def sample_digits(digit: str, count: int, seed: int, truncation: float):
 @on_gpu
 @user_errors
 def latent_walk(digit: str, seed_a: int, seed_b: int, steps: int, truncation: float = 1.0):
-    """Streams the frames of a walk through noise space from `seed_a` to `seed_b`; ends with an animated GIF."""
+    """Morphs one digit through noise space from seed A to seed B, streaming the frames, then an animated GIF.
+
+    Args:
+        digit: "0"-"9".
+        seed_a: the noise seed of the first frame.
+        seed_b: the noise seed of the last frame.
+        steps: how many frames, 2-64.
+        truncation: 0.1-1.0 (1 = off).
+    Returns:
+        the frames in order and the animated GIF.
+    """
     d = _digit(digit)
     if d is None:
         raise gr.Error(message("walk_digit"))

@@ -27,7 +27,21 @@ CONTINUATION = TextContinuation()  # holds no per-user state: the loaded models 
 def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: float = 0.8, top_k: int = 40,
                   top_p: float = 0.95, repetition_penalty: float = 1.1, alternatives: int = 1,
                   model: str = BUNDLED):
-    """Streams (text, alternative 2, alternative 3, notice, token probabilities, positions, top-5, state)."""
+    """Continues a text with a language model, streaming one update per generated token.
+
+    Args:
+        prompt: the text to continue (cut from the left, with a notice, if longer than the model's context).
+        max_new_tokens: how many tokens to add, 1-512 (clamped to the model's context, with a notice).
+        seed: makes the sampling reproducible, 0 to 2**32-1.
+        temperature: 0 always takes the likeliest token; higher is more random (up to 2).
+        top_k: sample among the k likeliest tokens only (0 = off).
+        top_p: sample among the likeliest tokens whose probabilities add up to p (1 = off).
+        repetition_penalty: above 1 discourages repeating tokens (1 = off, up to 2).
+        alternatives: how many continuations to write side by side, 1-3.
+        model: "bundled" (ours, offline) or an allow-listed Hub model.
+    Returns:
+        the whole text (prompt + continuation), alternatives 2 and 3, a notice, and per-token probabilities.
+    """
     if not isinstance(prompt, str):
         raise gr.Error(message("prompt_text"))
     kwargs = dict(max_new_tokens=as_int("max_new_tokens", max_new_tokens, 1, MAX_NEW_TOKENS),

@@ -40,10 +40,18 @@ def _endpoint(name: str, choice, image, seed: int):
 @user_errors
 def interpolate_digits(start_digit: str, end_digit: str, steps: int, method: str, seed: int,
                        start_image=None, end_image=None):
-    """Streams the decoded frames from the start digit to the end digit, then a strip PNG and an animated GIF.
+    """Morphs one handwritten digit into another through a VAE's latent space, streaming the frames.
 
-    Each endpoint is a digit class ("0"-"9": a held-out MNIST test digit of that class chosen by `seed`) or
-    "my drawing" (the matching image input). Outputs: frames, strip, GIF, reconstructions, latent map, summary.
+    Args:
+        start_digit: "0"-"9" (a held-out MNIST test digit of that class, picked by seed) or "my drawing".
+        end_digit: the same, for the end point.
+        steps: how many frames, 2-64.
+        method: "linear" or "spherical" interpolation between the two latent means.
+        seed: picks the test digits, 0 to 2**32-1.
+        start_image: the drawing used when start_digit is "my drawing".
+        end_image: the drawing used when end_digit is "my drawing".
+    Returns:
+        the frames in order, a strip PNG, an animated GIF, the endpoints and their reconstructions, the latent map.
     """
     steps = as_int("steps", steps, MIN_STEPS, MAX_STEPS)
     method = as_choice("method", method, list(METHODS))
