@@ -1,6 +1,7 @@
 """Device choice, made once per adapter: CUDA when there is one, else CPU; PLAYGROUND_DEVICE overrides."""
 
 import os
+from pathlib import Path
 
 import torch
 
@@ -19,7 +20,5 @@ def pick_device() -> torch.device:
 
 def require_weights(folder, script: str) -> None:
     """A plain error when bundled weights are missing, instead of the Hub's 'repo id' message."""
-    from pathlib import Path
-
     if not (Path(folder) / "config.json").exists():
         raise FileNotFoundError(f"Model weights are missing in {folder}; train them with {script}.")

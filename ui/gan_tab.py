@@ -78,10 +78,11 @@ def latent_walk(digit: str, seed_a: int, seed_b: int, steps: int, truncation: fl
     seed_a, seed_b = as_int("seed A", seed_a, 0, MAX_SEED), as_int("seed B", seed_b, 0, MAX_SEED)
     steps = as_int("steps", steps, 2, MAX_STEPS)
     truncation = as_float("truncation", truncation, 0.1, 1.0)
-    frames = None
+    images = []  # PIL frames so far: each update converts only the newly decoded ones
     for frames in SAMPLER.stream_walk(digit=d, seed_a=seed_a, seed_b=seed_b, steps=steps, truncation=truncation):
-        yield to_pil(frames), None
-    yield to_pil(frames), temp_file(gif_bytes(to_pil(frames)), ".gif")
+        images += to_pil(frames[len(images):])
+        yield list(images), None
+    yield images, temp_file(gif_bytes(images), ".gif")
 
 
 def build() -> None:

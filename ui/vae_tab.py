@@ -58,12 +58,12 @@ def interpolate_digits(start_digit: str, end_digit: str, steps: int, method: str
     seed = as_int("seed", seed, 0, MAX_SEED)
     start, start_what = _endpoint("start", start_digit, start_image, seed)
     end, end_what = _endpoint("end", end_digit, end_image, (seed + 1) % (MAX_SEED + 1))
-    step = None
+    frames = []  # PIL frames so far: each update converts only the newly decoded ones
     for step in VAE.stream(start=start, end=end, steps=steps, method=method):
+        frames += to_pil(step.frames[len(frames):])
         if step.done:
             break
-        yield to_pil(step.frames), gr.skip(), gr.skip(), gr.skip(), gr.skip(), f"decoding… {len(step.frames)}/{steps}"
-    frames = to_pil(step.frames)
+        yield list(frames), gr.skip(), gr.skip(), gr.skip(), gr.skip(), f"decoding… {len(frames)}/{steps}"
     strip = io.BytesIO()
     grid(frames, columns=min(len(frames), 16)).save(strip, format="PNG")
     ends = to_pil(step.endpoints) + to_pil(step.reconstructions)
