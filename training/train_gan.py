@@ -1,7 +1,9 @@
 """Trains the class-conditional DCGAN on MNIST: generator + projection discriminator.
 
-    python training/train_gan.py            # -> assets/gan/generator/, assets/gan/discriminator/
+    python training/train_gan.py --eval 2000                               # 30 epochs at lr 2e-4
+    python training/train_gan.py --resume --epochs 45 --lr 5e-5 --eval 2000  # 15 more at 5e-5 (the shipped run)
     python training/train_gan.py --dry-run  # a few batches, for CI
+    python training/train_gan.py --init assets/gan --epochs 10 --lr 5e-5  # fine-tune the shipped weights
 
 Recipe: DCGAN (Radford et al., 2015): Adam lr 2e-4, beta1 0.5, the non-saturating loss of
 Goodfellow et al. (2014); a spectral-norm projection discriminator (Miyato & Koyama, 2018); the
@@ -21,8 +23,9 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
-from generators.digits import DigitDiscriminator, DigitGenerator
+from generators.digits import DigitClassifier, DigitDiscriminator, DigitGenerator
 from training.common import Timer, base_parser, save_checkpoint, write_metrics
+from training.metrics import gan_quality
 from training.mnist import DEFAULT_DATA, batches, load_mnist
 
 
@@ -85,6 +88,16 @@ def resume(run_dir: Path, G, D, G_ema, opt_g, opt_d) -> int:
     return ckpt["epoch"] + 1
 
 
+def init_from(folder: Path, G, D, G_ema) -> None:
+    """Start from shipped weights (fine-tuning): the shipped generator is an EMA, so it seeds both G and G_ema;
+    the optimisers start fresh."""
+    shipped = DigitGenerator.from_pretrained(folder / "generator")
+    G.load_state_dict(shipped.state_dict())
+    G_ema.load_state_dict(shipped.state_dict())
+    D.load_state_dict(DigitDiscriminator.from_pretrained(folder / "discriminator").state_dict())
+    print(f"initialised from {folder}")
+
+
 def set_lr(lr: float, *optimizers) -> None:
     """--lr wins over the rate saved with a resumed optimiser (a lower rate for the last epochs cleans up samples)."""
     for opt in optimizers:
@@ -93,11 +106,15 @@ def set_lr(lr: float, *optimizers) -> None:
 
 
 def main():
-    p = base_parser(__doc__, "assets/gan", epochs=8)
+    p = base_parser(__doc__, "assets/gan", epochs=30)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the shipped generator")
     p.add_argument("--aux-weight", type=float, default=1.0,
                    help="weight of the AC-GAN class loss (0 = no auxiliary head, plain projection cGAN)")
+    p.add_argument("--init", default=None, help="a shipped GAN folder to start from (fine-tuning)")
+    p.add_argument("--eval", type=int, default=0, metavar="N",
+                   help="after each epoch, grade N samples with the classifier in --classifier (0 = off)")
+    p.add_argument("--classifier", default="assets/classifier", help="the MNIST classifier for --eval")
     args = p.parse_args()
     torch.manual_seed(args.seed)
     g = torch.Generator().manual_seed(args.seed)
@@ -110,6 +127,12 @@ def main():
     opt_d = torch.optim.Adam(D.parameters(), lr=args.lr, betas=(0.5, 0.999))
     run_dir = Path(args.run_dir or "runs/gan")
     start = resume(run_dir, G, D, G_ema, opt_g, opt_d) if args.resume else 0
+    if args.init and not start:
+        init_from(Path(args.init), G, D, G_ema)
+    if args.eval:
+        C = DigitClassifier.from_pretrained(args.classifier).to(args.device).eval()
+        x_test, _ = load_mnist(args.data or DEFAULT_DATA, "test")
+    history = []
     set_lr(args.lr, opt_g, opt_d)
     timer, epochs, limit = Timer(), 1 if args.dry_run else args.epochs, 3 if args.dry_run else None
     for epoch in range(start, epochs):
@@ -123,13 +146,16 @@ def main():
             bar.set_postfix(loss_d=f"{ld:.3f}", loss_g=f"{lg:.3f}", p_real=f"{p_real:.2f}")
         run_dir.mkdir(parents=True, exist_ok=True)
         save_grid(G_ema, run_dir / f"epoch{epoch:02d}.png", args.device)
+        if args.eval:
+            history.append({"epoch": epoch + 1, **gan_quality(G_ema, C, x_test, args.eval)})
+            print(history[-1])
         save_checkpoint(run_dir, epoch, G=G, D=D, G_ema=G_ema, opt_g=opt_g, opt_d=opt_d)
     out = Path(args.out)
     G_ema.cpu().save_pretrained(out / "generator")
     D.cpu().eval().save_pretrained(out / "discriminator")
     write_metrics(out, {"epochs": epochs, "train_minutes": timer.minutes(), "device": args.device,
                         "batch_size": args.batch_size, "lr": args.lr, "ema": args.ema, "aux_weight": args.aux_weight,
-                        "dry_run": args.dry_run})
+                        "init": args.init, "dry_run": args.dry_run, "eval_history": history})
 
 
 if __name__ == "__main__":
