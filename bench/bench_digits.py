@@ -28,12 +28,15 @@ from training.mnist import DEFAULT_DATA, load_mnist
 
 
 def timed(fn, repeats: int) -> float:
-    """Median milliseconds of `fn()` after two warm-up calls."""
+    """Median milliseconds of `fn()` after two warm-up calls (waiting for the GPU, if any, before each reading)."""
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
     fn(), fn()
     times = []
     for _ in range(repeats):
+        sync()
         t0 = time.perf_counter()
         fn()
+        sync()
         times.append((time.perf_counter() - t0) * 1000)
     return statistics.median(times)
 
@@ -42,23 +45,25 @@ def timed(fn, repeats: int) -> float:
 def quality(sampler: GanSampler, vae: VaeInterpolator, data: Path, n: int) -> list[tuple[str, str]]:
     G, _, C = sampler.load()
     x_test, y_test = load_mnist(data, "test")
-    acc = (torch.cat([C(x_test[i:i + 1000]).argmax(1) for i in range(0, 10000, 1000)]) == y_test).float().mean()
+    x_test = x_test.to(sampler.device)
+    acc = (torch.cat([C(x_test[i:i + 1000]).argmax(1).cpu() for i in range(0, 10000, 1000)]) == y_test).float().mean()
     rows = [("classifier test accuracy (10,000 digits)", f"{acc:.2%}")]
     for psi in (1.0, 0.7):
         batches = [sampler.sample(digit=None, count=64, seed=s, truncation=psi) for s in range(-(-n // 64))]
-        images = torch.cat([b.images for b in batches])[:n]
+        images = torch.cat([b.images for b in batches])[:n].to(sampler.device)
         labels = torch.tensor(sum((b.labels for b in batches), []))[:n]
-        cond = (C(images).argmax(1) == labels).float().mean()
+        cond = (C(images).argmax(1).cpu() == labels).float().mean()
         rows.append((f"GAN conditional accuracy, psi={psi} ({n} samples)", f"{cond:.2%}"))
-        fd = frechet(C.features(images), C.features(x_test[:n]))
+        fd = frechet(C.features(images).cpu(), C.features(x_test[:n]).cpu())
         rows.append((f"GAN Frechet distance to real test digits, psi={psi}", f"{fd:.2f}"))
-    floor = frechet(C.features(x_test[:n]), C.features(x_test[n:2 * n]))
+    floor = frechet(C.features(x_test[:n]).cpu(), C.features(x_test[n:2 * n]).cpu())
     rows.append((f"real-vs-real floor (two disjoint {n}-digit test sets)", f"{floor:.2f}"))
     untrained = G.__class__(**{"z_dim": G.z_dim, "ngf": G.ngf}).eval()
-    fake = (untrained(torch.randn(n, G.z_dim), torch.randint(0, 10, (n,))) + 1) / 2
-    rows.append(("baseline: untrained generator's Frechet distance", f"{frechet(C.features(fake), C.features(x_test[:n])):.2f}"))
+    fake = ((untrained(torch.randn(n, G.z_dim), torch.randint(0, 10, (n,))) + 1) / 2).to(sampler.device)
+    fd = frechet(C.features(fake).cpu(), C.features(x_test[:n]).cpu())
+    rows.append(("baseline: untrained generator's Frechet distance", f"{fd:.2f}"))
     from training.train_vae import evaluate
-    m = evaluate(vae.load(), x_test, vae.device)
+    m = evaluate(vae.load(), x_test.cpu(), vae.device)
     rows += [("VAE test reconstruction (Bernoulli NLL, nats/digit)", f"{m['recon_nll_nats']:.1f}"),
              ("VAE test KL (nats/digit)", f"{m['kl_nats']:.1f}"),
              ("VAE test negative ELBO (nats/digit)", f"{m['neg_elbo_nats']:.1f}"),
@@ -68,16 +73,18 @@ def quality(sampler: GanSampler, vae: VaeInterpolator, data: Path, n: int) -> li
 
 def speed(sampler: GanSampler, vae: VaeInterpolator, repeats: int) -> list[tuple[str, str]]:
     G, D, C = sampler.load()
+    dev = sampler.device
 
     @torch.inference_mode()
     def naive_grid():  # one forward per digit, as a per-image demo loop does
         for i in range(64):
-            x = G(torch.randn(1, G.z_dim), torch.tensor([i % 10]))
-            D(x, torch.tensor([i % 10])), C((x + 1) / 2)
+            label = torch.tensor([i % 10], device=dev)
+            x = G(torch.randn(1, G.z_dim, device=dev), label)
+            D(x, label), C((x + 1) / 2)
 
     @torch.inference_mode()
     def grid_g_and_d():  # the grid the tab shows: digits and their realness, without the classifier's reading
-        z, labels = sampler.noise(64, 0, 1.0), torch.randint(0, 10, (64,))
+        z, labels = sampler.noise(64, 0, 1.0).to(dev), torch.randint(0, 10, (64,), device=dev)
         D(G(z, labels), labels)
 
     start, end = vae.test_digit(1, 0), vae.test_digit(7, 0)
@@ -85,9 +92,9 @@ def speed(sampler: GanSampler, vae: VaeInterpolator, repeats: int) -> list[tuple
     @torch.inference_mode()
     def naive_interp():  # encode, then decode frame by frame
         v = vae.load()
-        mu, _ = v.encode(torch.cat([start, end]))
+        mu, _ = v.encode(torch.cat([start, end]).to(vae.device))
         for t in torch.linspace(0, 1, 16):
-            v.decode(torch.lerp(mu[:1], mu[1:], t))
+            v.decode(torch.lerp(mu[:1], mu[1:], t)).cpu()
 
     return [
         ("64-digit grid, generator + discriminator realness, ms", f"{timed(grid_g_and_d, repeats):.1f}"),
@@ -130,11 +137,13 @@ def main():
     p.add_argument("--data", default=str(DEFAULT_DATA), help="MNIST IDX folder")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--no-api", action="store_true", help="skip the API round trip")
+    p.add_argument("--device", default="cpu", help="where quality and speed run (cpu, cuda); the API run is the app's")
     args = p.parse_args()
     torch.manual_seed(0)
-    device = torch.device("cpu")
+    device = torch.device(args.device)
     sampler, vae = GanSampler(device=device), VaeInterpolator(device=device)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device cpu")
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
+    print(f"torch {torch.__version__}, device {device.type} ({name})")
     rows = quality(sampler, vae, Path(args.data), 500 if args.quick else 2000)
     rows += speed(sampler, vae, 5 if args.quick else 30)
     if not args.no_api:
