@@ -1,6 +1,6 @@
 """Trains the bundled text model: a small GPT-2 and its own byte-level BPE tokenizer, from scratch.
 
-    python training/train_text.py --minutes 70   # -> assets/text-model/
+    python training/train_text.py --minutes 7 --batch-size 64  # -> assets/text-model/ (the shipped run, on a GPU)
     python training/train_text.py --dry-run      # tiny data and model, for CI
 
 Data: Project Gutenberg novels (training/novels.py), whole books held out for validation.

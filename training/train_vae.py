@@ -53,7 +53,7 @@ def example_bank(model, images, labels, per_class: int = 100, map_size: int = 20
 
 
 def main():
-    args = base_parser(__doc__, "assets/vae", epochs=10).parse_args()
+    args = base_parser(__doc__, "assets/vae", epochs=30).parse_args()
     data = args.data or DEFAULT_DATA
     torch.manual_seed(args.seed)
     g = torch.Generator().manual_seed(args.seed)
