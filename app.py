@@ -21,22 +21,27 @@ except ImportError:
 
 import gradio as gr
 
+from generators.device import share_cpu
 from generators.network import reachable
-from ui import gan_tab, text_tab, vae_tab
+from ui import gan_tab, media, text_tab, vae_tab
 from ui.i18n import I18N, t
 
 TITLE = "Generative AI playground · 生成式 AI 体验场"  # the browser tab's title: Gradio 6.31 does not translate it
 SHARE_SERVER = ("api.gradio.app", 443)  # where Gradio asks for a tunnel (gradio.networking.GRADIO_API_SERVER)
+# Digits are served at their 28 px; the browser enlarges them pixel for pixel instead of blurring them.
+CSS = ".pixelated img { image-rendering: pixelated; }"
+CONCURRENCY = 2  # requests served at once; each gets 1/CONCURRENCY of torch's CPU threads
 CARDS = {"app_card_text": "assets/text-model/README.md", "app_card_gan": "assets/gan/README.md",
          "app_card_vae": "assets/vae/README.md", "app_card_classifier": "assets/classifier/README.md"}
 
 
 class Playground(gr.Blocks):
-    """gr.Blocks whose launch() serves the interface's translations unless told otherwise: Gradio takes them
-    as launch(i18n=...), so `python app.py`, tests and Spaces that call build_demo().launch() all get them."""
+    """gr.Blocks whose launch() serves the interface's translations (unless given others) and its CSS (before any
+    given): Gradio takes them as launch(i18n=..., css=...), so `python app.py`, tests and Spaces that call
+    build_demo().launch() all get them."""
 
-    def launch(self, *args, i18n: gr.I18n | None = None, **kwargs):
-        return super().launch(*args, i18n=i18n or I18N, **kwargs)
+    def launch(self, *args, i18n: gr.I18n | None = None, css: str | None = None, **kwargs):
+        return super().launch(*args, i18n=i18n or I18N, css=CSS + (css or ""), **kwargs)
 
 
 def model_cards() -> None:
@@ -61,6 +66,8 @@ def examples_cache() -> None:
 def build_demo(queue_size: int = 32) -> gr.Blocks:
     """The whole app: one tab per model family, a bounded queue, English or Chinese by the browser's language."""
     examples_cache()
+    media.serve_static()
+    share_cpu(CONCURRENCY)
     with Playground(title=TITLE) as demo:
         gr.Markdown(t("app_header"))
         with gr.Tab(t("app_tab_text")):
@@ -70,7 +77,7 @@ def build_demo(queue_size: int = 32) -> gr.Blocks:
         with gr.Tab(t("app_tab_vae")):
             vae_tab.build()
         model_cards()
-    demo.queue(max_size=queue_size, default_concurrency_limit=2)
+    demo.queue(max_size=queue_size, default_concurrency_limit=CONCURRENCY)
     return demo
 
 

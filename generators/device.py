@@ -1,9 +1,12 @@
-"""Device choice, made once per adapter: CUDA when there is one, else CPU; PLAYGROUND_DEVICE overrides."""
+"""Device choice, made once per adapter: CUDA when there is one, else CPU; PLAYGROUND_DEVICE overrides. And the
+CPU threads of requests that run at once."""
 
 import os
 from pathlib import Path
 
 import torch
+
+_CPU_THREADS: int | None = None  # torch's thread count before share_cpu() first changed it
 
 
 def pick_device() -> torch.device:
@@ -22,3 +25,16 @@ def require_weights(folder, script: str) -> None:
     """A plain error when bundled weights are missing, instead of the Hub's 'repo id' message."""
     if not (Path(folder) / "config.json").exists():
         raise FileNotFoundError(f"Model weights are missing in {folder}; train them with {script}.")
+
+
+def share_cpu(workers: int) -> None:
+    """Gives each of `workers` requests running at once an equal share of torch's CPU threads (idempotent).
+
+    With more threads than free cores, each parallel op waits at its barrier for a thread that has no core. On 2
+    cores, while the other core was busy (here the API client, on the same machine), a 16-frame VAE walk spent
+    45-80 ms in its handler with 2 threads and 35 with 1. On 1 thread text generation is as fast (313 tokens/s vs
+    325) and a lone 64-digit GAN sample takes 57 ms instead of 35.
+    """
+    global _CPU_THREADS
+    _CPU_THREADS = _CPU_THREADS or torch.get_num_threads()
+    torch.set_num_threads(max(1, _CPU_THREADS // workers))

@@ -58,7 +58,10 @@ class GanSampler:
                 models = (DigitGenerator.from_pretrained(self.path / "gan" / "generator"),
                           DigitDiscriminator.from_pretrained(self.path / "gan" / "discriminator"),
                           DigitClassifier.from_pretrained(self.path / "classifier"))
-                self._models = tuple(m.to(self.device).eval() for m in models)
+                # channels_last on CPU: a 64-digit sample (generator, discriminator, classifier) takes 35 ms
+                # instead of 48, the classifier's convolutions and max-pools 10 instead of 23; same results to ~1e-6
+                layout = torch.channels_last if self.device.type == "cpu" else torch.preserve_format
+                self._models = tuple(m.to(self.device, memory_format=layout).eval() for m in models)
         return self._models
 
     def noise(self, count: int, seed: int, truncation: float) -> torch.Tensor:

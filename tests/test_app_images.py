@@ -88,3 +88,18 @@ def test_blank_drawing_is_refused(client, tmp_path):
 def test_largest_seed_works(client):
     out = client.predict("1", "7", 4, "linear", 2**32 - 1, api_name="/interpolate_digits")
     assert len(out[0]) == 4
+
+
+@pytest.mark.parametrize("handler", ["sample_digits", "interpolate_digits"])
+def test_cached_examples_keep_their_own_files(app_url, handler):
+    """Request files are removed after an hour; a cached example must link to Gradio's copies, not to them."""
+    import gc
+
+    from gradio.helpers import Examples
+
+    from ui import media
+
+    (shown,) = [e for e in gc.get_objects() if isinstance(e, Examples) and handler in repr(e.fn)]
+    gallery = shown.load_from_cache(0)[0]
+    urls = [item.image.url for item in gallery.root]
+    assert urls and all("/gradio_api/file=" in url and str(media.ROOT) + "/" not in url for url in urls)

@@ -7,7 +7,7 @@ from safetensors.torch import save_file
 
 from generators.digits import DigitClassifier, DigitDiscriminator, DigitGenerator, DigitVAE
 from generators.gan import GanSampler
-from generators.images import gif_bytes, sketch_to_mnist, to_pil
+from generators.images import gif_bytes, grid, png_bytes, sketch_to_mnist, to_pil, to_uint8, upscale
 from generators.vae import VaeInterpolator, slerp
 
 
@@ -143,3 +143,14 @@ def test_gif_loops_forward_and_back():
     from PIL import Image
     gif = Image.open(BytesIO(gif_bytes(frames)))
     assert gif.n_frames == 6 and gif.info.get("loop") == 0
+
+
+def test_png_round_trip():
+    """Our own PNG writer (grayscale arrays) decodes to the same pixels, for a digit and a wide grid of them."""
+    from io import BytesIO
+
+    from PIL import Image
+    digits = to_uint8(torch.rand(5, 1, 28, 28))
+    for a in (digits[0], upscale(grid(digits, columns=4))):
+        im = Image.open(BytesIO(png_bytes(a)))
+        assert im.mode == "L" and np.array_equal(np.asarray(im), a)

@@ -1,20 +1,14 @@
-"""Edge validation shared by the tabs (the API bypasses slider bounds) and temp files for downloads."""
+"""Edge validation shared by the tabs (the API bypasses slider bounds), their examples, and adapter errors as short
+messages for the user."""
 
 import functools
 import inspect
 import math
-import tempfile
-import time
-import uuid
-from pathlib import Path
 
 import gradio as gr
 
 from ui.errors import message
 from ui.i18n import t
-
-TMP = Path(tempfile.gettempdir()) / "genai-playground"
-KEEP_SECONDS = 3600
 
 
 def _number(name: str, value, lo, hi, whole: bool) -> float:
@@ -54,21 +48,6 @@ def examples(rows: list[list], inputs: list, label_key: str, **kwargs) -> gr.Exa
     shown = gr.Examples(rows, inputs, label=t(label_key), **kwargs)
     shown.dataset.headers = []
     return shown
-
-
-def temp_file(data: bytes, suffix: str) -> str:
-    """Writes a download to the app's temp folder, pruning files older than an hour so nothing piles up."""
-    TMP.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    for old in TMP.iterdir():
-        try:
-            if now - old.stat().st_mtime > KEEP_SECONDS:
-                old.unlink()
-        except OSError:
-            pass
-    path = TMP / f"{uuid.uuid4().hex}{suffix}"
-    path.write_bytes(data)
-    return str(path)
 
 
 def user_errors(fn):

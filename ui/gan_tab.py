@@ -1,14 +1,15 @@
 """GAN tab: sample digits with their realness scores, and walk the noise between two seeds."""
 
-import io
 import time
 
 import gradio as gr
+from PIL import Image
 
 from generators.gan import MAX_COUNT, MAX_SEED, MAX_STEPS, GanSampler
-from generators.images import gif_bytes, grid, to_pil
+from generators.images import gif_bytes, grid, png_bytes, to_uint8, upscale
 from generators.zerogpu import on_gpu
-from ui.common import as_choice, as_float, as_int, examples, temp_file, user_errors
+from ui import media
+from ui.common import as_choice, as_float, as_int, examples, user_errors
 from ui.errors import localized, message
 from ui.i18n import t
 
@@ -37,7 +38,8 @@ def sample_digits(digit: str, count: int, seed: int, truncation: float):
         seed: makes the noise reproducible, 0 to 2**32-1.
         truncation: 0.1-1.0; lower gives cleaner, less varied digits (1 = off).
     Returns:
-        a gallery of (image, caption with realness and what our classifier reads), the grid as one PNG, a summary.
+        a gallery of (28 px image, caption with realness and what our classifier reads), the grid as one PNG
+        (112 px a digit), a summary.
     """
     d = _digit(digit)
     count = as_int("count", count, 1, MAX_COUNT)
@@ -46,15 +48,15 @@ def sample_digits(digit: str, count: int, seed: int, truncation: float):
     t0 = time.perf_counter()
     batch = SAMPLER.sample(digit=d, count=count, seed=seed, truncation=truncation)
     ms = (time.perf_counter() - t0) * 1000
-    images = to_pil(batch.images)
-    gallery = [(im, f"{lab} · realness {r:.2f} · reads {p} ({c:.0%})")
-               for im, lab, r, p, c in zip(images, batch.labels, batch.realness, batch.predicted, batch.confidence)]
+    digits = to_uint8(batch.images)  # (count, 28, 28)
+    captions = [f"{lab} · realness {r:.2f} · reads {p} ({c:.0%})"
+                for lab, r, p, c in zip(batch.labels, batch.realness, batch.predicted, batch.confidence)]
     agree = sum(p == lab for p, lab in zip(batch.predicted, batch.labels))
     summary = (f"{count} digits in {ms:.0f} ms on {SAMPLER.device.type}. Mean realness "
                f"{sum(batch.realness) / count:.2f}; the classifier reads the asked digit in {agree}/{count}.")
-    buf = io.BytesIO()
-    grid(images).save(buf, format="PNG")
-    return gallery, temp_file(buf.getvalue(), ".png"), summary
+    folder = media.new_folder()
+    grid_png = media.write(folder, "digits.png", png_bytes(upscale(grid(digits))))
+    return media.gallery(media.png_files(digits, folder), captions), media.file(grid_png), summary
 
 
 @localized
@@ -70,7 +72,7 @@ def latent_walk(digit: str, seed_a: int, seed_b: int, steps: int, truncation: fl
         steps: how many frames, 2-64.
         truncation: 0.1-1.0 (1 = off).
     Returns:
-        the frames in order and the animated GIF.
+        the frames in order (28 px) and the animated GIF (112 px).
     """
     d = _digit(digit)
     if d is None:
@@ -78,11 +80,12 @@ def latent_walk(digit: str, seed_a: int, seed_b: int, steps: int, truncation: fl
     seed_a, seed_b = as_int("seed A", seed_a, 0, MAX_SEED), as_int("seed B", seed_b, 0, MAX_SEED)
     steps = as_int("steps", steps, 2, MAX_STEPS)
     truncation = as_float("truncation", truncation, 0.1, 1.0)
-    images = []  # PIL frames so far: each update converts only the newly decoded ones
+    folder, paths = media.new_folder(), []  # each frame is written once, when it is decoded
     for frames in SAMPLER.stream_walk(digit=d, seed_a=seed_a, seed_b=seed_b, steps=steps, truncation=truncation):
-        images += to_pil(frames[len(images):])
-        yield list(images), None
-    yield images, temp_file(gif_bytes(images), ".gif")
+        paths += media.png_files(to_uint8(frames[len(paths):]), folder, "frame", start=len(paths))
+        yield media.gallery(paths), None
+    gif = gif_bytes([Image.fromarray(a, "L") for a in upscale(to_uint8(frames))])
+    yield media.gallery(paths), media.image(media.write(folder, "walk.gif", gif), "image/gif")
 
 
 def build() -> None:
@@ -95,14 +98,15 @@ def build() -> None:
         truncation = gr.Slider(0.1, 1.0, value=1.0, step=0.05, label=t("gan_truncation"))
     sample_btn = gr.Button(t("gan_sample"), variant="primary")
     gallery = gr.Gallery(label=t("gan_samples"), columns=8, height="auto", object_fit="contain", format="png",
-                         elem_id="gan-gallery")
+                         elem_id="gan-gallery", elem_classes=["pixelated"])
     summary = gr.Markdown()
     grid_file = gr.File(label=t("gan_grid"))
+    # postprocess=False: the handlers return values already in Gradio's form (ui/media.py says why)
     sample_btn.click(sample_digits, [digit, count, seed, truncation], [gallery, grid_file, summary],
-                     api_name="sample_digits")
+                     api_name="sample_digits", postprocess=False)
     # cached at first use, then instant for everyone (the summary's timing is the first run's)
     examples(EXAMPLES, [digit, count, seed, truncation], "gan_examples", outputs=[gallery, grid_file, summary],
-             fn=sample_digits, cache_examples=True, cache_mode="lazy")
+             fn=media.for_examples(sample_digits), cache_examples=True, cache_mode="lazy")
     with gr.Accordion(t("gan_walk_title"), open=False):
         with gr.Row():
             walk_digit = gr.Dropdown(DIGITS[1:], value="3", label=t("gan_digit"))
@@ -112,8 +116,9 @@ def build() -> None:
         with gr.Row():
             walk_btn = gr.Button(t("gan_walk"), variant="primary")
             stop_btn = gr.Button(t("app_stop"))
-        frames = gr.Gallery(label=t("app_frames"), columns=12, height="auto", object_fit="contain")
-        gif = gr.Image(label=t("app_gif"), type="filepath", format="gif")
+        frames = gr.Gallery(label=t("app_frames"), columns=12, height="auto", object_fit="contain",
+                            elem_classes=["pixelated"])
+        gif = gr.Image(label=t("app_gif"), type="filepath", format="gif", elem_classes=["pixelated"])
         walk = walk_btn.click(latent_walk, [walk_digit, seed_a, seed_b, steps, truncation], [frames, gif],
-                              api_name="latent_walk")
+                              api_name="latent_walk", postprocess=False)
         stop_btn.click(None, None, None, cancels=[walk])
