@@ -3,10 +3,9 @@
 import time
 
 import gradio as gr
-from PIL import Image
 
 from generators.gan import MAX_COUNT, MAX_SEED, MAX_STEPS, GanSampler
-from generators.images import gif_bytes, grid, png_bytes, to_uint8, upscale
+from generators.images import gif_bytes, grid, png_bytes, to_pil, to_uint8, upscale
 from generators.zerogpu import on_gpu
 from ui import media
 from ui.common import as_choice, as_float, as_int, examples, user_errors
@@ -84,7 +83,7 @@ def latent_walk(digit: str, seed_a: int, seed_b: int, steps: int, truncation: fl
     for frames in SAMPLER.stream_walk(digit=d, seed_a=seed_a, seed_b=seed_b, steps=steps, truncation=truncation):
         paths += media.png_files(to_uint8(frames[len(paths):]), folder, "frame", start=len(paths))
         yield media.gallery(paths), None
-    gif = gif_bytes([Image.fromarray(a, "L") for a in upscale(to_uint8(frames))])
+    gif = gif_bytes(to_pil(frames))
     yield media.gallery(paths), media.image(media.write(folder, "walk.gif", gif), "image/gif")
 
 

@@ -89,17 +89,19 @@ def file(path: Path) -> dict:
     return FileData(path=str(path), orig_name=path.name, size=path.stat().st_size).model_dump()
 
 
-def _plain(value):
-    """One output built here, back in the plain form Gradio's postprocess takes (paths, (path, caption) pairs), its
-    files copied out of ROOT: Gradio links to files under a static path instead of caching them."""
-    def kept(path: str) -> str:
-        return shutil.copy(path, tempfile.mkdtemp(prefix="genai-playground-example-"))
+def _plain(outputs: tuple) -> tuple:
+    """A handler's outputs built here, back in the plain form Gradio's postprocess takes (paths, (path, caption)
+    pairs), their files copied out of ROOT into one folder: Gradio links to files under a static path instead of
+    caching them."""
+    folder = Path(tempfile.mkdtemp(prefix="genai-playground-example-"))
 
-    if isinstance(value, list) and value and isinstance(value[0], dict) and "image" in value[0]:  # a gallery
-        return [(kept(item["image"]["path"]), item.get("caption")) for item in value]
-    if isinstance(value, dict) and "path" in value:  # an image or a file
-        return kept(value["path"])
-    return value
+    def plain(value):
+        if isinstance(value, list) and value and isinstance(value[0], dict) and "image" in value[0]:  # a gallery
+            return [(shutil.copy(item["image"]["path"], folder), item.get("caption")) for item in value]
+        if isinstance(value, dict) and "path" in value:  # an image or a file
+            return shutil.copy(value["path"], folder)
+        return value
+    return tuple(plain(v) for v in outputs)
 
 
 def for_examples(fn):
@@ -109,10 +111,10 @@ def for_examples(fn):
         @functools.wraps(fn)
         def stream(*args, **kwargs):
             for outputs in fn(*args, **kwargs):
-                yield tuple(_plain(v) for v in outputs)
+                yield _plain(outputs)
         return stream
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
-        return tuple(_plain(v) for v in fn(*args, **kwargs))
+        return _plain(fn(*args, **kwargs))
     return call

@@ -2,9 +2,8 @@
 
 import gradio as gr
 import numpy as np
-from PIL import Image
 
-from generators.images import gif_bytes, grid, png_bytes, to_uint8, upscale
+from generators.images import gif_bytes, grid, png_bytes, to_pil, to_uint8, upscale
 from generators.vae import MAX_SEED, MAX_STEPS, METHODS, MIN_STEPS, VaeInterpolator
 from generators.zerogpu import on_gpu
 from ui import media
@@ -71,7 +70,7 @@ def interpolate_digits(start_digit: str, end_digit: str, steps: int, method: str
         yield media.gallery(paths), None, None, None, None, f"decoding… {len(paths)}/{steps}"
     frames = to_uint8(step.frames)  # (steps, 28, 28)
     strip = media.write(folder, "strip.png", png_bytes(upscale(grid(frames, columns=min(steps, 16)))))
-    gif = media.write(folder, "morph.gif", gif_bytes([Image.fromarray(a, "L") for a in upscale(frames)]))
+    gif = media.write(folder, "morph.gif", gif_bytes(to_pil(step.frames)))
     ends = np.concatenate([to_uint8(step.endpoints), to_uint8(step.reconstructions)])  # start, end, then rebuilt
     ends = media.png_files(ends, folder, "endpoint")
     recon = media.gallery([ends[0], ends[2], ends[1], ends[3]],
