@@ -1,4 +1,4 @@
-"""Generative-AI playground: text continuation, GAN digit sampling, VAE latent interpolation.
+"""Generative-AI playground: one tab per model family (ui/*_tab.py, found by ui/registry.py).
 
     python app.py                      # http://127.0.0.1:7860, offline, bundled models
     python app.py --share --auth me:pw # a public link protected by a password
@@ -23,16 +23,15 @@ import gradio as gr
 
 from generators.device import share_cpu
 from generators.network import reachable
-from ui import gan_tab, media, text_tab, vae_tab
-from ui.i18n import I18N, t
+from ui import media
+from ui.i18n import i18n as translations, t
+from ui.registry import tabs
 
 TITLE = "Generative AI playground · 生成式 AI 体验场"  # the browser tab's title: Gradio 6.31 does not translate it
 SHARE_SERVER = ("api.gradio.app", 443)  # where Gradio asks for a tunnel (gradio.networking.GRADIO_API_SERVER)
 # Digits are served at their 28 px; the browser enlarges them pixel for pixel instead of blurring them.
 CSS = ".pixelated img { image-rendering: pixelated; }"
 CONCURRENCY = 2  # requests served at once; each gets 1/CONCURRENCY of torch's CPU threads
-CARDS = {"app_card_text": "assets/text-model/README.md", "app_card_gan": "assets/gan/README.md",
-         "app_card_vae": "assets/vae/README.md", "app_card_classifier": "assets/classifier/README.md"}
 
 
 class Playground(gr.Blocks):
@@ -41,13 +40,14 @@ class Playground(gr.Blocks):
     build_demo().launch() all get them."""
 
     def launch(self, *args, i18n: gr.I18n | None = None, css: str | None = None, **kwargs):
-        return super().launch(*args, i18n=i18n or I18N, css=CSS + (css or ""), **kwargs)
+        own = CSS + "".join(tab.css for tab in tabs())
+        return super().launch(*args, i18n=i18n or translations(), css=own + (css or ""), **kwargs)
 
 
 def model_cards() -> None:
     """A footer with each bundled model's card: data, recipe, hardware, time, measured quality."""
     with gr.Accordion(t("app_cards"), open=False):
-        for key, path in CARDS.items():
+        for key, path in (card for tab in tabs() for card in tab.cards):
             card = Path(__file__).parent / path
             with gr.Accordion(t(key), open=False):
                 missing = f"`{path}` " + t("app_card_missing")  # the frontend translates the marked part
@@ -64,21 +64,25 @@ def examples_cache() -> None:
 
 
 def build_demo(queue_size: int = 32) -> gr.Blocks:
-    """The whole app: one tab per model family, a bounded queue, English or Chinese by the browser's language."""
+    """The whole app: every registered tab, a bounded queue, English or Chinese by the browser's language."""
     examples_cache()
     media.serve_static()
     share_cpu(CONCURRENCY)
     with Playground(title=TITLE) as demo:
+        gr.Markdown(t("app_title"))
         gr.Markdown(t("app_header"))
-        with gr.Tab(t("app_tab_text")):
-            text_tab.build()
-        with gr.Tab(t("app_tab_gan")):
-            gan_tab.build()
-        with gr.Tab(t("app_tab_vae")):
-            vae_tab.build()
+        for tab in tabs():
+            with gr.Tab(t(f"{tab.key}_title")):
+                tab.build()
         model_cards()
     demo.queue(max_size=queue_size, default_concurrency_limit=CONCURRENCY)
     return demo
+
+
+def launch_local(demo: gr.Blocks, **kwargs) -> str:
+    """Serves `demo` on 127.0.0.1 at the first free port Gradio finds from 7860 on (tests, benches); its URL."""
+    demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, **kwargs)
+    return demo.local_url
 
 
 def can_share(timeout: float = 3.0) -> bool:

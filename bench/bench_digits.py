@@ -1,7 +1,7 @@
 """Quality and speed of the GAN and VAE tabs, with baselines, printed as one table.
 
-    python bench/bench_digits.py            # full run (about 2 minutes on 2 CPU cores)
-    python bench/bench_digits.py --quick    # smaller samples, for a smoke test
+    python -m bench.bench_digits            # full run (about 2 minutes on 2 CPU cores)
+    python -m bench.bench_digits --quick    # smaller samples, for a smoke test
 
 Quality: our MNIST classifier's test accuracy; the class accuracy of conditional GAN samples graded by
 it; a Frechet distance on its 128-d features (Heusel et al., 2017, with our classifier in place of
@@ -13,11 +13,8 @@ interpolation, each beside a naive per-image loop; p50 round trip through the ap
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
@@ -110,8 +107,6 @@ def api_round_trip(repeats: int) -> list[tuple[str, str]]:
     the images' URLs) is back; each call a new seed, so no two responses are the same files. Timing starts once
     the text model the app loads in the background is in (seconds of CPU that would otherwise land in the first
     calls). The floor: the same client calling an endpoint that echoes a string, in an app of its own."""
-    import socket
-
     import gradio as gr
     from gradio_client import Client
 
@@ -119,11 +114,7 @@ def api_round_trip(repeats: int) -> list[tuple[str, str]]:
     from ui import text_tab
 
     def serve(demo: gr.Blocks) -> Client:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-        return Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=False)
+        return Client(app.launch_local(demo), verbose=False, download_files=False)
 
     demo = app.build_demo()
     try:

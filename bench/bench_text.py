@@ -1,8 +1,8 @@
 """Text continuation speed: transformers' `generate()` beside our decoding loop and each optimisation tried.
 
-    python bench/bench_text.py                       # bundled model + a GPT-2-124M-sized random model
-    python bench/bench_text.py --model PATH --quick  # a fast smoke run
-    python bench/bench_text.py --compile             # also try torch.compile (slow to compile on CPU)
+    python -m bench.bench_text                       # bundled model + a GPT-2-124M-sized random model
+    python -m bench.bench_text --model PATH --quick  # a fast smoke run
+    python -m bench.bench_text --compile             # also try torch.compile (slow to compile on CPU)
 
 All runs are greedy (temperature 0, no penalty) with the same prompt and max_new_tokens, so every
 variant must produce the same tokens as `generate()`; the `same` column checks it. Figures are the
@@ -14,12 +14,9 @@ import argparse
 import copy
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
@@ -160,7 +157,7 @@ def _first_diff(a, b) -> int:
 def main(argv=None):
     args = parse_args(argv)
     if not (Path(args.model) / "config.json").exists():
-        raise SystemExit(f"no model in {args.model}: train it (training/train_text.py) or pass --model PATH")
+        raise SystemExit(f"no model in {args.model}: train it (python -m training.train_text) or pass --model PATH")
     if args.threads:
         torch.set_num_threads(args.threads)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])

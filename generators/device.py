@@ -6,6 +6,8 @@ from pathlib import Path
 
 import torch
 
+from generators.errors import ModelUnavailable
+
 _CPU_THREADS: int | None = None  # torch's thread count before share_cpu() first changed it
 
 
@@ -22,9 +24,10 @@ def pick_device() -> torch.device:
 
 
 def require_weights(folder, script: str) -> None:
-    """A plain error when bundled weights are missing, instead of the Hub's 'repo id' message."""
+    """A plain error when bundled weights are missing, instead of the Hub's 'repo id' message; `script` is the
+    training module that writes them (run as `python -m <script>`)."""
     if not (Path(folder) / "config.json").exists():
-        raise FileNotFoundError(f"Model weights are missing in {folder}; train them with {script}.")
+        raise ModelUnavailable("weights_missing", folder=str(folder), script=script)
 
 
 def share_cpu(workers: int) -> None:

@@ -8,9 +8,13 @@ import torch
 
 from generators.device import pick_device, require_weights
 from generators.digits import DigitClassifier, DigitDiscriminator, DigitGenerator
+from generators.limits import SEED, Range
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
-MAX_COUNT, MAX_STEPS, MAX_SEED = 64, 64, 2**32 - 1
+COUNT = Range(1, 64)  # digits per sample
+WALK_STEPS = Range(2, 64)  # frames of a latent walk
+TRUNCATION = Range(0.1, 1.0, whole=False)  # psi of the truncation trick; 1 = off
+DIGIT = Range(0, 9)
 
 
 @dataclass
@@ -25,14 +29,10 @@ class DigitBatch:
 
 
 def validate(*, digit: int | None, count: int, seed: int, truncation: float) -> None:
-    if digit is not None and digit not in range(10):
-        raise ValueError(f"digit must be 0-9 or Any, not {digit!r}")
-    if not 1 <= count <= MAX_COUNT:
-        raise ValueError(f"count must be between 1 and {MAX_COUNT}, not {count}")
-    if not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"seed must be between 0 and {MAX_SEED}, not {seed}")
-    if not 0.1 <= truncation <= 1.0:
-        raise ValueError(f"truncation must be between 0.1 and 1.0, not {truncation}")
+    """InputError for the first argument out of its range (digit None = any digit)."""
+    if digit is not None:
+        DIGIT.check("digit", digit)
+    COUNT.check("count", count), SEED.check("seed", seed), TRUNCATION.check("truncation", truncation)
 
 
 class GanSampler:
@@ -53,8 +53,8 @@ class GanSampler:
         with self._lock:
             if self._models is None:
                 self.device = self.device or pick_device()
-                require_weights(self.path / "gan" / "generator", "training/train_gan.py")
-                require_weights(self.path / "classifier", "training/train_classifier.py")
+                require_weights(self.path / "gan" / "generator", "training.train_gan")
+                require_weights(self.path / "classifier", "training.train_classifier")
                 models = (DigitGenerator.from_pretrained(self.path / "gan" / "generator"),
                           DigitDiscriminator.from_pretrained(self.path / "gan" / "discriminator"),
                           DigitClassifier.from_pretrained(self.path / "classifier"))
@@ -67,10 +67,10 @@ class GanSampler:
     def noise(self, count: int, seed: int, truncation: float) -> torch.Tensor:
         """z ~ N(0, I) from this seed alone, pulled toward the mean by psi (truncation trick, Brock et al. 2019).
 
-        Always drawn for MAX_COUNT and sliced, so raising `count` keeps the digits already shown.
+        Always drawn for COUNT.hi and sliced, so raising `count` keeps the digits already shown.
         """
         g = torch.Generator().manual_seed(seed)
-        return torch.randn(MAX_COUNT, self.load()[0].z_dim, generator=g)[:count] * truncation
+        return torch.randn(COUNT.hi, self.load()[0].z_dim, generator=g)[:count] * truncation
 
     @torch.inference_mode()
     def sample(self, *, digit: int | None, count: int, seed: int, truncation: float = 1.0) -> DigitBatch:
@@ -79,7 +79,7 @@ class GanSampler:
         G = self.load()[0]
         z = self.noise(count, seed, truncation)
         if digit is None:
-            labels = torch.randint(0, 10, (MAX_COUNT,), generator=torch.Generator().manual_seed(seed + 1))[:count]
+            labels = torch.randint(0, 10, (COUNT.hi,), generator=torch.Generator().manual_seed(seed + 1))[:count]
         else:
             labels = torch.full((count,), digit)
         return self._grade(G(z.to(self.device), labels.to(self.device)), labels.to(self.device))
@@ -96,10 +96,8 @@ class GanSampler:
     @torch.inference_mode()
     def stream_walk(self, *, digit: int, seed_a: int, seed_b: int, steps: int, truncation: float = 1.0):
         """Walks the noise between two seeds for one digit; yields the growing list of frames (B, 1, 28, 28)."""
-        validate(digit=digit, count=1, seed=seed_a, truncation=truncation)
-        validate(digit=digit, count=1, seed=seed_b, truncation=truncation)
-        if digit is None or not 2 <= steps <= MAX_STEPS:
-            raise ValueError(f"the walk needs a digit 0-9 and 2-{MAX_STEPS} steps")
+        DIGIT.check("digit", digit), SEED.check("seed A", seed_a), SEED.check("seed B", seed_b)
+        WALK_STEPS.check("steps", steps), TRUNCATION.check("truncation", truncation)
         G = self.load()[0]
         za, zb = self.noise(1, seed_a, truncation), self.noise(1, seed_b, truncation)
         t = torch.linspace(0, 1, steps)[:, None]

@@ -1,6 +1,6 @@
 """Text continuation: a causal language model continues a prompt, one token at a time.
 
-Models: our bundled GPT-2 (assets/text-model, trained by training/train_text.py; the environment
+Models: our bundled GPT-2 (assets/text-model, trained by `python -m training.train_text`; the environment
 variable PLAYGROUND_TEXT_MODEL points it elsewhere) or an allow-listed Hub model, fetched on first use.
 Decoding is our own loop over a KV cache (generators/text_decoding.py), written as a Python
 generator: Stop is the consumer closing it or no longer iterating, and no computation runs after that.
@@ -22,21 +22,23 @@ import torch
 
 from generators import gpt2_fast
 from generators.device import pick_device
+from generators.errors import InputError, ModelUnavailable, Notice
+from generators.limits import SEED, Range, check_choice
 from generators.network import reachable
 from generators.text_decoding import Detokenizer, Gpt2Session, HfSession, Sampling, SamplingLoop
+from generators.watermark import STRENGTH as WATERMARK, Watermark
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = "bundled"
 HUB_MODELS = ("distilbert/distilgpt2", "openai-community/gpt2", "HuggingFaceTB/SmolLM2-135M")
 MODELS = (BUNDLED, *HUB_MODELS)
-MAX_NEW_TOKENS = 512
 MAX_PROMPT_CHARS = 10_000
-MAX_ALTERNATIVES = 3
-MAX_TOP_K = 200
-
-
-class ModelUnavailable(RuntimeError):
-    """A model cannot be loaded (not trained yet, or the Hub cannot be reached); the message is for users."""
+MAX_NEW_TOKENS = Range(1, 512)  # clamped further to the chosen model's context, with a notice
+TEMPERATURE = Range(0, 2, whole=False)  # 0 = greedy
+TOP_K = Range(0, 200)  # 0 = off
+TOP_P = Range(0.01, 1, whole=False)  # 1 = off
+REPETITION_PENALTY = Range(1, 2, whole=False)  # 1 = off
+ALTERNATIVES = Range(1, 3)
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class Continuation:
     text: str
     prompt_text: str  # the prompt as the model saw it (its left part cut off if it was too long)
     tokens: list[TokenInfo] = field(default_factory=list)  # filled on the last item of a stream
-    notice: str = ""  # truncation / clamping messages for the user
+    notices: tuple[Notice, ...] = ()  # what was adjusted (new tokens lowered, prompt cut), worded by the tab
     finished: bool = False
 
 
@@ -94,32 +96,16 @@ def bundled_path() -> Path:
 
 
 def check_args(prompt, model, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed, n) -> None:
-    """Raises ValueError with a short message for any argument out of range."""
-    def is_int(x):
-        return isinstance(x, int) and not isinstance(x, bool)
-
-    def is_num(x):
-        return (is_int(x) or isinstance(x, float)) and x == x  # excludes NaN
-
+    """Raises InputError (a ValueError) for the first argument out of range."""
     if not isinstance(prompt, str):
-        raise ValueError("The prompt must be text.")
+        raise InputError("text_prompt_type")
     if len(prompt) > MAX_PROMPT_CHARS:
-        raise ValueError(f"The prompt is {len(prompt):,} characters; the limit is {MAX_PROMPT_CHARS:,}.")
-    if model not in MODELS:
-        raise ValueError(f"Unknown model {model!r}; choose one of {', '.join(MODELS)}.")
-    checks = [
-        (is_int(max_new_tokens) and 1 <= max_new_tokens <= MAX_NEW_TOKENS,
-         f"max_new_tokens must be 1-{MAX_NEW_TOKENS}"),
-        (is_num(temperature) and 0 <= temperature <= 2, "temperature must be between 0 and 2"),
-        (is_int(top_k) and 0 <= top_k <= MAX_TOP_K, f"top_k must be 0-{MAX_TOP_K} (0 = off)"),
-        (is_num(top_p) and 0 < top_p <= 1, "top_p must be above 0 and at most 1 (1 = off)"),
-        (is_num(repetition_penalty) and 1 <= repetition_penalty <= 2, "repetition_penalty must be 1.0-2.0"),
-        (is_int(seed) and 0 <= seed < 2**32, "seed must be a whole number from 0 to 2**32-1"),
-        (is_int(n) and 1 <= n <= MAX_ALTERNATIVES, f"the number of alternatives must be 1-{MAX_ALTERNATIVES}"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise ValueError(message + ".")
+        raise InputError("text_prompt_long", n=len(prompt), limit=MAX_PROMPT_CHARS)
+    check_choice("model", model, MODELS)
+    MAX_NEW_TOKENS.check("max_new_tokens", max_new_tokens), TEMPERATURE.check("temperature", temperature)
+    TOP_K.check("top_k", top_k), TOP_P.check("top_p", top_p)
+    REPETITION_PENALTY.check("repetition_penalty", repetition_penalty)
+    SEED.check("seed", seed), ALTERNATIVES.check("alternatives", n)
 
 
 def _offline() -> bool:
@@ -153,21 +139,19 @@ def _load(name: str, source: str, device: torch.device) -> LoadedModel:
     if name == BUNDLED:
         path = Path(source)
         if not (path / "config.json").exists():
-            raise ModelUnavailable(f"The bundled text model is not in {path} yet "
-                                   "(python training/train_text.py writes it).")
+            raise ModelUnavailable("weights_missing", folder=str(path), script="training.train_text")
         return _from_pretrained(path, device)
-    short = name.split("/")[-1]
     try:
         return _from_pretrained(name, device, local_files_only=True)  # a cached copy works offline
     except OSError:
         pass
-    message = f"Could not download {short} from the Hugging Face Hub (offline?). The bundled model still works."
+    offline = ModelUnavailable("text_hub_offline", model=name.split("/")[-1])
     if _offline() or not _hub_reachable():
-        raise ModelUnavailable(message)
+        raise offline
     try:
         return _from_pretrained(name, device)
     except OSError as e:
-        raise ModelUnavailable(message) from e
+        raise offline from e
 
 
 def load(name: str, device: torch.device) -> LoadedModel:
@@ -202,10 +186,10 @@ class TextContinuation:
 
     def stream(self, prompt: str, *, model: str = BUNDLED, max_new_tokens: int = 48, temperature: float = 0.8,
                top_k: int = 40, top_p: float = 0.95, repetition_penalty: float = 1.1, seed: int = 0,
-               n: int = 1) -> Iterator[list[Continuation]]:
+               n: int = 1, watermark: float = 0.0) -> Iterator[list[Continuation]]:
         """Yields the n alternatives after every generated token; the last item has `finished` and `tokens`.
 
-        Arguments are checked here (ValueError) and the model loaded (ModelUnavailable) before the first
+        Arguments are checked here (InputError) and the model loaded (ModelUnavailable) before the first
         item. An empty prompt starts from the model's BOS token (EOS for GPT-2: "a new document begins").
 
         Example:
@@ -215,9 +199,10 @@ class TextContinuation:
             ...         break  # the model stops here: no step runs after the last item taken
         """
         check_args(prompt, model, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed, n)
+        delta = WATERMARK.check("watermark", watermark)  # the green-list bias; 0 = off
         lm = self.load(model)
         sampling = Sampling(float(temperature), top_k, float(top_p), float(repetition_penalty))
-        return self._generate(lm, prompt, max_new_tokens, sampling, seed, n)
+        return self._generate(lm, prompt, max_new_tokens, sampling, seed, n, Watermark(delta) if delta else None)
 
     def continue_text(self, prompt: str, **kwargs) -> list[Continuation]:
         """The finished alternatives: the last item of `stream()`."""
@@ -225,51 +210,54 @@ class TextContinuation:
         return last
 
     def _generate(self, lm: LoadedModel, prompt: str, max_new: int, sampling: Sampling, seed: int,
-                  n: int) -> Iterator[list[Continuation]]:
+                  n: int, watermark: Watermark | None = None) -> Iterator[list[Continuation]]:
         ids, prompt_text, max_new, notices = fit_context(lm, prompt, max_new)
         if sampling.temperature == 0 and n > 1:
-            notices.append("Temperature 0 is greedy decoding: every alternative is the same.")
+            notices.append(Notice("text_greedy_alternatives"))
         prompt_ids = torch.tensor([ids], device=lm.device)  # (1, T)
         length = len(ids) + max_new
         session = (Gpt2Session(lm.fast, n, length) if lm.fast is not None and self.fast_path
                    else HfSession(lm.model, n))
         generator = torch.Generator(lm.device).manual_seed(seed)
         tok = lm.tokenizer
-        loop = SamplingLoop(session, prompt_ids, n, max_new, sampling, generator, tok.eos_token_id)
+        loop = SamplingLoop(session, prompt_ids, n, max_new, sampling, generator, tok.eos_token_id, watermark)
         texts = [Detokenizer(lm.decode, tok.eos_token_id, tok.eos_token) for _ in range(n)]
-        notice = " ".join(notices)
+        notices = tuple(notices)
         for step in range(max_new):
             for d, token in zip(texts, loop.step()):
                 if not d.ended():
                     d.add(token)
             if loop.all_done() or step == max_new - 1:
                 break
-            yield [Continuation(prompt_text + d.text, prompt_text, notice=notice) for d in texts]
+            yield [Continuation(prompt_text + d.text, prompt_text, notices=notices) for d in texts]
         yield [Continuation(prompt_text + d.final_text(), prompt_text,
-                            _token_infos(lm, d, *loop.records(i, len(d.ids))), notice, True)
+                            _token_infos(lm, d, *loop.records(i, len(d.ids))), notices, True)
                for i, d in enumerate(texts)]
 
 
-def fit_context(lm: LoadedModel, prompt: str, max_new: int) -> tuple[list[int], str, int, list[str]]:
-    """Prompt ids, the prompt text the model sees, the clamped max_new_tokens and notices for the user."""
-    tok, notices = lm.tokenizer, []
+def fit_context(lm: LoadedModel, prompt: str, max_new: int) -> tuple[list[int], str, int, list[Notice]]:
+    """Prompt ids, the prompt text the model sees, the new-token budget that fits, and notices for the user.
+
+    The prompt is kept whole whenever it fits: the new tokens are lowered to the room left in the context. Only a
+    prompt that leaves no room at all is cut from the left, keeping room for min(max_new, context / 2) new tokens.
+    """
+    tok, notices, context = lm.tokenizer, [], lm.context
     ids = tok(prompt).input_ids
     if not ids:
         start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
         if start is None:
-            raise ValueError("This model needs a prompt: type a few words.")
+            raise InputError("text_needs_prompt")
         ids = [start]
-    if max_new > lm.context - 1:
-        notices.append(f"max_new_tokens lowered from {max_new} to {lm.context - 1}, "
-                       f"this model's context ({lm.context} tokens) minus one for the prompt.")
-        max_new = lm.context - 1
-    keep = lm.context - max_new
-    if len(ids) > keep:
-        notices.append(f"The prompt was {len(ids)} tokens; only its last {keep} were kept, to leave room for "
-                       f"{max_new} new tokens in the model's {lm.context}-token context.")
-        ids = ids[-keep:]
-        prompt = lm.decode(ids).lstrip("\ufffd")  # the cut may split a character
-    return ids, prompt, max_new, notices
+    if len(ids) + max_new <= context:
+        return ids, prompt, max_new, notices
+    if len(ids) < context:
+        notices.append(Notice("text_new_tokens_lowered", asked=max_new, got=context - len(ids),
+                              prompt=len(ids), context=context))
+        return ids, prompt, context - len(ids), notices
+    keep = context - min(max_new, context // 2)
+    notices.append(Notice("text_prompt_cut", n=len(ids), keep=keep, new=context - keep, context=context))
+    ids = ids[-keep:]
+    return ids, lm.decode(ids).lstrip("\ufffd"), context - keep, notices  # the cut may split a character
 
 
 def _token_infos(lm: LoadedModel, d: Detokenizer, probs: list[float], top_ids: list[list[int]],

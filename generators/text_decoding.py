@@ -1,8 +1,8 @@
 """The decoding loop behind `TextContinuation`: per-request KV-cache sessions and the sampling step.
 
 A session turns "the next input tokens" into "next-token logits" for a batch of n alternatives that
-share one prompt. `SamplingLoop.step()` does one decoding step: logits -> processed logits -> the
-next n tokens, recording each chosen token's probability and the top-5 candidates on the way.
+share one prompt. `SamplingLoop.step()` does one decoding step: logits -> (watermark bias) -> processed
+logits -> the next n tokens, recording each chosen token's probability and the top-5 candidates on the way.
 """
 
 from collections.abc import Callable
@@ -96,12 +96,16 @@ def choose(logits: torch.Tensor, seen: torch.Tensor, s: Sampling, generator: tor
 
 class SamplingLoop:
     """The decoding steps of one request; all its tensor work runs inside `step()` (inference mode),
-    so nothing is held open between steps and a consumer may stop after any of them."""
+    so nothing is held open between steps and a consumer may stop after any of them.
+
+    `watermark` (a generators.watermark.Watermark, or None for none) biases the raw logits of each step
+    before the repetition penalty and sampling; the recorded probabilities are the unbiased model's."""
 
     def __init__(self, session, prompt_ids: torch.Tensor, n: int, steps: int, sampling: Sampling,
-                 generator: torch.Generator, eos_id: int | None):
+                 generator: torch.Generator, eos_id: int | None, watermark=None):
         self.session, self.prompt, self.n = session, prompt_ids, n  # prompt (1, T)
         self.sampling, self.generator, self.eos_id = sampling, generator, eos_id
+        self.watermark, self.prev = watermark, None  # prev: the n last tokens as ints, what the green lists hash
         self.t, self.last, self.seen = 0, None, None
         self.done = torch.zeros(n, dtype=torch.bool, device=prompt_ids.device)
         self.chosen_p = torch.zeros(n, steps, device=prompt_ids.device)  # (n, steps)
@@ -117,7 +121,11 @@ class SamplingLoop:
             self.seen[:, self.prompt[0]] = True
         else:
             logits = self.session.step(self.last[:, None]).float()
-        nxt = choose(logits, self.seen, self.sampling, self.generator)  # (n,)
+        biased = logits
+        if self.watermark is not None:
+            self.prev = self.prev or [int(self.prompt[0, -1])] * self.n
+            biased = self.watermark.bias(logits, self.prev)
+        nxt = choose(biased, self.seen, self.sampling, self.generator)  # (n,)
         if self.eos_id is not None:
             nxt = nxt.masked_fill(self.done, self.eos_id)
             self.done |= nxt == self.eos_id
@@ -127,8 +135,8 @@ class SamplingLoop:
         top = probs.topk(TOP)
         self.top_probs[:, self.t], self.top_ids[:, self.t] = top.values, top.indices
         self.seen[torch.arange(self.n, device=nxt.device), nxt] = True
-        self.last, self.t = nxt, self.t + 1
-        return nxt.tolist()
+        self.last, self.t, self.prev = nxt, self.t + 1, nxt.tolist()
+        return self.prev
 
     def all_done(self) -> bool:
         return bool(self.done.all())

@@ -1,19 +1,27 @@
-"""VAE latent interpolation: encode two digits, walk between their latents, decode each step."""
+"""VAE latent interpolation: encode two digits, walk between their latents, decode each step.
+
+Also the one place a user's drawing becomes an MNIST-style digit (`sketch_to_mnist`): the VAE encodes it.
+"""
 
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 from safetensors.torch import load_file
 
 from generators.device import pick_device, require_weights
 from generators.digits import DigitVAE
-from generators.images import sketch_to_mnist
+from generators.errors import InputError
+from generators.limits import SEED, Range, check_choice
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "vae"
 METHODS = ("linear", "spherical")
-MIN_STEPS, MAX_STEPS, MAX_SEED = 2, 64, 2**32 - 1
+STEPS = Range(2, 64)  # frames of an interpolation
+DIGIT = Range(0, 9)
+MAX_SIDE = 4096  # a sketch or upload larger than this on a side is refused, not resized
 
 
 @dataclass
@@ -37,13 +45,6 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
 
 
-def validate(*, steps: int, method: str) -> None:
-    if not MIN_STEPS <= steps <= MAX_STEPS:
-        raise ValueError(f"steps must be between {MIN_STEPS} and {MAX_STEPS}, not {steps}")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
-
-
 class VaeInterpolator:
     """Loads the VAE and its bank of held-out test digits once; interpolates on demand.
 
@@ -62,17 +63,14 @@ class VaeInterpolator:
         with self._lock:
             if self._model is None:
                 self.device = self.device or pick_device()
-                require_weights(self.path, "training/train_vae.py")
+                require_weights(self.path, "training.train_vae")
                 self.bank = load_file(self.path / "examples.safetensors")
                 self._model = DigitVAE.from_pretrained(self.path).to(self.device).eval()
         return self._model
 
     def test_digit(self, digit: int, seed: int) -> torch.Tensor:
         """A held-out MNIST test digit of this class, picked by seed: (1, 1, 28, 28) in [0, 1]."""
-        if digit not in range(10):
-            raise ValueError(f"digit must be 0-9, not {digit!r}")
-        if not 0 <= seed <= MAX_SEED:
-            raise ValueError(f"seed must be between 0 and {MAX_SEED}, not {seed}")
+        digit, seed = DIGIT.check("digit", digit), SEED.check("seed", seed)
         self.load()
         idx = torch.nonzero(self.bank["digit_labels"] == digit).squeeze(1)
         pick = idx[torch.randint(len(idx), (1,), generator=torch.Generator().manual_seed(seed))]
@@ -80,7 +78,7 @@ class VaeInterpolator:
 
     @staticmethod
     def from_image(image) -> torch.Tensor:
-        """A user's drawing or upload -> (1, 1, 28, 28), MNIST-style (see images.sketch_to_mnist)."""
+        """A user's drawing or upload -> (1, 1, 28, 28), MNIST-style (see sketch_to_mnist)."""
         return sketch_to_mnist(image)
 
     def to_map(self, z: torch.Tensor) -> torch.Tensor:
@@ -91,7 +89,7 @@ class VaeInterpolator:
     def stream(self, *, start: torch.Tensor, end: torch.Tensor, steps: int, method: str = "linear",
                chunks: int = 8):
         """Decodes the path from `start` to `end` (latent means) in up to `chunks` pieces, yielding each."""
-        validate(steps=steps, method=method)
+        steps, method = STEPS.check("steps", steps), check_choice("method", method, METHODS)
         vae = self.load()
         x = torch.cat([start, end]).to(self.device)  # (2, 1, 28, 28)
         mu, _ = vae.encode(x)  # (2, latent)
@@ -103,3 +101,51 @@ class VaeInterpolator:
         for i in range(0, steps, size):
             frames.append(vae.decode(z[i:i + size]).cpu())
             yield Interpolation(torch.cat(frames), x.cpu(), recon, path, done=i + size >= steps)
+
+
+def sketch_to_mnist(image) -> torch.Tensor:
+    """A drawing or upload (PIL, or an HxW[xC] array) -> (1, 1, 28, 28) in [0, 1], MNIST-style.
+
+    MNIST digits are white on black, fit in a 20x20 box and are centred by centre of mass in 28x28
+    (LeCun et al.); drawings usually come dark-on-light, so the polarity is detected and flipped.
+    """
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    if not isinstance(image, Image.Image):
+        raise InputError("vae_not_image")
+    if max(image.size) > MAX_SIDE:
+        raise InputError("vae_too_large", w=image.size[0], h=image.size[1], max_side=MAX_SIDE)
+    if image.mode in ("RGBA", "LA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        ink_alpha = np.asarray(rgba)[..., 3].astype(np.float32) / 255
+        gray = np.asarray(rgba.convert("L")).astype(np.float32) / 255
+        if ink_alpha.min() < 0.5:  # transparent canvas: the strokes are what is opaque
+            opaque = ink_alpha > 0.5
+            dark_strokes = not opaque.any() or gray[opaque].mean() < 0.5
+            return _centre(ink_alpha * (1 - gray) if dark_strokes else ink_alpha * gray)
+    gray = np.asarray(image.convert("L")).astype(np.float32) / 255
+    if np.median(gray) > 0.5:  # light background: dark ink on paper
+        gray = 1 - gray
+    return _centre(gray)
+
+
+def _centre(ink: np.ndarray) -> torch.Tensor:
+    """Ink (H, W) in [0, 1] -> its bounding box fitted into 20x20, centred by mass in 28x28."""
+    mask = ink > 0.2
+    if mask.sum() < 4 or ink.max() - ink.min() < 0.2:
+        raise InputError("vae_blank")
+    ys, xs = np.nonzero(mask)
+    crop = ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    h, w = crop.shape
+    s = 20 / max(h, w)
+    box = Image.fromarray((crop * 255).astype(np.uint8)).resize((max(1, round(w * s)), max(1, round(h * s))),
+                                                                  Image.LANCZOS)
+    small = np.asarray(box).astype(np.float32) / 255
+    total = small.sum()
+    cy = (small.sum(1) * np.arange(small.shape[0])).sum() / total
+    cx = (small.sum(0) * np.arange(small.shape[1])).sum() / total
+    out = np.zeros((28, 28), np.float32)
+    top = min(max(int(round(14 - cy)), 0), 28 - small.shape[0])
+    left = min(max(int(round(14 - cx)), 0), 28 - small.shape[1])
+    out[top:top + small.shape[0], left:left + small.shape[1]] = small
+    return torch.from_numpy(out)[None, None]

@@ -2,19 +2,18 @@
 
 import os
 import socket
-import sys
-from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("PLAYGROUND_DEVICE", "cpu")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pytest
 
 
-def _free_port() -> int:
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -26,9 +25,7 @@ def app_url():
     import app
 
     demo = app.build_demo()
-    port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
+    yield app.launch_local(demo)
     demo.close()
 
 

@@ -5,9 +5,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from generators.errors import InputError
 from generators.digits import DigitClassifier, DigitDiscriminator, DigitGenerator, DigitVAE
 from generators.gan import GanSampler
-from generators.images import gif_bytes, grid, png_bytes, sketch_to_mnist, to_pil, to_uint8, upscale
+from generators.vae import sketch_to_mnist
+from ui.images import gif_bytes, grid, png_bytes, to_pil, to_uint8, upscale
 from generators.vae import VaeInterpolator, slerp
 
 
@@ -62,8 +64,9 @@ def test_gan_conditioning_and_truncation(gan_dir):
                                     dict(seed=2**32), dict(truncation=0.05), dict(truncation=1.5)])
 def test_gan_rejects_bad_input(gan_dir, kwargs):
     args = dict(digit=None, count=4, seed=0, truncation=1.0) | kwargs
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError) as err:
         GanSampler(gan_dir, device=torch.device("cpu")).sample(**args)
+    assert err.value.key in ("int_range", "float_range") and err.value.fields["name"] == next(iter(kwargs))
 
 
 def test_gan_walk_streams_in_order(gan_dir):
@@ -112,8 +115,9 @@ def test_slerp_ends_and_norm():
 def test_vae_rejects_bad_input(vae_dir, kwargs):
     vae = VaeInterpolator(vae_dir, device=torch.device("cpu"))
     x = vae.test_digit(0, seed=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError) as err:
         list(vae.stream(start=x, end=x, **(dict(steps=8, method="linear") | kwargs)))
+    assert err.value.fields["name"] == next(iter(kwargs))
 
 
 def test_sketch_to_mnist_polarity_and_centring():
@@ -129,11 +133,13 @@ def test_sketch_to_mnist_polarity_and_centring():
     assert sketch_to_mnist(transparent).sum() > 0
 
 
-@pytest.mark.parametrize("bad", [np.full((50, 50), 255, np.uint8), np.zeros((50, 50, 4), np.uint8),
-                                 np.zeros((5000, 10), np.uint8), "not an image"])
-def test_sketch_to_mnist_rejects(bad):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("bad, key", [(np.full((50, 50), 255, np.uint8), "vae_blank"),
+                                      (np.zeros((50, 50, 4), np.uint8), "vae_blank"),
+                                      (np.zeros((5000, 10), np.uint8), "vae_too_large"), ("not an image", "vae_not_image")])
+def test_sketch_to_mnist_rejects(bad, key):
+    with pytest.raises(InputError) as err:
         sketch_to_mnist(bad)
+    assert err.value.key == key
 
 
 def test_gif_loops_forward_and_back():

@@ -1,30 +1,71 @@
-"""English and Chinese: the translation tables are complete, every message the app and its adapters raise has a
-Chinese form, and a Chinese browser (Accept-Language) gets Chinese errors from the launched app."""
+"""English and Chinese: every string and message has both languages, every key the code raises has a wording, and a
+Chinese browser (Accept-Language) gets Chinese errors from the launched app."""
 
+import re
 import string
+from pathlib import Path
 
 import gradio as gr
 import pytest
-import torch
 from gradio_client import Client
-from PIL import Image
 
-from generators import device, gan, images, text, vae
-from ui import common
-from ui.errors import ERRORS_EN, ERRORS_ZH, PATTERNS, language, localized, message, translate
-from ui.i18n import EN, ZH, t
+from generators import gan, text, vae
+from generators.errors import InputError, KeyedError
+from ui.errors import language, localized, messages, render
+from ui.i18n import strings, t
+from ui.registry import tabs
+
+ROOT = Path(__file__).resolve().parents[1]
+RAISED = re.compile(r"""(?:InputError|ModelUnavailable|KeyedError|Notice)\(\s*["']([a-z0-9_]+)["']""")
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def fields(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
-def test_chinese_covers_every_english_key():
-    assert set(ZH) == set(EN)
-    assert all(ZH[k].strip() for k in ZH)
-    assert set(ERRORS_ZH) == set(ERRORS_EN)
-    for key in ERRORS_EN:
-        assert fields(ERRORS_ZH[key]) == fields(ERRORS_EN[key]), key
+def test_every_string_has_both_languages():
+    assert all(en.strip() and zh.strip() for en, zh in strings().values())
+    assert all(f"{tab.key}_title" in strings() for tab in tabs())
+
+
+def test_every_message_has_both_languages_with_the_same_fields():
+    for key, (en, zh) in messages().items():
+        assert fields(en) == fields(zh), key
+        filled = {name: f"<{name}>" for name in fields(en)}
+        assert render(key, filled, "en") != render(key, filled, "zh") and CJK.search(render(key, filled, "zh")), key
+
+
+def test_every_raised_key_is_worded():
+    """Each key written in generators/ or ui/ as InputError("key", ...) (or ModelUnavailable, KeyedError, Notice)
+    has a message: rewording or adding a key without its translation fails here."""
+    raised = {key for folder in ("generators", "ui") for path in (ROOT / folder).glob("*.py")
+              for key in RAISED.findall(path.read_text(encoding="utf-8"))}
+    assert len(raised) > 10
+    assert raised <= set(messages()), raised - set(messages())
+
+
+def test_what_the_adapters_raise_is_worded_in_both_languages():
+    found = []
+    for call in (lambda: text.check_args(3, "bundled", 8, 0.8, 40, 0.9, 1.1, 0, 1),
+                 lambda: text.check_args("Hi", "gpt5", 8, 0.8, 40, 0.9, 1.1, 0, 1),
+                 lambda: text.check_args("Hi", "bundled", 8.5, 0.8, 40, 0.9, 1.1, 0, 1),
+                 lambda: text.check_args("Hi", "bundled", 8, float("nan"), 40, 0.9, 1.1, 0, 1),
+                 lambda: gan.validate(digit=11, count=4, seed=0, truncation=1.0),
+                 lambda: vae.sketch_to_mnist("not an image")):
+        with pytest.raises(KeyedError) as err:
+            call()
+        found.append(err.value)
+    for e in found:
+        en, zh = render(e.key, e.fields, "en"), render(e.key, e.fields, "zh")
+        assert en != zh and CJK.search(zh) and not CJK.search(en), e
+
+
+def test_names_and_nested_errors_are_translated():
+    assert render("int_range", dict(name="seed", lo=0, hi=9, got="-3"), "zh") == \
+        "随机种子（seed）必须是 0 到 9 之间的整数，而不是 -3。"
+    assert render("vae_endpoint", dict(side="start", detail=InputError("vae_blank")), "zh") == \
+        "起点数字：画板是空白的：请先画一个数字。"
 
 
 def test_unknown_ui_key_fails_at_build_time():
@@ -40,66 +81,19 @@ def test_language_from_accept_language(header, lang):
     assert language(None) == "en"
 
 
-def raised(fn, *args, **kwargs) -> str:
-    with pytest.raises((ValueError, FileNotFoundError, text.ModelUnavailable, gr.Error)) as err:
-        fn(*args, **kwargs)
-    return err.value.message if isinstance(err.value, gr.Error) else str(err.value)
-
-
-def real_messages(tmp_path) -> list[str]:
-    """What the handlers' checks and the adapters actually raise (generators/ keeps its own English texts)."""
-    ok = dict(prompt="Hi", model=text.BUNDLED, max_new_tokens=8, temperature=0.8, top_k=40, top_p=0.9,
-              repetition_penalty=1.1, seed=0, n=1)
-    bad = [dict(prompt=3), dict(prompt="x" * 10_001), dict(model="gpt5"), dict(max_new_tokens=0),
-           dict(temperature=3), dict(top_k=-1), dict(top_p=0), dict(repetition_penalty=0.5), dict(seed=-1), dict(n=9)]
-    found = [raised(text.check_args, **{**ok, **b}) for b in bad]
-    gan_ok = dict(digit=1, count=4, seed=0, truncation=1.0)
-    found += [raised(gan.validate, **{**gan_ok, **b})
-              for b in (dict(digit=11), dict(count=0), dict(seed=-1), dict(truncation=0))]
-    found += [raised(vae.validate, steps=1, method="linear"), raised(vae.validate, steps=8, method="cubic"),
-              raised(vae.VaeInterpolator().test_digit, 12, 0),
-              raised(gan.GanSampler(tmp_path).stream_walk(digit=None, seed_a=0, seed_b=1, steps=8).__next__)]
-    found += [raised(images.sketch_to_mnist, "not an image"), raised(images.sketch_to_mnist, Image.new("L", (5000, 10))),
-              raised(images.sketch_to_mnist, Image.new("L", (280, 280), 255)),
-              raised(device.require_weights, tmp_path, "training/train_gan.py"),
-              raised(text.load, text.BUNDLED, torch.device("cpu"))]
-    found += [raised(common.as_int, "count", 2.5, 1, 64), raised(common.as_int, "seed", None, 0, 9),
-              raised(common.as_float, "truncation", "x", 0.1, 1.0), raised(common.as_float, "top_p", None, 0, 1),
-              raised(common.as_choice, "start", "11", ["0", "1"]), message("walk_digit"), message("prompt_text"),
-              message("text_failed"), message("draw_first", name="end"),
-              message("endpoint", side="start", detail=ERRORS_EN["blank"])]
-    return found
-
-
-def test_every_raised_message_has_a_chinese_form(tmp_path, monkeypatch):
-    monkeypatch.setenv("PLAYGROUND_TEXT_MODEL", str(tmp_path))  # no bundled text model there
-    seen = set()
-    for english in real_messages(tmp_path):
-        chinese = translate(english, "zh")
-        assert chinese != english and any("\u4e00" <= c <= "\u9fff" for c in chinese), english
-        assert translate(english, "en") == english
-        seen.add(next(key for key, pattern in PATTERNS.items() if pattern.fullmatch(english)))
-    assert set(ERRORS_EN) - seen == {"hub_offline", "needs_prompt"}  # these two need a real model to raise
-    assert translate("Something new went wrong.", "zh") == "Something new went wrong."
-
-
-def test_translation_fills_in_names_and_nested_messages():
-    assert translate(message("int_range_got", name="seed", lo=0, hi=9, value="-3"), "zh") == \
-        "随机种子（seed）必须是 0 到 9 之间的整数，而不是 -3。"
-    assert translate(message("endpoint", side="start", detail=ERRORS_EN["blank"]), "zh") == \
-        "起点：画板是空白的：请先画一个数字。"
-
-
-def test_localized_hides_the_request_from_the_api_and_translates():
+def test_localized_hides_the_request_and_lang_from_the_api_and_translates():
     @localized
-    def handler(count: int, seed: int = 0):
-        raise gr.Error(message("int_range_got", name="count", lo=1, hi=64, value=repr(count)), title="Error")
+    def handler(count: int, seed: int = 0, *, lang: str = "en"):
+        if count == 1:
+            return lang
+        raise InputError("int_range", name="count", lo=1, hi=64, got=repr(count))
 
     params = [name for name, *_ in gr.utils.get_function_params(handler)]
-    assert params == ["count", "seed"]  # what the API shows: gr.Request is left out
+    assert params == ["count", "seed"]  # what the API shows: gr.Request and lang are left out
+    assert handler(1, 0, gr.Request(headers={"accept-language": "zh-CN"})) == "zh"
     with pytest.raises(gr.Error, match="数量（count）") as err:
         handler(0, 1, gr.Request(headers={"accept-language": "zh-CN"}))
-    assert err.value.title == "错误"
+    assert err.value.title == "错误" and not err.value.print_exception
     with pytest.raises(gr.Error, match="count must be a whole number"):
         handler(0)
 

@@ -14,8 +14,7 @@ def small_queue_url():
     import app
 
     demo = app.build_demo(queue_size=1)
-    demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)  # Gradio picks a free port
-    yield demo.local_url
+    yield app.launch_local(demo)
     demo.close()
 
 

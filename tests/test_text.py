@@ -7,7 +7,8 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
 from generators import gpt2_fast, text
-from generators.text import ModelUnavailable, TextContinuation
+from generators.errors import InputError, ModelUnavailable
+from generators.text import TextContinuation
 from generators.text_decoding import Detokenizer
 from training.train_text import build_tokenizer
 
@@ -127,7 +128,7 @@ def test_other_architectures_use_the_generic_path(llama_tc):
                             pad_token_id=lm.tokenizer.eos_token_id)
     out = llama_tc.continue_text(PROMPT, max_new_tokens=12, temperature=0, repetition_penalty=1.0, n=2)
     assert token_ids(out[0]) == token_ids(out[1]) == ref[0, ids.shape[1]:].tolist()
-    assert "greedy" in out[0].notice
+    assert [n.key for n in out[0].notices] == ["text_greedy_alternatives"]
     items = list(llama_tc.stream(PROMPT, max_new_tokens=12, seed=1, n=2))
     assert items[-1][0].text != items[-1][1].text
 
@@ -156,18 +157,25 @@ def test_closing_the_stream_stops_the_model(tc, monkeypatch):
     assert next(stream, None) is None and len(calls) == 5
 
 
-def test_long_prompt_is_cut_from_the_left(tc):
+def test_a_prompt_longer_than_the_context_is_cut_from_the_left(tc):
     prompt = " ".join(f"word{i}" for i in range(200))
     out = tc.continue_text(prompt, max_new_tokens=20, seed=0)[0]
-    assert "only its last 44 were kept" in out.notice
+    (notice,) = out.notices
+    assert notice.key == "text_prompt_cut" and notice.fields["keep"] == 44 and notice.fields["new"] == 20
     assert prompt.endswith(out.prompt_text) and len(out.prompt_text) < len(prompt)
     assert len(tc.load().tokenizer(out.prompt_text).input_ids) <= 44
 
 
-def test_max_new_tokens_is_clamped_to_the_context(tc):
-    out = tc.continue_text("Hi", max_new_tokens=500, seed=0)[0]
-    assert "lowered from 500 to 63" in out.notice
-    assert len(out.tokens) <= 63
+def test_a_prompt_that_fits_is_kept_whole_and_the_new_tokens_lowered(tc):
+    prompt = PROMPT
+    n = len(tc.load().tokenizer(prompt).input_ids)
+    assert 1 < n < 60
+    out = tc.continue_text(prompt, max_new_tokens=500, seed=0, temperature=1.0, top_k=0)[0]
+    (notice,) = out.notices
+    assert notice.key == "text_new_tokens_lowered" and notice.fields == dict(asked=500, got=64 - n, prompt=n,
+                                                                            context=64)
+    assert out.prompt_text == prompt and out.text.startswith(prompt)
+    assert len(out.tokens) <= 64 - n
 
 
 def test_empty_prompt_starts_from_eos(tc):
@@ -205,13 +213,15 @@ def test_detokenizer_holds_back_split_characters(tc):
     dict(repetition_penalty=0.9), dict(seed=-1), dict(seed=2**32), dict(n=0), dict(n=4), dict(model="gpt5"),
 ])
 def test_invalid_arguments_raise(tc, bad):
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError) as err:
         tc.stream(PROMPT, **bad)
+    assert err.value.key in ("int_range", "float_range", "choice")
 
 
 def test_overlong_prompt_raises(tc):
-    with pytest.raises(ValueError, match="limit"):
+    with pytest.raises(InputError) as err:
         tc.stream("x" * 10_001)
+    assert err.value.key == "text_prompt_long" and err.value.fields == dict(n=10_001, limit=10_000)
 
 
 def test_concurrent_first_requests_load_once(make_model, tmp_path, monkeypatch):
@@ -232,24 +242,21 @@ def test_concurrent_first_requests_load_once(make_model, tmp_path, monkeypatch):
 
 def test_missing_bundled_model_is_a_plain_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PLAYGROUND_TEXT_MODEL", str(tmp_path))
-    with pytest.raises(ModelUnavailable, match="not in .* yet"):
+    with pytest.raises(ModelUnavailable, match="weights_missing"):
         TextContinuation(torch.device("cpu")).stream(PROMPT)
 
 
 def test_hub_model_offline_fails_fast_with_a_plain_message(tc, monkeypatch):
     assert os.environ["HF_HUB_OFFLINE"] == "1"
     monkeypatch.setattr(text, "_hub_reachable", lambda: pytest.fail("offline mode must not try the network"))
-    with pytest.raises(ModelUnavailable, match="Could not download distilgpt2 .*bundled model still works"):
+    with pytest.raises(ModelUnavailable, match=r"text_hub_offline\(model=distilgpt2\)"):
         tc.stream(PROMPT, model="distilbert/distilgpt2")
 
 
-def test_unreachable_hub_is_detected(monkeypatch):
+def test_unreachable_hub_is_detected(monkeypatch, closed_port):
     from huggingface_hub import constants
 
-    with __import__("socket").socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again below: nothing listens there
-    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{closed_port}")
     assert text._hub_reachable(timeout=2.0) is False
 
 

@@ -12,9 +12,10 @@ pytestmark = pytest.mark.skipif(not (DATA / "mnist").exists(), reason="../shared
 
 
 def run(script: str, tmp_path: Path, out: Path | None = None, *extra: str) -> Path:
+    """`python -m training.<script> --dry-run` from the repository root, as the README says to run it."""
     out = out or tmp_path / "out"
-    subprocess.run([sys.executable, str(ROOT / "training" / script), "--dry-run", "--out", str(out),
-                    "--run-dir", str(tmp_path / "run"), *extra], check=True, cwd=tmp_path, timeout=300,
+    subprocess.run([sys.executable, "-m", f"training.{script.removesuffix('.py')}", "--dry-run", "--out", str(out),
+                    "--run-dir", str(tmp_path / "run"), *extra], check=True, cwd=ROOT, timeout=300,
                    capture_output=True)
     return out
 

@@ -6,6 +6,9 @@ import time
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
+
+from training.mnist import batches
 
 
 def base_parser(description: str, out: str, epochs: int) -> argparse.ArgumentParser:
@@ -53,3 +56,27 @@ class Timer:
 
     def minutes(self) -> float:
         return round((time.time() - self.start) / 60, 2)
+
+
+def epochs(args, start: int = 0) -> range:
+    """The epochs to run: one with --dry-run."""
+    return range(start, 1 if args.dry_run else args.epochs)
+
+
+def epoch_batches(images, labels, args, generator: torch.Generator, epoch: int):
+    """One epoch's shuffled mini-batches under a progress bar (3 batches with --dry-run)."""
+    limit = 3 if args.dry_run else None
+    return tqdm(batches(images, labels, args.batch_size, generator, limit),
+                total=limit or len(images) // args.batch_size, desc=f"epoch {epoch}")
+
+
+def run_cli(description: str, out: str, n_epochs: int, make_model, train):
+    """The CLI of a one-model script: parse the flags, seed, build `make_model()`, run the `train(model, args)`
+    generator to its end (printing what it yields) and save the model to --out. Returns (args, model, out, timer)."""
+    args = base_parser(description, out, epochs=n_epochs).parse_args()
+    torch.manual_seed(args.seed)
+    model, timer = make_model().to(args.device), Timer()
+    for m in train(model, args):
+        print(m, flush=True)
+    model.cpu().save_pretrained(Path(args.out))
+    return args, model, Path(args.out), timer

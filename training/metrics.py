@@ -1,6 +1,10 @@
-"""Sample-quality figures shared by the GAN training script and bench/bench_digits.py."""
+"""Evaluation figures shared by the training scripts and bench/: classifier accuracy, VAE test figures, and the
+sample quality of a conditional generator (class accuracy and Frechet distance on our classifier's features)."""
 
 import torch
+import torch.nn.functional as F
+
+from generators.digits import vae_loss
 
 
 def frechet(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -15,6 +19,34 @@ def frechet(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 @torch.no_grad()
+def classifier_accuracy(model, images: torch.Tensor, labels: torch.Tensor, device) -> float:
+    """Share of `images` (N, 1, 28, 28) in [0, 1] that `model` labels correctly."""
+    model.eval()
+    correct = 0
+    for i in range(0, len(images), 1000):
+        logits = model(images[i:i + 1000].to(device))
+        correct += (logits.argmax(1).cpu() == labels[i:i + 1000]).sum().item()
+    return correct / len(images)
+
+
+@torch.no_grad()
+def vae_figures(model, images: torch.Tensor, device) -> dict:
+    """Test-set figures per image: Bernoulli reconstruction NLL, KL, negative ELBO (nats), pixel MSE at the mean."""
+    model.eval()
+    g = torch.Generator(device=device).manual_seed(0)
+    recon = kl = mse = 0.0
+    for i in range(0, len(images), 1000):
+        x = images[i:i + 1000].to(device)
+        logits, mu, logvar = model(x, generator=g)
+        r, k = vae_loss(logits, x, mu, logvar)
+        recon, kl = recon + r.item() * len(x), kl + k.item() * len(x)
+        mse += F.mse_loss(model.decode(mu), x, reduction="sum").item() / 784
+    n = len(images)
+    return {"recon_nll_nats": recon / n, "kl_nats": kl / n, "neg_elbo_nats": (recon + kl) / n,
+            "pixel_mse_at_mean": mse / n}
+
+
+@torch.no_grad()
 def gan_quality(G, C, real: torch.Tensor, n: int, seed: int = 0) -> dict:
     """Class accuracy of n conditional samples as read by classifier C, and their Frechet distance on C's
     features to the first n of `real` (images in [0, 1]); G and C on the same device."""
@@ -24,6 +56,14 @@ def gan_quality(G, C, real: torch.Tensor, n: int, seed: int = 0) -> dict:
     z = torch.randn(n, G.z_dim, generator=g)
     G.eval()
     fake = torch.cat([(G(z[i:i + 500].to(device), labels[i:i + 500].to(device)) + 1) / 2 for i in range(0, n, 500)])
-    acc = (C(fake).argmax(1).cpu() == labels).float().mean().item()
-    fd = frechet(C.features(fake).cpu(), C.features(real[:n].to(device)).cpu())
+    return sample_quality(C, fake, labels, real[:n])
+
+
+@torch.no_grad()
+def sample_quality(C, fake: torch.Tensor, labels: torch.Tensor, real: torch.Tensor) -> dict:
+    """Class accuracy of `fake` (asked for `labels`) as read by C, and its Frechet distance to `real`."""
+    device = next(C.parameters()).device
+    fake, real = fake.to(device), real.to(device)
+    acc = (C(fake).argmax(1).cpu() == labels.cpu()).float().mean().item()
+    fd = frechet(C.features(fake).cpu(), C.features(real).cpu())
     return {"conditional_accuracy": round(acc, 4), "frechet": round(fd, 2)}

@@ -1,21 +1,18 @@
 """Trains the MNIST classifier that grades GAN samples (class accuracy, Frechet distance features).
 
-    python training/train_classifier.py            # -> assets/classifier/
-    python training/train_classifier.py --dry-run  # a few batches, for CI
+    python -m training.train_classifier            # -> assets/classifier/
+    python -m training.train_classifier --dry-run  # a few batches, for CI
 """
 
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from generators.digits import DigitClassifier
-from training.common import Timer, base_parser, load_checkpoint, save_checkpoint, write_metrics
-from training.mnist import DEFAULT_DATA, batches, load_mnist
+from training.common import epoch_batches, epochs, load_checkpoint, run_cli, save_checkpoint, write_metrics
+from training.metrics import classifier_accuracy
+from training.mnist import DEFAULT_DATA, load_mnist
 
 
 def shift(x: torch.Tensor, generator: torch.Generator, pixels: int = 2) -> torch.Tensor:
@@ -25,35 +22,21 @@ def shift(x: torch.Tensor, generator: torch.Generator, pixels: int = 2) -> torch
     return pad[:, :, dy:dy + 28, dx:dx + 28]
 
 
-@torch.no_grad()
-def evaluate(model, images, labels, device) -> float:
-    model.eval()
-    correct = 0
-    for i in range(0, len(images), 1000):
-        logits = model(images[i:i + 1000].to(device))
-        correct += (logits.argmax(1).cpu() == labels[i:i + 1000]).sum().item()
-    return correct / len(images)
-
-
-def main():
-    args = base_parser(__doc__, "assets/classifier", epochs=3).parse_args()
-    data = args.data or DEFAULT_DATA
-    torch.manual_seed(args.seed)
+def train(model: DigitClassifier, args):
+    """Trains `model` in place with Adam and a step-decayed rate; yields {"epoch", "loss", "test_accuracy"} after
+    each epoch. `args` holds the CLI's fields (data, epochs, batch_size, seed, device, run_dir, resume, dry_run)."""
     g = torch.Generator().manual_seed(args.seed)
-    x_train, y_train = load_mnist(data, "train")
-    x_test, y_test = load_mnist(data, "test")
+    x_train, y_train = load_mnist(args.data or DEFAULT_DATA, "train")
+    x_test, y_test = load_mnist(args.data or DEFAULT_DATA, "test")
     if args.dry_run:
         x_test, y_test = x_test[:500], y_test[:500]
-    model = DigitClassifier().to(args.device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.7)
     run_dir = Path(args.run_dir or "runs/classifier")
     start = load_checkpoint(run_dir, model=model, opt=opt, sched=sched) if args.resume else 0
-    timer, epochs = Timer(), 1 if args.dry_run else args.epochs
-    for epoch in range(start, epochs):
+    for epoch in epochs(args, start):
         model.train()
-        bar = tqdm(batches(x_train, y_train, args.batch_size, g, 3 if args.dry_run else None),
-                   total=3 if args.dry_run else len(x_train) // args.batch_size, desc=f"epoch {epoch}")
+        bar = epoch_batches(x_train, y_train, args, g, epoch)
         for x, y in bar:
             loss = F.cross_entropy(model(shift(x, g).to(args.device)), y.to(args.device))
             opt.zero_grad(set_to_none=True)
@@ -61,13 +44,17 @@ def main():
             opt.step()
             bar.set_postfix(loss=f"{loss.item():.4f}")
         sched.step()
-        acc = evaluate(model, x_test, y_test, args.device)
-        print(f"epoch {epoch}: test accuracy {acc:.4f}")
         save_checkpoint(run_dir, epoch, model=model, opt=opt, sched=sched)
-    out = Path(args.out)
-    model.cpu().save_pretrained(out)
-    write_metrics(out, {"test_accuracy": evaluate(model, x_test, y_test, "cpu"), "epochs": epochs,
-                        "train_minutes": timer.minutes(), "device": args.device, "dry_run": args.dry_run})
+        yield {"epoch": epoch, "loss": loss.item(), "test_accuracy": classifier_accuracy(model, x_test, y_test,
+                                                                                        args.device)}
+
+
+def main():
+    args, model, out, timer = run_cli(__doc__, "assets/classifier", 3, DigitClassifier, train)
+    x_test, y_test = load_mnist(args.data or DEFAULT_DATA, "test")
+    write_metrics(out, {"test_accuracy": classifier_accuracy(model, x_test, y_test, "cpu"),
+                        "epochs": 1 if args.dry_run else args.epochs, "train_minutes": timer.minutes(),
+                        "device": args.device, "dry_run": args.dry_run})
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Trains the class-conditional DCGAN on MNIST: generator + projection discriminator.
 
-    python training/train_gan.py --eval 2000                               # 30 epochs at lr 2e-4
-    python training/train_gan.py --resume --epochs 45 --lr 5e-5 --eval 2000  # 15 more at 5e-5 (the shipped run)
-    python training/train_gan.py --dry-run  # a few batches, for CI
-    python training/train_gan.py --init assets/gan --epochs 10 --lr 5e-5  # fine-tune the shipped weights
+    python -m training.train_gan --eval 2000                               # 30 epochs at lr 2e-4
+    python -m training.train_gan --resume --epochs 45 --lr 5e-5 --eval 2000  # 15 more at 5e-5 (the shipped run)
+    python -m training.train_gan --dry-run  # a few batches, for CI
+    python -m training.train_gan --init assets/gan --epochs 10 --lr 5e-5  # fine-tune the shipped weights
 
 Recipe: DCGAN (Radford et al., 2015): Adam lr 2e-4, beta1 0.5, the non-saturating loss of
 Goodfellow et al. (2014); a spectral-norm projection discriminator (Miyato & Koyama, 2018); the
@@ -13,20 +13,16 @@ generator is trained to be read as the asked digit (AC-GAN, Odena et al., 2017).
 """
 
 import copy
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from tqdm import tqdm
 
 from generators.digits import DigitClassifier, DigitDiscriminator, DigitGenerator
-from training.common import Timer, base_parser, save_checkpoint, write_metrics
+from training.common import Timer, base_parser, epoch_batches, epochs, save_checkpoint, write_metrics
 from training.metrics import gan_quality
-from training.mnist import DEFAULT_DATA, batches, load_mnist
+from training.mnist import DEFAULT_DATA, load_mnist
 
 
 @torch.no_grad()
@@ -105,7 +101,7 @@ def set_lr(lr: float, *optimizers) -> None:
             group["lr"] = lr
 
 
-def main():
+def parse_args(argv=None):
     p = base_parser(__doc__, "assets/gan", epochs=30)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the shipped generator")
@@ -115,14 +111,15 @@ def main():
     p.add_argument("--eval", type=int, default=0, metavar="N",
                    help="after each epoch, grade N samples with the classifier in --classifier (0 = off)")
     p.add_argument("--classifier", default="assets/classifier", help="the MNIST classifier for --eval")
-    args = p.parse_args()
-    torch.manual_seed(args.seed)
+    return p.parse_args(argv)
+
+
+def train(G, D, G_ema, args):
+    """Trains G and D in place (G_ema follows G); yields {"epoch", "loss_d", "loss_g", "p_real"} after each epoch,
+    with the classifier's grading of G_ema when args.eval > 0. `args` holds the CLI's fields."""
     g = torch.Generator().manual_seed(args.seed)
     x_train, y_train = load_mnist(args.data or DEFAULT_DATA, "train")
     x_train = x_train * 2 - 1  # the generator's tanh range
-    G = DigitGenerator().to(args.device)
-    D = DigitDiscriminator(aux_head=args.aux_weight > 0).to(args.device)
-    G_ema = copy.deepcopy(G).eval()
     opt_g = torch.optim.Adam(G.parameters(), lr=args.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=args.lr, betas=(0.5, 0.999))
     run_dir = Path(args.run_dir or "runs/gan")
@@ -132,13 +129,10 @@ def main():
     if args.eval:
         C = DigitClassifier.from_pretrained(args.classifier).to(args.device).eval()
         x_test, _ = load_mnist(args.data or DEFAULT_DATA, "test")
-    history = []
     set_lr(args.lr, opt_g, opt_d)
-    timer, epochs, limit = Timer(), 1 if args.dry_run else args.epochs, 3 if args.dry_run else None
-    for epoch in range(start, epochs):
+    for epoch in epochs(args, start):
         G.train()
-        bar = tqdm(batches(x_train, y_train, args.batch_size, g, limit),
-                   total=limit or len(x_train) // args.batch_size, desc=f"epoch {epoch}")
+        bar = epoch_batches(x_train, y_train, args, g, epoch)
         for real, labels in bar:
             ld, lg, p_real = train_step(G, D, opt_g, opt_d, real.to(args.device), labels.to(args.device), g,
                                         args.device, args.aux_weight)
@@ -146,16 +140,29 @@ def main():
             bar.set_postfix(loss_d=f"{ld:.3f}", loss_g=f"{lg:.3f}", p_real=f"{p_real:.2f}")
         run_dir.mkdir(parents=True, exist_ok=True)
         save_grid(G_ema, run_dir / f"epoch{epoch:02d}.png", args.device)
-        if args.eval:
-            history.append({"epoch": epoch + 1, **gan_quality(G_ema, C, x_test, args.eval)})
-            print(history[-1])
         save_checkpoint(run_dir, epoch, G=G, D=D, G_ema=G_ema, opt_g=opt_g, opt_d=opt_d)
+        graded = gan_quality(G_ema, C, x_test, args.eval) if args.eval else {}
+        yield {"epoch": epoch + 1, "loss_d": ld, "loss_g": lg, "p_real": p_real, **graded}
+
+
+def main():
+    args = parse_args()
+    torch.manual_seed(args.seed)
+    G = DigitGenerator().to(args.device)
+    D = DigitDiscriminator(aux_head=args.aux_weight > 0).to(args.device)
+    G_ema = copy.deepcopy(G).eval()
+    timer, history = Timer(), []
+    for metrics in train(G, D, G_ema, args):
+        print(metrics)
+        if args.eval:
+            history.append({k: metrics[k] for k in ("epoch", "conditional_accuracy", "frechet")})
     out = Path(args.out)
     G_ema.cpu().save_pretrained(out / "generator")
     D.cpu().eval().save_pretrained(out / "discriminator")
-    write_metrics(out, {"epochs": epochs, "train_minutes": timer.minutes(), "device": args.device,
-                        "batch_size": args.batch_size, "lr": args.lr, "ema": args.ema, "aux_weight": args.aux_weight,
-                        "init": args.init, "dry_run": args.dry_run, "eval_history": history})
+    write_metrics(out, {"epochs": 1 if args.dry_run else args.epochs, "train_minutes": timer.minutes(),
+                        "device": args.device, "batch_size": args.batch_size, "lr": args.lr, "ema": args.ema,
+                        "aux_weight": args.aux_weight, "init": args.init, "dry_run": args.dry_run,
+                        "eval_history": history})
 
 
 if __name__ == "__main__":

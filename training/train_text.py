@@ -1,7 +1,7 @@
 """Trains the bundled text model: a small GPT-2 and its own byte-level BPE tokenizer, from scratch.
 
-    python training/train_text.py --minutes 7 --batch-size 64  # -> assets/text-model/ (the shipped run, on a GPU)
-    python training/train_text.py --dry-run      # tiny data and model, for CI
+    python -m training.train_text --minutes 7 --batch-size 64  # -> assets/text-model/ (the shipped run, on a GPU)
+    python -m training.train_text --dry-run      # tiny data and model, for CI
 
 Data: Project Gutenberg novels (training/novels.py), whole books held out for validation.
 Recipe: nanoGPT-style: AdamW (0.9, 0.95), weight decay 0.1, warm-up then cosine decay to 10%,
@@ -12,11 +12,8 @@ elapsed fraction), since on a 2-core CPU time, not data, is what runs out.
 import argparse
 import json
 import math
-import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 import torch
@@ -114,15 +111,18 @@ def prepare(args):
     return tok, train, valid
 
 
-def main():
-    args = parse_args()
-    torch.manual_seed(args.seed)
-    g = torch.Generator().manual_seed(args.seed)
-    tok, train, valid = prepare(args)
+def new_model(args, tok) -> GPT2LMHeadModel:
     config = GPT2Config(vocab_size=len(tok), n_positions=args.block_size, n_embd=args.n_embd,
                         n_layer=args.n_layer, n_head=args.n_head, bos_token_id=tok.eos_token_id,
                         eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)
-    model = GPT2LMHeadModel(config).to(args.device)
+    return GPT2LMHeadModel(config).to(args.device)
+
+
+def train(model, train_ids: np.ndarray, valid_ids: np.ndarray, args):
+    """Trains `model` in place for args.minutes of wall clock (resuming from args.run_dir with args.resume);
+    yields {"step", "loss", "lr", "minutes", "tokens_per_s"} every 20 steps and {"step", "minutes", "val_loss"} at
+    each evaluation. `args` holds the CLI's fields."""
+    g = torch.Generator().manual_seed(args.seed)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
@@ -133,14 +133,11 @@ def main():
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step, elapsed, history = state["step"], state["elapsed"], json.loads(state["history"])
-        print(f"resumed at step {step}, {elapsed / 60:.1f} min in")
-    budget, last_eval = args.minutes * 60, elapsed
-    print(f"params {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M, budget {args.minutes} min")
-    t0 = time.time() - elapsed
+    budget, last_eval, t0 = args.minutes * 60, elapsed, time.time() - elapsed
     while (elapsed := time.time() - t0) < budget:
         for group in opt.param_groups:
             group["lr"] = lr_at(args, step, elapsed / budget)
-        x = get_batch(train, args.block_size, args.batch_size, g).to(args.device)
+        x = get_batch(train_ids, args.block_size, args.batch_size, g).to(args.device)
         loss = model(input_ids=x, labels=x).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -148,17 +145,31 @@ def main():
         opt.step()
         step += 1
         if step % 20 == 0:
-            tps = step * args.batch_size * args.block_size / elapsed
-            print(f"step {step} loss {loss.item():.3f} lr {opt.param_groups[0]['lr']:.2e} "
-                  f"{elapsed / 60:.1f}/{args.minutes} min, {tps:.0f} tok/s", flush=True)
+            yield {"step": step, "loss": loss.item(), "lr": opt.param_groups[0]["lr"],
+                   "minutes": elapsed / 60, "tokens_per_s": step * args.batch_size * args.block_size / elapsed}
         if elapsed - last_eval > args.eval_every * 60:
             last_eval = elapsed
             history.append({"step": step, "minutes": round(elapsed / 60, 1),
-                            "val_loss": val_loss(model, valid, args.block_size, args.device, 200)})
-            print("eval", history[-1], flush=True)
+                            "val_loss": val_loss(model, valid_ids, args.block_size, args.device, 200)})
+            yield history[-1]
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                         "elapsed": time.time() - t0, "history": json.dumps(history)}, run / "state.pt")
-    finish(args, model, tok, valid, step, elapsed, history)
+    yield {"step": step, "minutes": elapsed / 60, "done": True}
+
+
+def main():
+    args = parse_args()
+    torch.manual_seed(args.seed)
+    tok, train_ids, valid_ids = prepare(args)
+    model = new_model(args, tok)
+    print(f"params {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M, budget {args.minutes} min")
+    step, minutes, history = 0, 0.0, []
+    for m in train(model, train_ids, valid_ids, args):
+        print(m, flush=True)
+        step, minutes = m["step"], m["minutes"]
+        if "val_loss" in m:
+            history.append(m)
+    finish(args, model, tok, valid_ids, step, minutes * 60, history)
 
 
 def finish(args, model, tok, valid, step, elapsed, history):

@@ -9,8 +9,6 @@ built here (Gradio's own data classes, as its postprocess makes them): one path 
 most of it Gradio resolving its own static paths.
 """
 
-import functools
-import inspect
 import shutil
 import tempfile
 import threading
@@ -23,7 +21,8 @@ import numpy as np
 from gradio.components.gallery import GalleryData, GalleryImage
 from gradio.data_classes import FileData, ImageData
 
-from generators.images import png_bytes
+from ui.calls import Hooks, wrap
+from ui.images import png_bytes
 
 ROOT = Path(tempfile.gettempdir()) / "genai-playground"  # one folder per request inside
 KEEP_SECONDS = 3600  # a request's files are removed after an hour
@@ -107,14 +106,4 @@ def _plain(outputs: tuple) -> tuple:
 def for_examples(fn):
     """`fn` for cached examples, run with Gradio's postprocess, so that the cache keeps its own copies of the files
     (links to ROOT's folders would break when they are removed after an hour)."""
-    if inspect.isgeneratorfunction(fn):
-        @functools.wraps(fn)
-        def stream(*args, **kwargs):
-            for outputs in fn(*args, **kwargs):
-                yield _plain(outputs)
-        return stream
-
-    @functools.wraps(fn)
-    def call(*args, **kwargs):
-        return _plain(fn(*args, **kwargs))
-    return call
+    return wrap(fn, lambda args, kwargs: Hooks(args, kwargs, each=_plain))

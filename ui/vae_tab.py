@@ -3,17 +3,20 @@
 import gradio as gr
 import numpy as np
 
-from generators.images import gif_bytes, grid, png_bytes, to_pil, to_uint8, upscale
-from generators.vae import MAX_SEED, MAX_STEPS, METHODS, MIN_STEPS, VaeInterpolator
-from generators.zerogpu import on_gpu
+from generators.errors import InputError
+from generators.limits import SEED, check_choice
+from generators.vae import METHODS, STEPS, VaeInterpolator
 from ui import media
-from ui.common import as_choice, as_int, examples, user_errors
-from ui.errors import localized, message
+from ui.common import DIGITS, examples
+from ui.errors import localized
 from ui.i18n import t
+from ui.images import gif_bytes, grid, png_bytes, to_pil, to_uint8, upscale
 from ui.plots import latent_map
+from ui.registry import Tab, table
+from ui.zerogpu import on_gpu
 
 DRAWING = "my drawing"
-ENDPOINTS = [str(d) for d in range(10)] + [DRAWING]
+ENDPOINTS = (*DIGITS, DRAWING)
 VAE = VaeInterpolator()  # the model cache, shared by all users
 UPDATES = 3  # streamed updates per interpolation (the last one included): each costs Gradio work, a few show progress
 
@@ -22,23 +25,37 @@ EXAMPLES = [["1", "7", 16, "linear", 0], ["3", "8", 16, "spherical", 0], ["0", "
 
 
 def _endpoint(name: str, choice, image, seed: int):
-    choice = as_choice(name, str(choice) if isinstance(choice, int) and not isinstance(choice, bool) else choice,
-                       ENDPOINTS)
-    if choice != DRAWING:
+    """The (1, 1, 28, 28) digit of one end, and what it is; `name` is "start" or "end"."""
+    if check_choice(name, choice, ENDPOINTS) != DRAWING:
         return VAE.test_digit(int(choice), seed), f"test digit {choice}"
     if isinstance(image, dict):  # a Sketchpad/ImageEditor value
         image = image.get("composite") if image.get("composite") is not None else image.get("background")
     if image is None:
-        raise gr.Error(message("draw_first", name=name))
+        raise InputError("vae_draw_first", name=name)
     try:
         return VAE.from_image(image), "your drawing"
-    except ValueError as e:
-        raise ValueError(message("endpoint", side=name, detail=e)) from None
+    except InputError as e:
+        raise InputError("vae_endpoint", side=name, detail=e) from None
+
+
+def _final(step, folder, paths, what: tuple[str, str]) -> tuple:
+    """The last update: frames, strip PNG, GIF, endpoints beside their reconstructions, latent map."""
+    steps = len(step.frames)
+    strip = media.write(folder, "strip.png", png_bytes(upscale(grid(to_uint8(step.frames), columns=min(steps, 16)))))
+    gif = media.write(folder, "morph.gif", gif_bytes(to_pil(step.frames)))
+    ends = np.concatenate([to_uint8(step.endpoints), to_uint8(step.reconstructions)])  # start, end, then rebuilt
+    ends = media.png_files(ends, folder, "endpoint")
+    recon = media.gallery([ends[0], ends[2], ends[1], ends[3]],
+                          [f"start: {what[0]}", "start, as the VAE rebuilds it",
+                           f"end: {what[1]}", "end, as the VAE rebuilds it"])
+    bank = VAE.bank
+    latent = media.write(folder, "latent-map.png",
+                         png_bytes(latent_map(bank["map_points"], bank["map_labels"], step.path_2d)))
+    return media.gallery(paths), media.file(strip), media.image(gif, "image/gif"), recon, media.image(latent, "image/png")
 
 
 @localized
 @on_gpu
-@user_errors
 def interpolate_digits(start_digit: str, end_digit: str, steps: int, method: str, seed: int,
                        start_image=None, end_image=None):
     """Morphs one handwritten digit into another through a VAE's latent space, streaming the frames.
@@ -55,11 +72,10 @@ def interpolate_digits(start_digit: str, end_digit: str, steps: int, method: str
         the frames in order (28 px), a strip PNG and an animated GIF (112 px a frame), the endpoints and their
         reconstructions, the latent map.
     """
-    steps = as_int("steps", steps, MIN_STEPS, MAX_STEPS)
-    method = as_choice("method", method, list(METHODS))
-    seed = as_int("seed", seed, 0, MAX_SEED)
+    steps, method = STEPS.check("steps", steps), check_choice("method", method, METHODS)
+    seed = SEED.check("seed", seed)
     start, start_what = _endpoint("start", start_digit, start_image, seed)
-    end, end_what = _endpoint("end", end_digit, end_image, (seed + 1) % (MAX_SEED + 1))
+    end, end_what = _endpoint("end", end_digit, end_image, (seed + 1) % (SEED.hi + 1))
     folder, paths = media.new_folder(), []  # each frame is written once, when it is decoded
     for step in VAE.stream(start=start, end=end, steps=steps, method=method, chunks=UPDATES):
         paths += media.png_files(to_uint8(step.frames[len(paths):]), folder, "frame", start=len(paths))
@@ -68,24 +84,13 @@ def interpolate_digits(start_digit: str, end_digit: str, steps: int, method: str
         # None, not gr.skip(): Gradio builds a new component for each skip() on every update (~5 ms each);
         # a previous run's strip, GIF and map are cleared until this run's arrive
         yield media.gallery(paths), None, None, None, None, f"decoding… {len(paths)}/{steps}"
-    frames = to_uint8(step.frames)  # (steps, 28, 28)
-    strip = media.write(folder, "strip.png", png_bytes(upscale(grid(frames, columns=min(steps, 16)))))
-    gif = media.write(folder, "morph.gif", gif_bytes(to_pil(step.frames)))
-    ends = np.concatenate([to_uint8(step.endpoints), to_uint8(step.reconstructions)])  # start, end, then rebuilt
-    ends = media.png_files(ends, folder, "endpoint")
-    recon = media.gallery([ends[0], ends[2], ends[1], ends[3]],
-                          [f"start: {start_what}", "start, as the VAE rebuilds it",
-                           f"end: {end_what}", "end, as the VAE rebuilds it"])
-    bank = VAE.bank
-    latent = media.write(folder, "latent-map.png",
-                         png_bytes(latent_map(bank["map_points"], bank["map_labels"], step.path_2d)))
-    yield (media.gallery(paths), media.file(strip), media.image(gif, "image/gif"), recon,
-           media.image(latent, "image/png"), f"{steps} frames, {method} path, from {start_what} to {end_what}.")
+    yield (*_final(step, folder, paths, (start_what, end_what)),
+           f"{steps} frames, {method} path, from {start_what} to {end_what}.")
 
 
 def _endpoint_controls(side: str, value: str):
     """The digit picker and the sketchpad of one endpoint; `side` is "start" or "end"."""
-    choices = ENDPOINTS[:-1] + [(t("vae_my_drawing"), DRAWING)]
+    choices = [*DIGITS, (t("vae_my_drawing"), DRAWING)]
     choice = gr.Dropdown(choices, value=value, label=t(f"vae_{side}_digit"))
     image = gr.Sketchpad(label=t(f"vae_{side}_drawing"), type="pil", sources=["upload"], canvas_size=(280, 280),
                          height=300)
@@ -101,9 +106,9 @@ def build() -> None:
         with gr.Column():
             end_digit, end_image = _endpoint_controls("end", "7")
     with gr.Row():
-        steps = gr.Slider(MIN_STEPS, MAX_STEPS, value=16, step=1, label=t("app_steps"))
+        steps = gr.Slider(STEPS.lo, STEPS.hi, value=16, step=1, label=t("app_steps"))
         method = gr.Radio(list(METHODS), value="linear", label=t("vae_path"), info=t("vae_path_info"))
-        seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label=t("vae_seed"))
+        seed = gr.Number(value=0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("vae_seed"))
     with gr.Row():
         go = gr.Button(t("vae_interpolate"), variant="primary")
         stop = gr.Button(t("app_stop"))
@@ -116,12 +121,42 @@ def build() -> None:
     with gr.Row():
         recon = gr.Gallery(label=t("vae_recon"), columns=4, height="auto", elem_classes=["pixelated"])
         latent = gr.Image(label=t("vae_latent"), type="pil")
+    outputs = [frames, strip, gif, recon, latent, summary]
     # postprocess=False: the handler returns values already in Gradio's form (ui/media.py says why)
-    event = go.click(interpolate_digits,
-                     [start_digit, end_digit, steps, method, seed, start_image, end_image],
-                     [frames, strip, gif, recon, latent, summary], api_name="interpolate_digits", postprocess=False)
+    event = go.click(interpolate_digits, [start_digit, end_digit, steps, method, seed, start_image, end_image],
+                     outputs, api_name="interpolate_digits", postprocess=False)
     stop.click(None, None, None, cancels=[event])
     # cached at first use, then instant for everyone; the examples leave the drawings out (None)
-    examples(EXAMPLES, [start_digit, end_digit, steps, method, seed], "vae_examples",
-             outputs=[frames, strip, gif, recon, latent, summary], fn=media.for_examples(interpolate_digits),
-             cache_examples=True, cache_mode="lazy")
+    examples(EXAMPLES, [start_digit, end_digit, steps, method, seed], "vae_examples", outputs=outputs,
+             fn=media.for_examples(interpolate_digits), cache_examples=True, cache_mode="lazy")
+
+
+STRINGS = table("""
+vae_about: **Variational autoencoder.** An encoder squeezes each digit into 16 numbers (a point in latent space); a decoder turns any point back into a digit. Walking in a straight line between two points decodes into a smooth morph. Try: 1 → 7, then draw your own digit as the end point. | **变分自编码器（VAE）。** 编码器把每个数字压缩成 16 个数（潜空间中的一个点）；解码器能把任意一点还原成数字。在两点之间沿直线行走，解码出来就是平滑的渐变。试试：1 → 7，然后自己画一个数字作为终点。
+vae_start_digit: Start digit | 起点数字
+vae_end_digit: End digit | 终点数字
+vae_start_drawing: Start: your drawing (used when 'my drawing' is chosen) | 起点：你的手绘（选择“我的手绘”时使用）
+vae_end_drawing: End: your drawing (used when 'my drawing' is chosen) | 终点：你的手绘（选择“我的手绘”时使用）
+vae_my_drawing: my drawing | 我的手绘
+vae_path: Path | 路径
+vae_path_info: linear: a straight line between the two points; spherical: an arc that keeps the length of typical latent points (slerp). | linear：两点之间的直线；spherical：沿球面的弧线，保持典型潜向量的长度（slerp）。
+vae_seed: Seed (picks the test digits) | 随机种子（用来挑选测试集数字）
+vae_interpolate: Interpolate | 插值
+vae_examples: Examples: start digit, end digit, steps, path, seed | 示例：起点数字、终点数字、步数、路径、随机种子
+vae_strip: Strip (PNG) | 长条图（PNG）
+vae_recon: Endpoints and their reconstructions | 两端数字及其重建
+vae_latent: Latent map: test digits by class, and the path | 潜空间图：按类别着色的测试数字与插值路径
+vae_card: VAE | VAE
+""")
+
+MESSAGES = table("""
+vae_draw_first: {name} is set to 'my drawing': draw or upload a digit first. | {name}设为“我的手绘”：请先画一个数字或上传一张图。
+vae_endpoint: The {side} digit: {detail} | {side}数字：{detail}
+vae_not_image: The drawing is not an image. | 手绘内容不是图片。
+vae_too_large: The image is too large ({w}x{h}); at most {max_side} px a side. | 图片太大（{w}x{h}）；每边最多 {max_side} 像素。
+vae_blank: The drawing is blank: draw a digit first. | 画板是空白的：请先画一个数字。
+""")
+
+TAB = Tab(key="vae", order=30, title=("VAE interpolation", "VAE 插值"), build=build, strings=STRINGS,
+          messages=MESSAGES, names={"start": "起点", "end": "终点", "method": "路径"},
+          cards=(("vae_card", "assets/vae/README.md"),))
