@@ -24,6 +24,7 @@ class Tab:
     names: dict[str, str] = field(default_factory=dict)  # API parameter name -> its Chinese label, for messages
     cards: tuple[tuple[str, str], ...] = ()  # (string key of its label, model card path from the repo root)
     css: str = ""
+    prefixes: tuple[str, ...] = ()  # further key prefixes its messages own (e.g. an adapter's "watermark_")
 
 
 @functools.cache
@@ -47,7 +48,8 @@ def merged(part: str, common: dict) -> dict:
         for key, value in getattr(tab, part).items():
             if key in table:
                 raise ValueError(f"{part} key {key!r} of tab {tab.key!r} is defined twice")
-            if part != "names" and not key.startswith(tab.key + "_"):
+            allowed = (tab.key, *(tab.prefixes if part == "messages" else ()))
+            if part != "names" and not key.startswith(tuple(f"{prefix}_" for prefix in allowed)):
                 raise ValueError(f"{part} key {key!r} of tab {tab.key!r} lacks the prefix {tab.key}_")
             table[key] = value
     return table

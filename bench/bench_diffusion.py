@@ -1,0 +1,147 @@
+"""Quality and speed of the digit diffusion model, beside the GAN and the VAE, printed in one run.
+
+    python -m bench.bench_diffusion                 # the model card's figures (long on 2 CPU cores: see --help)
+    python -m bench.bench_diffusion --quick         # fewer samples and a small grid, for a smoke test
+    python -m bench.bench_diffusion --device cuda   # the same on a GPU
+
+Quality, graded as bench_digits grades the GAN: the class accuracy of conditional samples (digit i % 10 for sample
+i) as read by our MNIST classifier, and the Frechet distance on its 128-d features (Heusel et al., 2017, with our
+classifier in place of Inception) to real test digits, beside the real-vs-real floor at the same sample size.
+The headline rows (DPM-Solver++ at 20 steps, and the fast path at 4) use --samples digits; the table over
+sampler x steps x guidance uses --table-samples, with its own floor.
+Speed: compute for 16 digits at 20 steps and at 4 (the fast path), beside the GAN's 64-digit grid and the VAE's
+16-frame interpolation, timed here in the same process.
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from bench.bench_digits import timed
+from generators.diffusion import ASSETS, DiffusionSampler
+from generators.gan import GanSampler
+from generators.vae import VaeInterpolator
+from training.metrics import frechet, sample_quality
+from training.mnist import DEFAULT_DATA, load_mnist
+
+
+@torch.no_grad()
+def diffusion_samples(sampler: DiffusionSampler, n: int, *, steps: int, guidance: float, name: str,
+                      seed: int = 0, batch: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """n conditional samples (digit i % 10), in batches, reproducible from `seed`."""
+    pipe, labels = sampler.load(), torch.arange(n) % 10
+    g = torch.Generator().manual_seed(seed)
+    fake = torch.cat([pipe(labels[i:i + batch], steps=steps, guidance=guidance, generator=g, sampler=name)
+                      for i in range(0, n, batch)])
+    return fake, labels
+
+
+def graded(sampler, C, real, n: int, **config) -> tuple[dict, float]:
+    """(accuracy and Frechet distance of n samples of `config`, seconds it took)."""
+    t0 = time.perf_counter()
+    fake, labels = diffusion_samples(sampler, n, **config)
+    return sample_quality(C, fake, labels, real[:n]), time.perf_counter() - t0
+
+
+def floor(C, real: torch.Tensor, n: int) -> float:
+    """Frechet distance between two disjoint n-digit test sets: what a perfect generator would score."""
+    with torch.no_grad():
+        return frechet(C.features(real[:n]).cpu(), C.features(real[n:2 * n]).cpu())
+
+
+@torch.no_grad()
+def gan_frechet(gan: GanSampler, real: torch.Tensor, n: int) -> dict:
+    """The GAN graded the same way (psi = 1), for the comparison row."""
+    _, _, C = gan.load()
+    batches = [gan.sample(digit=None, count=64, seed=s) for s in range(-(-n // 64))]
+    fake = torch.cat([b.images for b in batches])[:n]
+    labels = torch.tensor(sum((b.labels for b in batches), []))[:n]
+    return sample_quality(C, fake, labels, real[:n])
+
+
+def quality(sampler, gan, real, args) -> list[tuple[str, str]]:
+    C = gan.load()[2]
+    n, rows = args.samples, []
+    rows.append((f"real-vs-real floor ({n} vs {n} test digits)", f"{floor(C, real, n):.2f}"))
+    g = gan_frechet(gan, real, n)
+    rows.append((f"GAN ({n} samples): accuracy, Frechet", f"{g['conditional_accuracy']:.2%}, {g['frechet']:.2f}"))
+    for steps in (20, 4):
+        for w in args.headline_guidance:
+            m, s = graded(sampler, C, real, n, steps=steps, guidance=w, name="DPM-Solver++")
+            rows.append((f"diffusion DPM-Solver++ {steps} steps, guidance {w} ({n} samples): accuracy, Frechet",
+                         f"{m['conditional_accuracy']:.2%}, {m['frechet']:.2f}  ({s:.0f} s)"))
+    return rows
+
+
+def table(sampler, C, real, args) -> None:
+    """The grid sampler x steps x guidance at --table-samples, printed as it goes (a long run shows progress)."""
+    n = args.table_samples
+    print(f"\ntable: {n} samples each; real-vs-real floor at {n}: {floor(C, real, n):.2f}")
+    print(f"{'sampler':<13} {'steps':>5} {'guidance':>8} {'accuracy':>9} {'Frechet':>8} {'seconds':>8}", flush=True)
+    for name in args.samplers:
+        for steps in args.steps:
+            for w in args.guidance:
+                m, s = graded(sampler, C, real, n, steps=steps, guidance=w, name=name)
+                print(f"{name:<13} {steps:>5} {w:>8} {m['conditional_accuracy']:>9.2%} {m['frechet']:>8.2f}"
+                      f" {s:>8.1f}", flush=True)
+
+
+def speed(sampler, gan, vae, repeats: int) -> list[tuple[str, str]]:
+    start, end = vae.test_digit(1, 0), vae.test_digit(7, 0)
+    rows = []
+    for steps in (20, 4):
+        for w in (0.0, 1.0):
+            ms = timed(lambda: sampler.sample(digit=None, count=16, steps=steps, guidance=w, seed=0,
+                                              sampler="DPM-Solver++"), repeats)
+            rows.append((f"diffusion: 16 digits, DPM-Solver++ {steps} steps, guidance {w}, ms", f"{ms:.0f}"))
+    rows.append(("GAN: 64-digit grid (G + D + classifier), ms",
+                 f"{timed(lambda: gan.sample(digit=None, count=64, seed=0), repeats):.1f}"))
+    rows.append(("VAE: 16-frame interpolation, ms",
+                 f"{timed(lambda: list(vae.stream(start=start, end=end, steps=16)), repeats):.1f}"))
+    return rows
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=str(DEFAULT_DATA), help="MNIST IDX folder")
+    p.add_argument("--model", default=str(ASSETS), help="the exported diffusion pipeline")
+    p.add_argument("--samples", type=int, default=2000, help="samples for the headline rows")
+    p.add_argument("--table-samples", type=int, default=500, help="samples for each cell of the table")
+    p.add_argument("--samplers", nargs="+", default=["DPM-Solver++", "DDIM"])
+    p.add_argument("--steps", nargs="+", type=int, default=[1, 2, 4, 10, 20, 50])
+    p.add_argument("--guidance", nargs="+", type=float, default=[0.0, 1.0, 3.0, 5.0])
+    p.add_argument("--headline-guidance", nargs="+", type=float, default=[0.0, 1.0])
+    p.add_argument("--no-table", action="store_true", help="headline rows and speed only")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    p.add_argument("--quick", action="store_true", help="200 samples, a 2 x 3 x 2 table, 3 timing repeats")
+    p.add_argument("--device", default="cpu")
+    args = p.parse_args()
+    if args.quick:
+        args.samples, args.table_samples, args.steps, args.guidance = 200, 100, [1, 4, 20], [0.0, 3.0]
+        args.headline_guidance = [1.0]
+    return args
+
+
+def main():
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    sampler = DiffusionSampler(Path(args.model), device=device)
+    gan, vae = GanSampler(device=device), VaeInterpolator(device=device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
+    print(f"torch {torch.__version__}, device {device.type} ({name})", flush=True)
+    real = load_mnist(args.data, "test")[0].to(device)
+    rows = speed(sampler, gan, vae, 3 if args.quick else 10)
+    rows += quality(sampler, gan, real, args)
+    width = max(len(r[0]) for r in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}", flush=True)
+    if not args.no_table:
+        table(sampler, gan.load()[2], real, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""Class-conditional denoising diffusion on MNIST, built from diffusers parts, and its streaming adapter.
+
+The network is a diffusers `UNet2DModel` for 28x28 digits with an 11-way class embedding: classes 0-9 are the digits
+and class 10 (`NO_LABEL`) is "no label", seen ~10% of the time in training, so one network gives both the
+conditional and the unconditional noise prediction for classifier-free guidance (Ho & Salimans, 2022).
+
+Guidance convention: eps = eps_uncond + (1 + guidance) * (eps_cond - eps_uncond). `guidance = 0` is the plain
+conditional model (one UNet pass per step, no unconditional pass); larger values push samples toward their class.
+
+`DigitDiffusionPipeline` is a `DiffusionPipeline` (unet + scheduler), saved with `save_pretrained` and loaded with
+`DigitDiffusionPipeline.from_pretrained(folder)`. Its `denoise()` is a generator that yields every step; the
+adapter `DiffusionSampler` validates requests and streams them. Images are (B, 1, 28, 28); the UNet works in
+[-1, 1], everything handed out is in [0, 1], light digit on dark (MNIST polarity).
+"""
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from diffusers import (DDIMScheduler, DDPMScheduler, DiffusionPipeline, DPMSolverMultistepScheduler,
+                       UNet2DModel)
+
+from generators.device import pick_device
+from generators.errors import ModelUnavailable
+from generators.limits import SEED, Range, check_choice
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets" / "diffusion"
+NO_LABEL = 10  # the class id of "no label" (classifier-free guidance's unconditional branch)
+SAMPLERS = ("DPM-Solver++", "DDIM", "DDPM")
+SCHEDULERS = {"DPM-Solver++": DPMSolverMultistepScheduler, "DDIM": DDIMScheduler, "DDPM": DDPMScheduler}
+# DPM-Solver++ (2nd order, Lu et al. 2022) and DDIM (eta = 0, Song et al. 2021) are deterministic ODE solvers:
+# good from a few steps, little gained past ~50. DDPM is ancestral sampling (Ho et al. 2020): noise is added back at
+# every step, so it needs many steps; 1000 is its full training schedule, fewer take strided timesteps with the
+# variances recomputed for the stride (Nichol & Dhariwal, 2021, section 4).
+STEPS = {"DPM-Solver++": Range(1, 100), "DDIM": Range(1, 100), "DDPM": Range(50, 1000)}
+DEFAULT_STEPS = {"DPM-Solver++": 20, "DDIM": 20, "DDPM": 1000}
+COUNT = Range(1, 64)
+GUIDANCE = Range(0, 10, whole=False)
+DIGIT = Range(0, 9)
+
+
+def build_unet(block_out_channels=(16, 32, 64), layers_per_block: int = 1, norm_num_groups: int = 8) -> UNet2DModel:
+    """A small UNet for 28x28 digits: 28 -> 14 -> 7 and back, ResNet blocks only (no attention), 11 classes."""
+    n = len(block_out_channels)
+    return UNet2DModel(
+        sample_size=28, in_channels=1, out_channels=1,
+        block_out_channels=tuple(block_out_channels), layers_per_block=layers_per_block,
+        down_block_types=("DownBlock2D",) * n, up_block_types=("UpBlock2D",) * n,
+        add_attention=False,  # the mid block's self-attention at 7x7 costs time and buys little on MNIST
+        norm_num_groups=norm_num_groups, num_class_embeds=NO_LABEL + 1,
+    )
+
+
+def build_scheduler() -> DDPMScheduler:
+    """The training noise schedule: 1000 steps, cosine betas (Nichol & Dhariwal, 2021), epsilon prediction.
+
+    "trailing" timesteps make the few-step samplers start from pure noise at t = 999 (Lin et al., 2024, table 2).
+    """
+    return DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="epsilon",
+                         clip_sample=True, clip_sample_range=1.0, timestep_spacing="trailing")
+
+
+def make_scheduler(config, sampler: str):
+    """A fresh scheduler of kind `sampler` from the saved training schedule (each request owns its own state)."""
+    if sampler == "DPM-Solver++":
+        # 2nd order multistep, a 1st-order last step and a final sigma of zero: stable at 1-10 steps. x_0 is
+        # clipped to [-1, 1] as DDPM and DDIM clip it (thresholding with a max of 1): at t = 999 the cosine schedule
+        # has sqrt(a_t) ~ 3e-5, so x_0 = (x_t - sqrt(1 - a_t) eps) / sqrt(a_t) magnifies any error in eps.
+        return DPMSolverMultistepScheduler.from_config(config, algorithm_type="dpmsolver++", solver_order=2,
+                                                       lower_order_final=True, final_sigmas_type="zero",
+                                                       thresholding=True, sample_max_value=1.0)
+    return SCHEDULERS[sampler].from_config(config)
+
+
+def to_unit(x: torch.Tensor) -> torch.Tensor:
+    """UNet range [-1, 1] -> image range [0, 1], on the CPU."""
+    return x.clamp(-1, 1).add(1).div(2).cpu()
+
+
+@dataclass
+class DenoisingStep:
+    """One step of a denoising run; the last one a run yields has `done=True` and holds the finished digits."""
+
+    index: int  # steps done so far, 1..total
+    total: int
+    sample: torch.Tensor  # (B, 1, 28, 28) in [0, 1]: x_t after this step (the finished digits when done)
+    predicted: torch.Tensor  # (B, 1, 28, 28) in [0, 1]: the model's current guess of the clean digits, x_0
+    labels: list[int]  # the digit each sample is conditioned on
+    done: bool = False
+
+
+class DigitDiffusionPipeline(DiffusionPipeline):
+    """Class-conditional digit diffusion: `unet` predicts the noise, `scheduler` holds the training schedule.
+
+    Example:
+        >>> pipe = DigitDiffusionPipeline.from_pretrained("assets/diffusion")
+        >>> g = torch.Generator().manual_seed(0)
+        >>> digits = pipe(torch.tensor([3, 7]), steps=20, guidance=1.0, generator=g, sampler="DPM-Solver++")
+    """
+
+    def __init__(self, unet: UNet2DModel, scheduler: DDPMScheduler):
+        super().__init__()
+        self.register_modules(unet=unet, scheduler=scheduler)
+
+    def predict_noise(self, x: torch.Tensor, t, labels: torch.Tensor, guidance: float) -> torch.Tensor:
+        """Classifier-free guided eps (B, 1, 28, 28); guidance 0 runs the conditional branch alone."""
+        t = torch.full((len(x),), int(t), device=x.device)
+        if guidance == 0:
+            return self.unet(x, t, class_labels=labels).sample
+        # 1. one batched pass: the first half conditional, the second half with "no label"
+        both = self.unet(torch.cat([x, x]), torch.cat([t, t]),
+                         class_labels=torch.cat([labels, torch.full_like(labels, NO_LABEL)])).sample
+        eps_cond, eps_uncond = both.chunk(2)
+        # 2. eps_uncond + w (eps_cond - eps_uncond), w = 1 + guidance (Ho & Salimans, 2022, eq. 6)
+        return eps_uncond + (1 + guidance) * (eps_cond - eps_uncond)
+
+    def clean_estimate(self, scheduler, out, x, eps, t) -> torch.Tensor:
+        """The scheduler's pred_original_sample when it gives one, else x_0 = (x_t - sqrt(1 - a_t) eps) / sqrt(a_t)."""
+        x0 = getattr(out, "pred_original_sample", None)
+        if x0 is not None:
+            return x0
+        a_t = scheduler.alphas_cumprod[int(t)].to(x.device)
+        return (x - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+
+    @torch.no_grad()
+    def denoise(self, labels: torch.Tensor, *, steps: int, guidance: float, generator: torch.Generator,
+                sampler: str = "DPM-Solver++", noise: torch.Tensor | None = None):
+        """Yields a DenoisingStep after each of `steps` steps; the last has done=True and the finished digits.
+
+        `noise` (B, 1, 28, 28) is x_T; drawn from `generator` (a CPU generator) when not given.
+        """
+        device = self.unet.device
+        scheduler = make_scheduler(self.scheduler.config, sampler)
+        scheduler.set_timesteps(steps, device=device)
+        if noise is None:
+            noise = torch.randn((len(labels), 1, 28, 28), generator=generator)
+        x = noise.to(device) * scheduler.init_noise_sigma  # (B, 1, 28, 28) = x_T
+        labels = labels.to(device)
+        for i, t in enumerate(scheduler.timesteps):
+            eps = self.predict_noise(scheduler.scale_model_input(x, t), t, labels, guidance)
+            out = scheduler.step(eps, t, x, generator=generator)
+            x0 = self.clean_estimate(scheduler, out, x, eps, t)
+            x = out.prev_sample
+            done = i == len(scheduler.timesteps) - 1
+            yield DenoisingStep(i + 1, steps, to_unit(x), to_unit(x0), labels.tolist(), done)
+
+    def __call__(self, labels: torch.Tensor, **kwargs) -> torch.Tensor:
+        """The finished digits (B, 1, 28, 28) in [0, 1]: the last item of `denoise`."""
+        for step in self.denoise(labels, **kwargs):
+            pass
+        return step.sample
+
+
+def validate(*, digit: int | None, count: int, steps: int, guidance: float, seed: int, sampler: str) -> None:
+    """Raises InputError for any request argument outside its limit; the steps range depends on the sampler."""
+    if digit is not None:
+        DIGIT.check("digit", digit)
+    COUNT.check("count", count)
+    check_choice("sampler", sampler, SAMPLERS)
+    STEPS[sampler].check("steps", steps)
+    GUIDANCE.check("guidance", guidance)
+    SEED.check("seed", seed)
+
+
+class DiffusionSampler:
+    """Loads the digit diffusion pipeline once (thread-safe) and streams denoising runs.
+
+    Example:
+        >>> sampler = DiffusionSampler()
+        >>> for step in sampler.stream(digit=7, count=16, steps=20, guidance=1.0, seed=0, sampler="DPM-Solver++"):
+        ...     print(step.index, step.total)  # step.sample and step.predicted: (16, 1, 28, 28) in [0, 1]
+        >>> digits = step.sample  # the last step holds the finished digits
+    """
+
+    def __init__(self, path: Path = ASSETS, device: torch.device | None = None):
+        self.path, self.device = Path(path), device
+        self._lock, self._pipe = threading.Lock(), None
+
+    def load(self) -> DigitDiffusionPipeline:
+        """The pipeline on the adapter's device, loaded on the first call."""
+        with self._lock:
+            if self._pipe is None:
+                if not (self.path / "model_index.json").exists():
+                    raise ModelUnavailable("diffusion_untrained", path=str(self.path),
+                                           script="python -m training.train_diffusion")
+                self.device = self.device or pick_device()
+                pipe = DigitDiffusionPipeline.from_pretrained(self.path)
+                pipe.unet.eval()
+                self._pipe = pipe.to(self.device)
+        return self._pipe
+
+    @staticmethod
+    def draw(*, digit: int | None, count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(labels (count,), x_T (count, 1, 28, 28)) from the seed alone; always drawn for COUNT.hi and sliced,
+        so raising `count` keeps the digits already shown (for the deterministic samplers)."""
+        n = int(COUNT.hi)
+        noise = torch.randn((n, 1, 28, 28), generator=torch.Generator().manual_seed(seed))[:count]
+        if digit is None:  # "Any": each sample its own random digit, like the GAN tab
+            labels = torch.randint(0, 10, (n,), generator=torch.Generator().manual_seed(seed + 1))[:count]
+        else:
+            labels = torch.full((count,), digit)
+        return labels, noise
+
+    def stream(self, *, digit: int | None, count: int, steps: int, guidance: float, seed: int,
+               sampler: str = "DPM-Solver++"):
+        """Yields a DenoisingStep per step; the last (done=True) holds the finished digits. Same seed, same digits.
+
+        Closing the generator stops the run: no UNet call happens after the consumer stops pulling.
+        """
+        validate(digit=digit, count=count, steps=steps, guidance=guidance, seed=seed, sampler=sampler)
+        pipe = self.load()
+        labels, noise = self.draw(digit=digit, count=count, seed=seed)
+        # the step noise of DDPM comes from its own generator, seeded from the request (seed + 2: not the x_T stream)
+        g = torch.Generator().manual_seed(seed + 2)
+        yield from pipe.denoise(labels, steps=steps, guidance=float(guidance), generator=g, sampler=sampler,
+                                noise=noise)
+
+    def sample(self, **request) -> DenoisingStep:
+        """The last item of `stream(**request)`: the finished digits."""
+        for step in self.stream(**request):
+            pass
+        return step

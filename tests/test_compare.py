@@ -1,0 +1,151 @@
+"""The comparison page and what it reads: the VAE's class prior (with the shipped VAE), the figures files, and
+/compare_families through gradio_client, its diffusion model a tiny seeded UNet."""
+
+import json
+
+import pytest
+import torch
+from gradio_client import Client
+from PIL import Image
+
+import ui.compare_tab as page
+import ui.diffusion_tab as diffusion_tab
+from generators.diffusion import DiffusionSampler, DigitDiffusionPipeline, build_scheduler, build_unet
+from generators.digits import DigitClassifier
+from generators.errors import InputError
+from generators.gan import ASSETS
+from generators.vae_prior import VaeClassPrior, read_figures
+from training import fit_vae_prior
+from ui import figures
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def prior() -> VaeClassPrior:
+    return VaeClassPrior(device=torch.device("cpu"))
+
+
+@pytest.fixture(scope="module")
+def classifier() -> DigitClassifier:
+    return DigitClassifier.from_pretrained(ASSETS / "classifier").eval()
+
+
+def test_class_prior_draws_the_asked_digit_far_above_chance(prior, classifier):
+    with torch.no_grad():
+        read = torch.cat([classifier(prior.sample(digit=d, count=10, seed=0)).argmax(1) for d in range(10)])
+    accuracy = (read == torch.arange(10).repeat_interleave(10)).float().mean()
+    assert accuracy > 0.5  # chance is 0.1
+
+
+def test_class_prior_is_seeded_and_checks_its_input(prior):
+    a = prior.sample(digit=3, count=5, seed=1)
+    assert a.shape == (5, 1, 28, 28) and 0 <= a.min() and a.max() <= 1
+    assert torch.equal(a, prior.sample(digit=3, count=5, seed=1))
+    # more digits keep the first ones (to float rounding: a batch of 2 may take other kernels than one of 5)
+    torch.testing.assert_close(a[:2], prior.sample(digit=3, count=2, seed=1), atol=1e-5, rtol=0)
+    assert not torch.equal(a, prior.sample(digit=3, count=5, seed=2))
+    for bad in ({"digit": 10}, {"count": 0}, {"seed": -1}):
+        with pytest.raises(InputError):
+            prior.sample(**({"digit": 3, "count": 5, "seed": 1} | bad))
+
+
+def test_fit_dry_run_writes_a_prior_with_its_figures(tmp_path, classifier):
+    out = tmp_path / "prior.safetensors"
+    fit_vae_prior.main(["--dry-run", "--out", str(out)])
+    meta = read_figures(out)
+    assert meta["eval_samples"] == "200" and 0 <= float(meta["class_accuracy"]) <= 1
+    assert float(meta["frechet"]) > float(meta["frechet_floor"]) > 0
+    digits = VaeClassPrior(device=torch.device("cpu"), prior=out).sample(digit=1, count=4, seed=0)
+    assert digits.shape == (4, 1, 28, 28)
+
+
+def test_figures_come_from_the_files_or_are_not_measured(tmp_path):
+    (tmp_path / "assets" / "gan").mkdir(parents=True)
+    (tmp_path / "assets" / "gan" / "README.md").write_text(
+        "| figure | value |\n|---|---|\n| conditional accuracy: read as asked | **98.50%** |\n"
+        "| Frechet distance on features, psi = 1 | **12.25** |\n| real-vs-real floor | 3.5 |\n")
+    (tmp_path / "assets" / "gan" / "metrics.json").write_text(json.dumps({"train_minutes": 3.0, "device": "cpu"}))
+    (tmp_path / "assets" / "diffusion").mkdir()
+    (tmp_path / "assets" / "diffusion" / "metrics.json").write_text(json.dumps(
+        {"train_minutes": 9.5, "history": [{"step": 1, "eval_accuracy": 0.5, "eval_frechet": 80.0}, {"step": 2}]}))
+    got = figures.all_families(tmp_path)
+    assert got["gan"] == figures.Figures(0.985, 12.25, 3.5, 3.0, "cpu")
+    assert got["vae"] == figures.Figures()  # nothing there: every figure "not measured"
+    assert got["diffusion"] == figures.Figures(0.5, 80.0, None, 9.5, None)
+
+
+def test_reference_digits_are_real_test_digits_of_the_class(classifier):
+    x = page.reference(6, 12, 0)
+    assert x.shape == (12, 1, 28, 28) and torch.equal(x, page.reference(6, 12, 0))
+    with torch.no_grad():
+        assert (classifier(x).argmax(1) == 6).sum() >= 11
+
+
+# ---- the launched app ----
+
+@pytest.fixture(scope="module")
+def tiny_diffusion(tmp_path_factory):
+    """The diffusion tab's sampler (which the page uses) pointed at a tiny seeded pipeline, restored after."""
+    path = tmp_path_factory.mktemp("tiny-diffusion")
+    torch.manual_seed(0)
+    DigitDiffusionPipeline(build_unet((4, 8), layers_per_block=1, norm_num_groups=2), build_scheduler()) \
+        .save_pretrained(path)
+    before, diffusion_tab.SAMPLER = diffusion_tab.SAMPLER, DiffusionSampler(path, device=torch.device("cpu"))
+    yield diffusion_tab.SAMPLER
+    diffusion_tab.SAMPLER = before
+
+
+@pytest.fixture(scope="module")
+def app(app_url):
+    return Client(app_url, verbose=False, download_files=False)
+
+
+def test_all_three_families_and_the_reference_row(app, tiny_diffusion, classifier):
+    real, gan, vae, diffusion, table, trade = app.predict("7", 4, 0, api_name="/compare_families")
+    assert [len(g) for g in (real, gan, vae, diffusion)] == [4, 4, 4, 4]
+    assert all(item["caption"].startswith("reads ") for g in (real, gan, vae, diffusion) for item in g)
+    images = torch.stack([torch.tensor(list(Image.open(item["image"]["path"]).convert("L").getdata()))
+                          .view(1, 28, 28) / 255 for item in real])
+    with torch.no_grad():
+        assert (classifier(images).argmax(1) == 7).sum() >= 3
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    assert len(rows) == 5  # the header, the real digits, GAN, VAE, diffusion
+    assert "GAN · one pass" in table and "VAE + class prior" in table and "Diffusion · 40 UNet passes" in table
+    assert "not measured" not in rows[2] and "/4" in rows[4]
+    assert "One pass or many steps" in trade and "x the GAN's time" in trade
+
+
+def test_same_seed_same_digits(app, tiny_diffusion):
+    a, b = (app.predict("2", 3, 5, api_name="/compare_families") for _ in range(2))
+    for ga, gb in zip(a[:4], b[:4]):
+        assert [Image.open(i["image"]["path"]).tobytes() for i in ga] == \
+            [Image.open(i["image"]["path"]).tobytes() for i in gb]
+
+
+def test_without_diffusion_weights_the_page_says_so(app, tmp_path, monkeypatch):
+    monkeypatch.setattr(diffusion_tab, "SAMPLER", DiffusionSampler(tmp_path))
+    real, gan, vae, diffusion, table, trade = app.predict("1", 2, 0, api_name="/compare_families")
+    assert len(gan) == len(vae) == len(real) == 2 and diffusion == []
+    assert "Model weights are missing" in table and "x the GAN's time" not in trade
+
+
+def test_the_page_in_chinese(app_url, tiny_diffusion):
+    zh = Client(app_url, verbose=False, download_files=False, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    *_, table, trade = zh.predict("4", 2, 0, api_name="/compare_families")
+    assert "真实测试数字" in table and "扩散模型" in table and "每类模型各有什么取舍" in trade
+    with pytest.raises(Exception, match="数量（count）必须是 1 到 16 之间的整数"):
+        zh.predict("4", 17, 0, api_name="/compare_families")
+
+
+@pytest.mark.parametrize("args, says", [(("Any", 4, 0), "digit must be one of"), (("7", 0, 0), "count must be"),
+                                        (("7", 17, 0), "between 1 and 16"), (("7", 4, -1), "seed must be")])
+def test_bad_input_is_answered_clearly(app, args, says):
+    with pytest.raises(Exception, match=says):
+        app.predict(*args, api_name="/compare_families")

@@ -1,0 +1,207 @@
+"""Trains the class-conditional digit diffusion model (a diffusers UNet2DModel) on MNIST, for a wall-clock budget.
+
+    python -m training.train_diffusion --minutes 100            # the shipped CPU run (see assets/diffusion/README.md)
+    python -m training.train_diffusion --resume --minutes 60    # continue from runs/diffusion/last.pt
+    python -m training.train_diffusion --export-only            # write the EMA pipeline of the last checkpoint
+    python -m training.train_diffusion --dry-run --out /tmp/d   # a few batches of a tiny UNet, for CI
+
+Recipe: DDPM (Ho et al., 2020): x_t = sqrt(a_t) x_0 + sqrt(1 - a_t) eps with t uniform over the 1000-step cosine
+schedule, loss = ||eps - eps_theta(x_t, t, y)||^2 (their eq. 14, the "simple" loss). The label is replaced by
+NO_LABEL with probability --p-uncond so the same network learns the unconditional model for classifier-free
+guidance (Ho & Salimans, 2022). AdamW with a linear warm-up; the shipped UNet is an exponential moving average of
+the trained one. A checkpoint and an export of the EMA pipeline are written every --checkpoint-minutes.
+"""
+
+import argparse
+import copy
+import json
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from generators.diffusion import NO_LABEL, DigitDiffusionPipeline, build_scheduler, build_unet
+from training.metrics import frechet
+from training.mnist import DEFAULT_DATA, batches, load_mnist
+
+WARMUP = 200  # steps of linear learning-rate warm-up
+
+
+@torch.no_grad()
+def ema_update(ema, model, decay: float) -> None:
+    for pe, p in zip(ema.parameters(), model.parameters()):
+        pe.lerp_(p, 1 - decay)
+
+
+def diffusion_loss(unet, scheduler, x0, labels, g, p_uncond: float) -> torch.Tensor:
+    """The simple loss of Ho et al. (2020, eq. 14) with labels dropped to NO_LABEL at rate p_uncond."""
+    b = len(x0)
+    noise = torch.randn(x0.shape, generator=g)
+    t = torch.randint(0, scheduler.config.num_train_timesteps, (b,), generator=g)
+    drop = torch.rand(b, generator=g) < p_uncond
+    labels = torch.where(drop, torch.full_like(labels, NO_LABEL), labels)
+    dev = x0.device
+    x_t = scheduler.add_noise(x0, noise.to(dev), t.to(dev))  # (B, 1, 28, 28)
+    return F.mse_loss(unet(x_t, t.to(dev), class_labels=labels).sample, noise.to(dev))
+
+
+@torch.no_grad()
+def evaluate(unet, scheduler, classifier, real: torch.Tensor, n: int, steps: int = 10) -> dict:
+    """Class accuracy (our classifier) and Frechet distance (its features) of n samples, DPM-Solver++ at `steps`,
+    guidance 1, against the first n real test digits."""
+    pipe = DigitDiffusionPipeline(unet.eval(), scheduler)
+    labels = torch.arange(n) % 10
+    g = torch.Generator().manual_seed(0)
+    fake = torch.cat([pipe(labels[i:i + 250], steps=steps, guidance=1.0, generator=g)
+                      for i in range(0, n, 250)])
+    acc = (classifier(fake).argmax(1) == labels).float().mean().item()
+    fd = frechet(classifier.features(fake), classifier.features(real[:n]))
+    return {"eval_accuracy": round(acc, 4), "eval_frechet": round(fd, 2)}
+
+
+def save_state(run_dir: Path, step: int, minutes: float, **state) -> None:
+    """Training state for --resume (lives in runs/, never shipped); written to a temp file, then renamed."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.save({"step": step, "minutes": minutes, **{k: v.state_dict() for k, v in state.items()}},
+               run_dir / "last.tmp")
+    (run_dir / "last.tmp").replace(run_dir / "last.pt")
+
+
+def load_state(run_dir: Path, **state) -> tuple[int, float]:
+    """Loads state in place; returns (step, minutes trained) of the checkpoint, (0, 0) if there is none."""
+    path = run_dir / "last.pt"
+    if not path.exists():
+        return 0, 0.0
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    for k, v in state.items():
+        v.load_state_dict(ckpt[k])
+    print(f"resumed from {path} at step {ckpt['step']} ({ckpt['minutes']:.1f} min trained)")
+    return ckpt["step"], ckpt["minutes"]
+
+
+def export(ema, out: Path) -> None:
+    """The shipped pipeline: EMA UNet + the training schedule, as model_index.json, unet/, scheduler/."""
+    DigitDiffusionPipeline(copy.deepcopy(ema).cpu().eval(), build_scheduler()).save_pretrained(out)
+
+
+def train_step(unet, ema_unet, opt, scheduler, x0, labels, g, *, lr: float, p_uncond: float, ema: float,
+               step: int) -> float:
+    """One AdamW update at the warmed-up rate, then the EMA; returns the loss."""
+    for group in opt.param_groups:
+        group["lr"] = lr * min(1.0, (step + 1) / WARMUP)
+    unet.train()
+    loss = diffusion_loss(unet, scheduler, x0, labels, g, p_uncond)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    ema_update(ema_unet, unet, min(ema, (2 + step) / (11 + step)))  # the decay warms up over the first steps
+    return loss.item()
+
+
+def train(*, data=DEFAULT_DATA, out="assets/diffusion", minutes: float = 60.0, seed: int = 0, batch_size: int = 128,
+          lr: float = 1e-3, ema: float = 0.999, p_uncond: float = 0.1, channels=(16, 32, 64),
+          run_dir="runs/diffusion", resume: bool = False, checkpoint_minutes: float = 5.0, eval_samples: int = 0,
+          classifier=None, real=None, dry_run: bool = False, device: str = "cpu"):
+    """Trains for `minutes` of wall clock (on top of a resumed run's); yields {"step", "epoch", "loss"} every step
+    and {"step", "minutes", "eval_..."} at each checkpoint, when it also exports the EMA pipeline to `out`.
+    `classifier` and `real` (test digits in [0, 1]) grade `eval_samples` samples at each checkpoint."""
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    x_train, y_train = load_mnist(data, "train")
+    x_train = x_train * 2 - 1  # the UNet's range [-1, 1]
+    unet = (build_unet((4, 8), 1, 4) if dry_run else build_unet(channels)).to(device)
+    ema_unet = copy.deepcopy(unet).eval().requires_grad_(False)
+    scheduler, opt = build_scheduler(), torch.optim.AdamW(unet.parameters(), lr=lr, weight_decay=0.0)
+    run_dir, out = Path(run_dir), Path(out)
+    step, done_minutes = load_state(run_dir, unet=unet, ema=ema_unet, opt=opt) if resume else (0, 0.0)
+    start, last_ckpt, epoch = time.time(), time.time(), 0
+    stop_step = step + 3 if dry_run else None  # --dry-run: 3 batches, then one checkpoint + export
+    while True:
+        for x0, labels in batches(x_train, y_train, batch_size, g):
+            loss = train_step(unet, ema_unet, opt, scheduler, x0.to(device), labels.to(device), g, lr=lr,
+                              p_uncond=p_uncond, ema=ema, step=step)
+            step += 1
+            yield {"step": step, "epoch": epoch, "loss": loss}
+            elapsed = (time.time() - start) / 60
+            finished = elapsed >= minutes or step == stop_step
+            if finished or time.time() - last_ckpt >= checkpoint_minutes * 60:
+                metrics = {"step": step, "minutes": round(done_minutes + elapsed, 2)}
+                save_state(run_dir, step, done_minutes + elapsed, unet=unet, ema=ema_unet, opt=opt)
+                export(ema_unet, out)
+                if eval_samples and classifier is not None:
+                    metrics |= evaluate(ema_unet, scheduler, classifier, real, eval_samples)
+                yield metrics
+                last_ckpt = time.time()
+                if finished:
+                    return
+        epoch += 1
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=str(DEFAULT_DATA), help="folder with the MNIST IDX files")
+    p.add_argument("--out", default="assets/diffusion", help="where the EMA pipeline is exported")
+    p.add_argument("--minutes", type=float, default=60.0, help="wall-clock training budget (on top of --resume)")
+    p.add_argument("--seed", type=int, default=0, help="seed for init, shuffling, timesteps, noise and label drop")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the shipped UNet")
+    p.add_argument("--p-uncond", type=float, default=0.1, help="rate at which the label is dropped (CFG)")
+    p.add_argument("--channels", default="16,32,64", help="UNet block_out_channels (28, 14, 7 px)")
+    p.add_argument("--run-dir", default="runs/diffusion", help="checkpoints for --resume")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --run-dir")
+    p.add_argument("--checkpoint-minutes", type=float, default=5.0, help="checkpoint + export interval")
+    p.add_argument("--eval", type=int, default=0, metavar="N", help="grade N samples at each checkpoint (0 = off)")
+    p.add_argument("--classifier", default="assets/classifier", help="the MNIST classifier for --eval")
+    p.add_argument("--export-only", action="store_true", help="export the EMA pipeline of the last checkpoint")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (0 = torch's default); 1 is far faster on a busy machine, see the card")
+    p.add_argument("--dry-run", action="store_true", help="3 batches of a tiny UNet, for CI")
+    return p.parse_args()
+
+
+def run(args) -> None:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    channels = tuple(int(c) for c in args.channels.split(","))
+    if args.export_only:
+        unet = build_unet(channels)
+        ema_unet = copy.deepcopy(unet)
+        load_state(Path(args.run_dir), ema=ema_unet)
+        export(ema_unet, Path(args.out))
+        return print(f"exported {args.run_dir}/last.pt's EMA UNet to {args.out}")
+    classifier = real = None
+    if args.eval:
+        from generators.digits import DigitClassifier
+        classifier = DigitClassifier.from_pretrained(args.classifier).eval()
+        real = load_mnist(args.data, "test")[0]
+    history, losses = [], []
+    bar = tqdm(train(data=args.data, out=args.out, minutes=args.minutes, seed=args.seed, batch_size=args.batch_size,
+                     lr=args.lr, ema=args.ema, p_uncond=args.p_uncond, channels=channels, run_dir=args.run_dir,
+                     resume=args.resume, checkpoint_minutes=args.checkpoint_minutes, eval_samples=args.eval,
+                     classifier=classifier, real=real, dry_run=args.dry_run, device=args.device), mininterval=5)
+    for m in bar:
+        if "loss" in m:
+            losses.append(m["loss"])
+            bar.set_postfix(epoch=m["epoch"], loss=f"{sum(losses[-100:]) / len(losses[-100:]):.4f}")
+        else:
+            m["loss_last_100"] = round(sum(losses[-100:]) / max(1, len(losses[-100:])), 4)
+            history.append(m)
+            tqdm.write(str(m))
+            write_summary(args, channels, history)
+
+
+def write_summary(args, channels, history) -> None:
+    """metrics.json beside the exported pipeline, rewritten at each checkpoint so it matches the export."""
+    summary = {"steps": history[-1]["step"], "train_minutes": history[-1]["minutes"],
+                                   "device": args.device, "batch_size": args.batch_size, "lr": args.lr,
+                                   "ema": args.ema, "p_uncond": args.p_uncond, "channels": list(channels),
+                                   "seed": args.seed, "dry_run": args.dry_run, "history": history}
+    Path(args.out, "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    run(parse_args())

@@ -1,0 +1,187 @@
+"""Diffusion tab: watch noise turn into digits step by step, beside the model's guess of the clean digit."""
+
+import math
+import time
+
+import gradio as gr
+from PIL import Image
+
+from generators.diffusion import COUNT, DEFAULT_STEPS, GUIDANCE, SAMPLERS, STEPS, DiffusionSampler
+from generators.errors import InputError, ModelUnavailable
+from generators.limits import SEED, check_choice
+from ui import media
+from ui.common import DIGITS, examples
+from ui.components import RawNumber, RawSlider
+from ui.errors import localized, render
+from ui.i18n import t
+from ui.images import gif_bytes, grid, png_bytes, to_uint8, upscale
+from ui.registry import Tab, table
+from ui.zerogpu import on_gpu
+
+ANY = "Any"
+SAMPLER = DiffusionSampler()  # the model cache, shared by all users (and by the comparison page)
+MIN_INTERVAL = 1 / 15  # seconds between streamed updates: ~15 a second is what a browser shows well
+MIN_UPDATES = 8  # a fast run still streams every total/8 steps, so the denoising can be watched
+GIF_FRAMES = 40  # denoising frames in the GIF (strided for long runs), the last one included
+GIF_HOLD = 12  # the finished digits stay this many frames at the end of the loop
+GIF_SCALE = 2  # GIF pixels per digit pixel
+
+# (digit, count, steps, guidance, seed, sampler): a quick ODE solve, the same in DDIM, a mixed batch, DDPM in full
+EXAMPLES = [["7", 16, 20, 1.0, 0, "DPM-Solver++"], ["7", 16, 20, 1.0, 0, "DDIM"],
+            ["Any", 32, 10, 2.0, 42, "DPM-Solver++"], ["3", 8, 1000, 1.0, 1, "DDPM"]]
+
+
+def check_request(digit, count, steps, guidance, seed, sampler) -> dict:
+    """The adapter's keyword arguments from the UI's values; InputError for the first bad one."""
+    digit = check_choice("digit", digit, (ANY, *DIGITS))
+    sampler = check_choice("sampler", sampler, SAMPLERS)
+    allowed = STEPS[sampler]
+    try:
+        steps = allowed.check("steps", steps)
+    except InputError:
+        raise InputError("diffusion_steps", sampler=sampler, lo=allowed.lo, hi=allowed.hi, got=repr(steps)) from None
+    return dict(digit=None if digit == ANY else int(digit), count=COUNT.check("count", count), steps=steps,
+                guidance=GUIDANCE.check("guidance", guidance), seed=SEED.check("seed", seed), sampler=sampler)
+
+
+def load(sampler: DiffusionSampler):
+    """The pipeline; missing weights are the generic keyed "weights_missing" error."""
+    try:
+        return sampler.load()
+    except ModelUnavailable as e:
+        if e.key != "diffusion_untrained":
+            raise
+        raise ModelUnavailable("weights_missing", folder=str(sampler.path),
+                               script="training.train_diffusion") from None
+
+
+def _due(step, last: float, every: int) -> bool:
+    """Whether this step is streamed: the last one, every `every`-th, or MIN_INTERVAL after the previous update."""
+    return step.done or step.index % every == 0 or time.perf_counter() - last >= MIN_INTERVAL
+
+
+def _update(step, folder, summary: str) -> tuple:
+    """One streamed update: the current samples (one PNG each), the clean guesses as one grid, no downloads yet."""
+    paths = media.png_files(to_uint8(step.sample), folder, f"x{step.index:04d}")
+    guess = media.write(folder, f"x0-{step.index:04d}.png", png_bytes(upscale(grid(to_uint8(step.predicted)), 2)))
+    return media.gallery(paths), media.image(guess, "image/png"), None, None, summary
+
+
+def _final(step, folder, frames: list, summary: str) -> tuple:
+    """The last update: the finished digits captioned with their class, the guess, the GIF and the grid PNG."""
+    digits = to_uint8(step.sample)  # (count, 28, 28)
+    paths = media.png_files(digits, folder, "digit")
+    guess = media.write(folder, "x0-final.png", png_bytes(upscale(grid(to_uint8(step.predicted)), 2)))
+    frames = frames + [frames[-1]] * GIF_HOLD
+    gif = media.write(folder, "denoising.gif", gif_bytes(frames, ms_per_frame=80, bounce=False))
+    grid_png = media.write(folder, "digits.png", png_bytes(upscale(grid(digits))))
+    return (media.gallery(paths, [str(label) for label in step.labels]), media.image(guess, "image/png"),
+            media.image(gif, "image/gif"), media.file(grid_png), summary)
+
+
+@localized
+@on_gpu
+def denoise_digits(digit: str, count: int, steps: int, guidance: float, seed: int, sampler: str = "DPM-Solver++",
+                   *, lang: str = "en"):
+    """Draws handwritten digits with our diffusion model, streaming the denoising step by step.
+
+    Args:
+        digit: "0"-"9", or "Any" for a random digit each.
+        count: how many digits, 1-64.
+        steps: denoising steps: 1-100 for DPM-Solver++ and DDIM, 50-1000 for DDPM.
+        guidance: classifier-free guidance scale, 0-10 (0 = the plain conditional model).
+        seed: makes the noise reproducible, 0 to 2**32-1.
+        sampler: "DPM-Solver++", "DDIM" or "DDPM".
+    Returns:
+        streamed: the current samples (28 px each; the finished digits on the last update), the model's guess of
+        the clean digits (a grid), then on the last update an animated GIF of the denoising and the grid as one
+        PNG; a summary.
+    """
+    request = check_request(digit, count, steps, guidance, seed, sampler)
+    model = SAMPLER  # this request's model, even if the module's is swapped meanwhile
+    load(model)
+    folder, frames, last, compute = media.new_folder(), [], 0.0, 0.0
+    every, gif_every = max(1, steps // MIN_UPDATES), math.ceil(steps / GIF_FRAMES)
+    resumed = time.perf_counter()
+    for step in model.stream(**request):
+        compute += time.perf_counter() - resumed  # the model's time, not the time Gradio spends on an update
+        if step.index % gif_every == 0 or step.done:
+            frames.append(Image.fromarray(upscale(grid(to_uint8(step.sample)), GIF_SCALE), "L"))
+        if step.done:
+            done = dict(count=count, steps=steps, sampler=sampler, guidance=guidance, ms=f"{compute * 1000:.0f}",
+                        device=model.device.type)
+            yield _final(step, folder, frames, render("diffusion_done", done, lang))
+        elif _due(step, last, every):
+            last = time.perf_counter()
+            yield _update(step, folder, render("diffusion_progress", dict(index=step.index, total=steps), lang))
+        resumed = time.perf_counter()
+
+
+def _steps_for(sampler: str):
+    """The steps slider for a sampler: its own range and default."""
+    if sampler not in STEPS:
+        return gr.skip()
+    return gr.update(minimum=STEPS[sampler].lo, maximum=STEPS[sampler].hi, value=DEFAULT_STEPS[sampler])
+
+
+def build() -> None:
+    """The tab's components and events."""
+    gr.Markdown(t("diffusion_about"))
+    with gr.Row():
+        digit = gr.Dropdown([(t("diffusion_any"), ANY), *DIGITS], value="7", label=t("diffusion_digit"),
+                            allow_custom_value=True)  # the handler refuses other values with a keyed message
+        count = RawSlider(COUNT.lo, COUNT.hi, value=16, step=1, label=t("diffusion_count"))
+        sampler = gr.Dropdown(list(SAMPLERS), value="DPM-Solver++", label=t("diffusion_sampler"),
+                              info=t("diffusion_sampler_info"), allow_custom_value=True)
+    with gr.Row():
+        low, high = min(r.lo for r in STEPS.values()), max(r.hi for r in STEPS.values())
+        steps = RawSlider(low, high, value=DEFAULT_STEPS["DPM-Solver++"], step=1, label=t("app_steps"))
+        guidance = RawSlider(GUIDANCE.lo, GUIDANCE.hi, value=1.0, step=0.25, label=t("diffusion_guidance"),
+                             info=t("diffusion_guidance_info"))
+        seed = RawNumber(value=0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("app_seed"))
+    with gr.Row():
+        go = gr.Button(t("diffusion_denoise"), variant="primary")
+        stop = gr.Button(t("app_stop"))
+    summary = gr.Markdown()
+    with gr.Row():
+        samples = gr.Gallery(label=t("diffusion_samples"), columns=8, height="auto", object_fit="contain",
+                             format="png", elem_id="diffusion-gallery", elem_classes=["pixelated"], scale=3)
+        guess = gr.Image(label=t("diffusion_guess"), type="filepath", elem_classes=["pixelated"], scale=2)
+    with gr.Row():
+        gif = gr.Image(label=t("app_gif"), type="filepath", format="gif", elem_classes=["pixelated"])
+        grid_file = gr.File(label=t("diffusion_grid"))
+    inputs, outputs = [digit, count, steps, guidance, seed, sampler], [samples, guess, gif, grid_file, summary]
+    # postprocess=False: the handler returns values already in Gradio's form (ui/media.py says why)
+    event = go.click(denoise_digits, inputs, outputs, api_name="denoise_digits", postprocess=False)
+    stop.click(None, None, None, cancels=[event], api_visibility="private")
+    sampler.change(_steps_for, sampler, steps, api_visibility="private")
+    examples(EXAMPLES, inputs, "diffusion_examples")
+
+
+STRINGS = table("""
+diffusion_about: **Diffusion model.** Training adds noise to real digits step by step; a network (a diffusers UNet) learns to predict that noise, given the digit's class. Sampling runs the other way: start from pure noise and remove a little of the predicted noise at every step. Left: the sample as it is now; right: the model's current guess of the finished digit. *Guidance* pushes samples toward their class (classifier-free guidance, two network passes a step); DPM-Solver++ and DDIM give clean digits in 10-20 steps, DDPM's ancestral sampling needs hundreds. | **扩散模型。** 训练时把真实数字一步步加上噪声，一个网络（diffusers 的 UNet）在已知数字类别的情况下学习预测这些噪声。采样则反过来：从纯噪声出发，每一步去掉一点预测出的噪声。左边是当前的样本，右边是模型此刻对最终数字的猜测。*引导强度*把样本推向所选类别（无分类器引导，每步两次网络计算）；DPM-Solver++ 和 DDIM 用 10-20 步就能得到清晰的数字，DDPM 的祖先采样则需要几百步。
+diffusion_digit: Digit | 数字
+diffusion_any: Any | 任意
+diffusion_count: Count | 数量
+diffusion_sampler: Sampler | 采样器
+diffusion_sampler_info: DPM-Solver++ and DDIM: 1-100 steps; DDPM: 50-1000 (1000 is its full training schedule). | DPM-Solver++ 和 DDIM：1-100 步；DDPM：50-1000 步（1000 是它完整的训练日程）。
+diffusion_guidance: Guidance scale (0 = unguided) | 引导强度（0 = 不引导）
+diffusion_guidance_info: How hard each step is pushed toward the chosen digit; above 0 each step runs the network twice. | 每一步朝所选数字推动的力度；大于 0 时每步运行两次网络。
+diffusion_denoise: Denoise | 去噪生成
+diffusion_samples: Samples (the finished digits at the end) | 样本（最后一步即成品）
+diffusion_guess: The model's guess of the clean digits | 模型对干净数字的猜测
+diffusion_grid: The whole grid as one PNG | 整张网格（一个 PNG 文件）
+diffusion_examples: Examples: digit, count, steps, guidance, seed, sampler | 示例：数字、数量、步数、引导强度、随机种子、采样器
+diffusion_card: Diffusion model | 扩散模型
+""")
+
+MESSAGES = table("""
+diffusion_steps: {sampler} takes {lo} to {hi} steps, not {got}. | {sampler} 的步数须在 {lo} 到 {hi} 之间，而不是 {got}。
+diffusion_untrained: The diffusion model is not trained yet ({path}); train it with {script}. | 扩散模型尚未训练（{path}）；请用 {script} 训练。
+diffusion_progress: Denoising: step {index} of {total}… | 去噪中：第 {index} 步，共 {total} 步……
+diffusion_done: {count} digits in {steps} steps ({sampler}, guidance {guidance}) in {ms} ms on {device}. | {count} 个数字，{steps} 步（{sampler}，引导强度 {guidance}），在 {device} 上用时 {ms} 毫秒。
+""")
+
+TAB = Tab(key="diffusion", order=40, title=("Diffusion digits", "扩散模型手写数字"), build=build, strings=STRINGS,
+          messages=MESSAGES, names={"guidance": "引导强度", "sampler": "采样器"},
+          cards=(("diffusion_card", "assets/diffusion/README.md"),))
