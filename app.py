@@ -1,14 +1,18 @@
 """Generative-AI playground: one tab per model family (ui/*_tab.py, found by ui/registry.py).
 
     python app.py                      # http://127.0.0.1:7860, offline, bundled models
-    python app.py --share --auth me:pw # a public link protected by a password
+    PLAYGROUND_AUTH=me:pw python app.py --share   # a public link protected by a password
+    python app.py --share --auth-file secrets.txt  # the same, user:password lines in a file
 
 The page is up at once; each model loads on first use. No model code lives here.
 """
 
 import argparse
 import atexit
+import contextvars
 import importlib.util
+import inspect
+import logging
 import os
 import shutil
 import tempfile
@@ -20,10 +24,12 @@ except ImportError:
     spaces = None
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from generators.device import share_cpu
 from generators.network import reachable
-from ui import media
+from ui import cards, guard, media
+from ui.errors import language
 from ui.i18n import i18n as translations, t
 from ui.registry import tabs
 
@@ -32,16 +38,74 @@ SHARE_SERVER = ("api.gradio.app", 443)  # where Gradio asks for a tunnel (gradio
 # Digits are served at their 28 px; the browser enlarges them pixel for pixel instead of blurring them.
 CSS = ".pixelated img { image-rendering: pixelated; }"
 CONCURRENCY = 2  # requests served at once; each gets 1/CONCURRENCY of torch's CPU threads
+# Gradio keeps the state of its last 10,000 sessions, each with a copy of the config of every block of the page
+# (gradio/state_holder.py: SessionState; the model cards' Markdown included), and every API call is a session of
+# its own, so memory grew with every request. The least recently used session goes first, so a browser tab still
+# in use keeps its state (the text tab's token probabilities); one idle while 64 others came loses it.
+SESSIONS = 64
+
+
+_REQUEST = contextvars.ContextVar("request", default=None)  # the request whose inputs are being read
 
 
 class Playground(gr.Blocks):
-    """gr.Blocks whose launch() serves the interface's translations (unless given others) and its CSS (before any
-    given): Gradio takes them as launch(i18n=..., css=...), so `python app.py`, tests and Spaces that call
-    build_demo().launch() all get them."""
+    """gr.Blocks whose launch() serves the interface's translations (unless given others), its CSS (before any
+    given) and the guard (ui/guard.py: body caps, login throttling, media checks): Gradio takes them as
+    launch(i18n=..., css=..., app_kwargs=...), so `python app.py`, tests and Spaces that call
+    build_demo().launch() all get them. Inputs Gradio itself cannot read (too few, a value its component refuses)
+    answer with one short message, logged as one line, instead of Gradio's text with the whole payload in it."""
 
-    def launch(self, *args, i18n: gr.I18n | None = None, css: str | None = None, **kwargs):
+    def launch(self, *args, i18n: gr.I18n | None = None, css: str | None = None, app_kwargs: dict | None = None,
+               max_file_size: str | int | None = "10mb", state_session_capacity: int = SESSIONS, **kwargs):
         own = CSS + "".join(tab.css for tab in tabs())
-        return super().launch(*args, i18n=i18n or translations(), css=own + (css or ""), **kwargs)
+        app_kwargs = dict(app_kwargs or {})
+        app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(guard.Guard)]
+        return super().launch(*args, i18n=i18n or translations(), css=own + (css or ""), app_kwargs=app_kwargs,
+                              max_file_size=max_file_size, state_session_capacity=state_session_capacity, **kwargs)
+
+    async def process_api(self, block_fn, inputs, state=None, request=None, *args, **kwargs):
+        token = _REQUEST.set(request)
+        try:
+            return await super().process_api(block_fn, inputs, state, request, *args, **kwargs)
+        except gr.Error as e:  # a handler's message quoting a huge payload (check_choice's "got ...")
+            if len(str(e.message)) > 300:
+                raise gr.Error(guard.shorten(str(e.message)), title=e.title, print_exception=False) from None
+            raise
+        finally:
+            _REQUEST.reset(token)
+
+    def validate_inputs(self, block_fn, inputs):
+        if len(inputs) < len(block_fn.inputs):
+            raise _refused(block_fn, "app_too_few", n=len(block_fn.inputs), got=len(inputs),
+                           names=", ".join(_names(block_fn)[:len(block_fn.inputs)]))
+
+    async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
+        try:
+            return await super().preprocess_data(block_fn, inputs, state, explicit_call)
+        except gr.Error as e:
+            if e.print_exception or len(str(e.message)) > 300:  # Gradio's own (a dropdown's "Value ... not in")
+                raise _refused(block_fn, "", text=guard.shorten(str(e.message))) from None
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            index = guard.component_index(e)
+            if index is None or index >= len(block_fn.inputs):
+                raise _refused(block_fn, "app_bad_call") from None
+            block, names = block_fn.inputs[index], _names(block_fn)
+            raise _refused(block_fn, "app_bad_input", index=index + 1, kind=block.get_block_name(),
+                           name=names[index] if index < len(names) else block.label or "?") from None
+
+
+def _names(block_fn) -> list[str]:
+    """The handler's parameter names, in the order of its inputs."""
+    return [p for p in inspect.signature(block_fn.fn).parameters if p != "request"] if block_fn.fn else []
+
+
+def _refused(block_fn, key: str, text: str = "", **fields) -> gr.Error:
+    """A short gr.Error for inputs Gradio could not read, in the request's language; logged as one line."""
+    lang, api = language(_REQUEST.get()), f"/{block_fn.api_name or block_fn.name}"
+    guard.log.info("%s: %s", api[1:], key or "gradio_refused")
+    return gr.Error(text or guard.message(key, lang, api=api, **fields), title="错误" if lang == "zh" else "Error",
+                    print_exception=False)
 
 
 def model_cards() -> None:
@@ -51,7 +115,7 @@ def model_cards() -> None:
             card = Path(__file__).parent / path
             with gr.Accordion(t(key), open=False):
                 missing = f"`{path}` " + t("app_card_missing")  # the frontend translates the marked part
-                gr.Markdown(card.read_text(encoding="utf-8") if card.exists() else missing)
+                gr.Markdown(cards.for_app(card.read_text(encoding="utf-8")) if card.exists() else missing)
 
 
 def examples_cache() -> None:
@@ -96,12 +160,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     p.add_argument("--share", action="store_true", help="make a public gradio.live link")
-    p.add_argument("--auth", default=os.environ.get("PLAYGROUND_AUTH"),
-                   help="user:password required to open the app (or PLAYGROUND_AUTH)")
+    p.add_argument("--auth-file", help="a file of user:password lines required to open the app")
+    p.add_argument("--auth", help="user:password on the command line (visible in ps: prefer PLAYGROUND_AUTH or "
+                                  "--auth-file)")
     p.add_argument("--device", choices=["cpu", "cuda"], help="force the models onto this device")
     p.add_argument("--queue-size", type=int, default=32, help="requests waiting beyond this are refused")
     p.add_argument("--mcp", action="store_true", help="also serve the endpoints as MCP tools (needs gradio[mcp])")
     return p.parse_args(argv)
+
+
+def read_auth(args: argparse.Namespace):
+    """The login from --auth-file (user:password lines), else PLAYGROUND_AUTH, else --auth: a (user, password),
+    a list of them for several lines, or None. The password may hold colons; the user may not."""
+    if args.auth_file:
+        text = Path(args.auth_file).read_text(encoding="utf-8")
+    else:
+        text = os.environ.get("PLAYGROUND_AUTH") or args.auth or ""
+    pairs = []
+    for line in filter(None, map(str.strip, text.splitlines())):
+        user, sep, password = line.partition(":")
+        if not sep or not user or not password:
+            raise SystemExit("each login must look like user:password")
+        pairs.append((user, password))
+    return None if not pairs else pairs[0] if len(pairs) == 1 else pairs
 
 
 def main(argv=None) -> None:
@@ -109,12 +190,11 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     if args.device:
         os.environ["PLAYGROUND_DEVICE"] = args.device
-    auth = None
-    if args.auth:
-        user, sep, password = args.auth.partition(":")
-        if not sep or not user or not password:
-            raise SystemExit("--auth must look like user:password")
-        auth = (user, password)
+    auth = read_auth(args)
+    handler = logging.StreamHandler()  # users' mistakes, one line each (ui/errors.py, ui/guard.py)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
+    logging.getLogger("playground").addHandler(handler)
+    logging.getLogger("playground").setLevel(logging.INFO)
     if args.mcp and importlib.util.find_spec("mcp") is None:
         raise SystemExit('--mcp needs the MCP extra: pip install "gradio[mcp]==6.31.0"')
     share = args.share and can_share()  # offline, Gradio would print a long note about a missing frpc download

@@ -182,8 +182,7 @@ class DiffusionSampler:
         with self._lock:
             if self._pipe is None:
                 if not (self.path / "model_index.json").exists():
-                    raise ModelUnavailable("diffusion_untrained", path=str(self.path),
-                                           script="python -m training.train_diffusion")
+                    raise ModelUnavailable("weights_missing", folder=str(self.path), script="training.train_diffusion")
                 self.device = self.device or pick_device()
                 pipe = DigitDiffusionPipeline.from_pretrained(self.path)
                 pipe.unet.eval()

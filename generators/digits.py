@@ -39,7 +39,11 @@ class DigitGenerator(nn.Module, PyTorchModelHubMixin, tags=["gan", "mnist"]):
         )
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        h = self.project(torch.cat([z, self.embed(labels)], dim=1))
+        return self.from_embedding(z, self.embed(labels))
+
+    def from_embedding(self, z: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        """(z, class embedding (B, n_classes)) -> digits; a mix of two digits' embeddings morphs one into the other."""
+        h = self.project(torch.cat([z, e], dim=1))
         return self.net(h.view(-1, self.ngf * 4, 7, 7))
 
 

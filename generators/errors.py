@@ -1,6 +1,6 @@
 """Errors that carry a key and fields instead of English text: the tab that owns the key words it (en, zh).
 
-Adapters raise `InputError("count_range", lo=1, hi=64, got=65)`; ui/errors.py finds the wording of "count_range" in
+Adapters raise `InputError("int_range", name="count", lo=1, hi=64, got=65)`; ui/errors.py finds the wording of the key in
 the tab registry and fills in the fields in the request's language. `str(e)` is a plain English fallback for logs and
 scripts that use an adapter directly.
 """

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 from generators.device import pick_device, require_weights
 from generators.digits import DigitClassifier, DigitDiscriminator, DigitGenerator
@@ -48,6 +49,7 @@ class GanSampler:
     def __init__(self, path: Path = ASSETS, device: torch.device | None = None):
         self.path, self.device = Path(path), device
         self._lock, self._models = threading.Lock(), None
+        self._real: dict[int, list[float]] = {}  # class -> realness of its real test digits
 
     def load(self) -> tuple[DigitGenerator, DigitDiscriminator, DigitClassifier]:
         with self._lock:
@@ -94,16 +96,35 @@ class GanSampler:
         return DigitBatch(images.cpu(), labels.tolist(), realness.tolist(), predicted.tolist(), confidence.tolist())
 
     @torch.inference_mode()
-    def stream_walk(self, *, digit: int, seed_a: int, seed_b: int, steps: int, truncation: float = 1.0):
-        """Walks the noise between two seeds for one digit; yields the growing list of frames (B, 1, 28, 28)."""
+    def stream_walk(self, *, digit: int, seed_a: int, seed_b: int, steps: int, truncation: float = 1.0,
+                    end_digit: int | None = None):
+        """Walks from (digit, seed A) to (end_digit, seed B): the noise and the class embedding both interpolate
+        linearly (end_digit None = the same digit, a walk in noise alone); yields the growing frames (B, 1, 28, 28)."""
         DIGIT.check("digit", digit), SEED.check("seed A", seed_a), SEED.check("seed B", seed_b)
         WALK_STEPS.check("steps", steps), TRUNCATION.check("truncation", truncation)
+        end_digit = digit if end_digit is None else DIGIT.check("end digit", end_digit)
         G = self.load()[0]
         za, zb = self.noise(1, seed_a, truncation), self.noise(1, seed_b, truncation)
         t = torch.linspace(0, 1, steps)[:, None]
         z = torch.lerp(za, zb, t).to(self.device)  # (steps, z_dim)
-        labels = torch.full((steps,), digit, device=self.device)
+        ea, eb = G.embed(torch.tensor([digit, end_digit], device=self.device)).split(1)
+        e = torch.lerp(ea, eb, t.to(self.device))  # (steps, n_classes)
         frames, chunk = [], max(1, steps // 8)
         for i in range(0, steps, chunk):
-            frames.append((G(z[i:i + chunk], labels[i:i + chunk]) + 1).div(2).cpu())
+            frames.append((G.from_embedding(z[i:i + chunk], e[i:i + chunk]) + 1).div(2).cpu())
             yield torch.cat(frames)
+
+    @torch.inference_mode()
+    def real_realness(self, digit: int) -> list[float] | None:
+        """The discriminator's realness for the held-out real test digits of this class (assets/vae's bank of 100
+        a class), the yardstick for generated digits' scores; None where the bank is not there."""
+        bank_path = self.path / "vae" / "examples.safetensors"
+        if digit not in self._real:
+            if not bank_path.exists():
+                return None
+            bank = load_file(bank_path)
+            x = bank["digits"][bank["digit_labels"] == digit].float().div(255).mul(2).sub(1)  # (100, 1, 28, 28)
+            D = self.load()[1]
+            labels = torch.full((len(x),), digit, device=self.device)
+            self._real[digit] = torch.sigmoid(D(x.to(self.device), labels)).tolist()
+        return self._real[digit]

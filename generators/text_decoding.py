@@ -1,12 +1,13 @@
 """The decoding loop behind `TextContinuation`: per-request KV-cache sessions and the sampling step.
 
 A session turns "the next input tokens" into "next-token logits" for a batch of n alternatives that
-share one prompt. `SamplingLoop.step()` does one decoding step: logits -> (watermark bias) -> processed
-logits -> the next n tokens, recording each chosen token's probability and the top-5 candidates on the way.
+share one prompt. `SamplingLoop.step()` does one decoding step: logits -> processed logits (-> watermark
+bias) -> the next n tokens, recording each chosen token's probability and the top-5 candidates on the way.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 
@@ -85,12 +86,18 @@ def filter_top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
     return logits.masked_fill(drop.scatter(1, order, drop), float("-inf"))
 
 
-def choose(logits: torch.Tensor, seen: torch.Tensor, s: Sampling, generator: torch.Generator) -> torch.Tensor:
-    """logits (n, V) -> next tokens (n,); the same processing order as transformers' generate()."""
+def choose(logits: torch.Tensor, seen: torch.Tensor, s: Sampling, generator: torch.Generator,
+           bias: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """logits (n, V) -> next tokens (n,); the same processing order as transformers' generate(), whose
+    WatermarkLogitsProcessor also comes last: `bias` (the watermark) acts on the penalised, tempered, filtered
+    logits, so it only reorders the tokens top-k and top-p kept (a filtered -inf stays -inf)."""
     logits = penalise_repeats(logits, seen, s.repetition_penalty)
+    if s.temperature != 0:
+        logits = filter_top_p(filter_top_k(logits / s.temperature, s.top_k), s.top_p)
+    if bias is not None:
+        logits = bias(logits)
     if s.temperature == 0:
         return logits.argmax(-1)
-    logits = filter_top_p(filter_top_k(logits / s.temperature, s.top_k), s.top_p)
     return torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(1)
 
 
@@ -98,8 +105,8 @@ class SamplingLoop:
     """The decoding steps of one request; all its tensor work runs inside `step()` (inference mode),
     so nothing is held open between steps and a consumer may stop after any of them.
 
-    `watermark` (a generators.watermark.Watermark, or None for none) biases the raw logits of each step
-    before the repetition penalty and sampling; the recorded probabilities are the unbiased model's."""
+    `watermark` (a generators.watermark.Watermark, or None for none) biases the processed logits of each step
+    just before the draw; the recorded probabilities are the unbiased model's."""
 
     def __init__(self, session, prompt_ids: torch.Tensor, n: int, steps: int, sampling: Sampling,
                  generator: torch.Generator, eos_id: int | None, watermark=None):
@@ -121,11 +128,11 @@ class SamplingLoop:
             self.seen[:, self.prompt[0]] = True
         else:
             logits = self.session.step(self.last[:, None]).float()
-        biased = logits
+        bias = None
         if self.watermark is not None:
-            self.prev = self.prev or [int(self.prompt[0, -1])] * self.n
-            biased = self.watermark.bias(logits, self.prev)
-        nxt = choose(biased, self.seen, self.sampling, self.generator)  # (n,)
+            prev = self.prev or [int(self.prompt[0, -1])] * self.n  # the green lists hash the previous tokens
+            bias = partial(self.watermark.bias, prev_ids=prev)
+        nxt = choose(logits, self.seen, self.sampling, self.generator, bias)  # (n,)
         if self.eos_id is not None:
             nxt = nxt.masked_fill(self.done, self.eos_id)
             self.done |= nxt == self.eos_id

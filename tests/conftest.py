@@ -2,11 +2,13 @@
 
 import os
 import socket
+import tempfile
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("PLAYGROUND_DEVICE", "cpu")
+os.environ["PLAYGROUND_C2PA_DIR"] = tempfile.mkdtemp(prefix="genai-playground-c2pa-")  # test keys, never ~/.cache
 
 import pytest
 

@@ -121,7 +121,7 @@ def test_limits_read_by_the_ui():
 def test_missing_weights_raise_model_unavailable(tmp_path):
     with pytest.raises(ModelUnavailable) as e:
         DiffusionSampler(tmp_path).load()
-    assert e.value.key == "diffusion_untrained"
+    assert e.value.key == "weights_missing"
 
 
 def test_stored_pixels_of_the_tiny_model(sampler):

@@ -303,3 +303,34 @@ def test_app_cancel_then_serves(app_client):
     job.cancel()
     assert app_client.predict("Hi", 4, 0, api_name="/continue_text")[0].startswith("Hi")
     assert len(job.outputs()) < 512
+
+
+def test_token_view_ranks_and_branching(tc):
+    from ui.text_tab import _top5, branch, rank_bucket
+
+    out = tc.continue_text(PROMPT, max_new_tokens=16, seed=4, temperature=1.5, top_k=0, top_p=1.0)[0]
+    buckets = [rank_bucket(t) for t in out.tokens]
+    for t, bucket in zip(out.tokens, buckets):
+        best = max(p for _, p in t.top)
+        assert (bucket == "#1") == (t.prob >= best - 1e-9)
+        assert (bucket == "#6+") == (t.prob < min(p for _, p in t.top) - 1e-9)
+    assert len(set(buckets)) >= 2  # a hot sample picks unlikely tokens too
+    state = [(out.prompt_text, out.tokens)]
+    candidates = _top5(state, 1, 3)
+    second = sorted(candidates, key=candidates.get)[-2]
+    new_prompt = branch(state, 1, 3, second)
+    before = "".join(t.text for t in out.tokens[:3])
+    assert new_prompt.startswith(out.prompt_text + before) and len(new_prompt) > len(out.prompt_text + before)
+
+
+def test_app_watermarks_by_default_and_on_request_only(app_client):
+    from generators import watermark
+
+    lm = text.load(text.BUNDLED, torch.device("cpu"))
+    marked = app_client.predict(PROMPT, 48, 1, 1.0, 0, 1.0, 1.0, api_name="/continue_text")[0]
+    plain = app_client.predict(PROMPT, 48, 1, 1.0, 0, 1.0, 1.0, watermark=False, api_name="/continue_text")[0]
+    assert marked != plain
+    z = [watermark.detect(lm.tokenizer(s[len(PROMPT):]).input_ids)["z_score"] for s in (marked, plain)]
+    assert z[0] > z[1] and z[0] > 2
+    with pytest.raises(Exception, match="watermark must be true or false"):
+        app_client.predict(PROMPT, 8, 1, watermark="yes", api_name="/continue_text")

@@ -77,7 +77,7 @@ def run_diffusion(digit: int, count: int, seed: int) -> Run:
     """The diffusion tab's sampler at its default request; a missing model is a row that says so."""
     sampler = diffusion_tab.SAMPLER
     try:
-        diffusion_tab.load(sampler)
+        sampler.load()
     except ModelUnavailable as e:
         return Run(None, passes=PASSES, missing=e)
     request = dict(digit=digit, count=count, seed=seed, **DIFFUSION)

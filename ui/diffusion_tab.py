@@ -7,7 +7,7 @@ import gradio as gr
 from PIL import Image
 
 from generators.diffusion import COUNT, DEFAULT_STEPS, GUIDANCE, SAMPLERS, STEPS, DiffusionSampler
-from generators.errors import InputError, ModelUnavailable
+from generators.errors import InputError
 from generators.limits import SEED, check_choice
 from ui import media
 from ui.common import DIGITS, examples
@@ -42,17 +42,6 @@ def check_request(digit, count, steps, guidance, seed, sampler) -> dict:
         raise InputError("diffusion_steps", sampler=sampler, lo=allowed.lo, hi=allowed.hi, got=repr(steps)) from None
     return dict(digit=None if digit == ANY else int(digit), count=COUNT.check("count", count), steps=steps,
                 guidance=GUIDANCE.check("guidance", guidance), seed=SEED.check("seed", seed), sampler=sampler)
-
-
-def load(sampler: DiffusionSampler):
-    """The pipeline; missing weights are the generic keyed "weights_missing" error."""
-    try:
-        return sampler.load()
-    except ModelUnavailable as e:
-        if e.key != "diffusion_untrained":
-            raise
-        raise ModelUnavailable("weights_missing", folder=str(sampler.path),
-                               script="training.train_diffusion") from None
 
 
 def _due(step, last: float, every: int) -> bool:
@@ -99,7 +88,7 @@ def denoise_digits(digit: str, count: int, steps: int, guidance: float, seed: in
     """
     request = check_request(digit, count, steps, guidance, seed, sampler)
     model = SAMPLER  # this request's model, even if the module's is swapped meanwhile
-    load(model)
+    model.load()  # missing weights: the keyed "weights_missing" error, before any update
     folder, frames, last, compute = media.new_folder(), [], 0.0, 0.0
     every, gif_every = max(1, steps // MIN_UPDATES), math.ceil(steps / GIF_FRAMES)
     resumed = time.perf_counter()
@@ -177,7 +166,6 @@ diffusion_card: Diffusion model | 扩散模型
 
 MESSAGES = table("""
 diffusion_steps: {sampler} takes {lo} to {hi} steps, not {got}. | {sampler} 的步数须在 {lo} 到 {hi} 之间，而不是 {got}。
-diffusion_untrained: The diffusion model is not trained yet ({path}); train it with {script}. | 扩散模型尚未训练（{path}）；请用 {script} 训练。
 diffusion_progress: Denoising: step {index} of {total}… | 去噪中：第 {index} 步，共 {total} 步……
 diffusion_done: {count} digits in {steps} steps ({sampler}, guidance {guidance}) in {ms} ms on {device}. | {count} 个数字，{steps} 步（{sampler}，引导强度 {guidance}），在 {device} 上用时 {ms} 毫秒。
 """)

@@ -46,7 +46,8 @@ def _indexed(im: Image.Image) -> Image.Image:
 
 
 def _background(points: torch.Tensor, labels: torch.Tensor, box: tuple, size: int) -> Image.Image:
-    """The dots, legend and caption as a palette image; drawn once per box (one box while paths stay inside the
+    """The dots and legend as a palette image (the caption is the component's label, in the user's language);
+    drawn once per box (one box while paths stay inside the
     cloud of dots)."""
     key = (id(points), id(labels), box, size)
     with _LOCK:
@@ -60,8 +61,6 @@ def _background(points: torch.Tensor, labels: torch.Tensor, box: tuple, size: in
                 y = MARGIN + c * 18
                 d.rectangle((size + 8, y, size + 20, y + 12), fill=COLOURS[c])
                 d.text((size + 26, y), str(c), fill="black")
-            d.text((MARGIN, size - MARGIN - 10), "start: black dot, end: white dot (PCA of the 16-d latent)",
-                   fill="#444")
             _BACKGROUNDS[key] = (points, labels, _indexed(im))
         return _BACKGROUNDS[key][2]
 

@@ -5,11 +5,13 @@ import threading
 
 import gradio as gr
 
-from generators.errors import KeyedError
+from generators.errors import InputError, KeyedError
 from generators.limits import SEED
 from generators.text import (ALTERNATIVES, BUNDLED, HUB_MODELS, MAX_NEW_TOKENS, REPETITION_PENALTY, TEMPERATURE,
                              TOP_K, TOP_P, Continuation, TextContinuation)
+from generators.watermark import DELTA as WATERMARK_DELTA
 from ui.common import examples
+from ui.components import RawNumber, RawSlider, RawTextbox
 from ui.errors import localized, render
 from ui.i18n import t
 from ui.registry import Tab, table
@@ -22,6 +24,7 @@ DEFAULT_PROMPT = "The old captain looked out over the harbour and said"
 EXAMPLES = [[DEFAULT_PROMPT, 48, 0, 0.8], ["It was a dark and stormy night;", 64, 1, 0.0],
             ["She opened the letter slowly, and", 64, 7, 1.2]]
 
+RANK_COLOURS = {"#1": "#2ca02c", "#2-5": "#f2c500", "#6+": "#d62728"}  # green, yellow, red: GLTR's buckets
 CONTINUATION = TextContinuation()  # holds no per-user state: the loaded models only
 
 
@@ -29,7 +32,7 @@ CONTINUATION = TextContinuation()  # holds no per-user state: the loaded models 
 @on_gpu
 def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: float = 0.8, top_k: int = 40,
                   top_p: float = 0.95, repetition_penalty: float = 1.1, alternatives: int = 1,
-                  model: str = BUNDLED, *, lang: str = "en"):
+                  model: str = BUNDLED, watermark: bool = True, *, lang: str = "en"):
     """Continues a text with a language model, streaming one update per generated token.
 
     Args:
@@ -42,11 +45,15 @@ def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: floa
         repetition_penalty: above 1 discourages repeating tokens (1 = off, up to 2).
         alternatives: how many continuations to write side by side, 1-3.
         model: "bundled" (ours, offline) or an allow-listed Hub model.
+        watermark: True (the default) marks the text with a green-list watermark that /detect_text finds.
     Returns:
         the whole text (prompt + continuation), alternatives 2 and 3, a notice, and per-token probabilities.
     """
+    if not isinstance(watermark, bool):
+        raise InputError("text_watermark_type", got=repr(watermark))
     settings = dict(max_new_tokens=max_new_tokens, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
-                    repetition_penalty=repetition_penalty, n=alternatives, model=model)
+                    repetition_penalty=repetition_penalty, n=alternatives, model=model,
+                    watermark=WATERMARK_DELTA if watermark else 0.0)
     try:
         for alts in CONTINUATION.stream(prompt, **settings):
             yield _outputs(alts, lang)
@@ -67,53 +74,89 @@ def _outputs(alts: list[Continuation], lang: str) -> tuple:
     return (*texts, notice, *_inspect(state, 1), state)
 
 
+def rank_bucket(token) -> str:
+    """The chosen token's rank among the model's candidates at its position, in GLTR's spirit (Gehrmann et al.,
+    2019): "#1" (the likeliest), "#2-5" (in the top 5), "#6+" (less likely than every one of the top 5)."""
+    rank = 1 + sum(p > token.prob + 1e-9 for _, p in token.top)
+    return "#1" if rank == 1 else "#2-5" if rank <= len(token.top) else "#6+"
+
+
+def _alternative(state, alternative) -> tuple:
+    return state[min(int(alternative or 1), len(state)) - 1]
+
+
 def _inspect(state, alternative) -> tuple:
-    """Highlighted tokens, the position picker and the first position's top-5 for one alternative."""
+    """Tokens coloured by rank, the position (hidden: a click on a token sets it) and the first token's top-5."""
     if not state:
         return None, gr.Dropdown(choices=[], value=None), None
-    prompt_text, tokens = state[min(int(alternative or 1), len(state)) - 1]
-    # score in [-1, 1]: red for tokens the model found unlikely, purple for likely ones
-    highlighted = [(prompt_text, None)] + [(t.text, round(1 - 2 * t.prob, 3)) for t in tokens]
-    choices = [(f"{i + 1}: {t.text!r}  p={t.prob:.1%}", i) for i, t in enumerate(tokens)]
+    prompt_text, tokens = _alternative(state, alternative)
+    highlighted = [(prompt_text, None)] + [(t.text, rank_bucket(t)) for t in tokens]
+    choices = [(str(i + 1), i) for i in range(len(tokens))]
     return highlighted, gr.Dropdown(choices=choices, value=0 if tokens else None), _top5(state, alternative, 0)
 
 
 def _top5(state, alternative, position) -> dict[str, float] | None:
+    """The candidates at one position, their visible text as the label (spaces shown as ␣)."""
     if not state or position is None:
         return None
-    _, tokens = state[min(int(alternative or 1), len(state)) - 1]
+    _, tokens = _alternative(state, alternative)
     if not 0 <= int(position) < len(tokens):
         return None
     top = {}
     for text, p in tokens[int(position)].top:
-        key = repr(text)
+        key = text.replace(" ", "␣").replace("\n", "⏎") or "∅"
         while key in top:  # two ids may decode alike (e.g. partial characters)
             key += " "
         top[key] = p
     return top
 
 
+def _pick(state, alternative, evt: gr.SelectData):
+    """A click on a generated token shows its top-5 (the prompt, item 0, is not a token)."""
+    position = evt.index - 1 if isinstance(evt.index, int) else None
+    if position is None or position < 0:
+        return gr.skip(), gr.skip()
+    return position, _top5(state, alternative, position)
+
+
+def branch(state, alternative, position, candidate: str) -> str:
+    """The prompt that continues from `candidate` in place of the token at `position`: the prompt the model saw,
+    the tokens before it, then the candidate (Write With Transformer's branching)."""
+    prompt_text, tokens = _alternative(state, alternative)
+    chosen = next(text for text, _ in tokens[int(position)].top
+                  if (text.replace(" ", "␣").replace("\n", "⏎") or "∅") == candidate.rstrip(" "))
+    return prompt_text + "".join(t.text for t in tokens[:int(position)]) + chosen
+
+
+def _branch(state, alternative, position, evt: gr.SelectData):
+    if not state or position is None:
+        return gr.skip()
+    return branch(state, alternative, position, str(evt.value))
+
+
 def _show_boxes(n) -> tuple:
-    return gr.update(visible=n >= 2), gr.update(visible=n >= 3)
+    return gr.update(visible=n >= 2), gr.update(visible=n >= 3), gr.update(visible=n >= 2)
 
 
 def _controls() -> list:
     """The inputs, in the order of continue_text's parameters."""
     choices = [(t("text_model_bundled"), BUNDLED)] + [(name, name) for name in HUB_MODELS]
     model = gr.Dropdown(choices, value=BUNDLED, label=t("text_model"), info=t("text_model_info"))
-    prompt = gr.Textbox(DEFAULT_PROMPT, label=t("text_prompt"), lines=3)
+    prompt = RawTextbox(DEFAULT_PROMPT, label=t("text_prompt"), lines=3)
     with gr.Row():
-        max_new_tokens = gr.Slider(MAX_NEW_TOKENS.lo, MAX_NEW_TOKENS.hi, value=48, step=1,
+        max_new_tokens = RawSlider(MAX_NEW_TOKENS.lo, MAX_NEW_TOKENS.hi, value=48, step=1,
                                    label=t("text_max_new_tokens"))
-        alternatives = gr.Slider(ALTERNATIVES.lo, ALTERNATIVES.hi, value=1, step=1, label=t("text_alternatives"))
-        seed = gr.Number(0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("app_seed"))
+        alternatives = RawSlider(ALTERNATIVES.lo, ALTERNATIVES.hi, value=1, step=1, label=t("text_alternatives"))
+        seed = RawNumber(0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("app_seed"))
     with gr.Row():
-        temperature = gr.Slider(TEMPERATURE.lo, TEMPERATURE.hi, value=0.8, step=0.05, label=t("text_temperature"))
-        top_k = gr.Slider(TOP_K.lo, TOP_K.hi, value=40, step=1, label=t("text_top_k"))
-        top_p = gr.Slider(0.05, TOP_P.hi, value=0.95, step=0.05, label=t("text_top_p"))
-        repetition_penalty = gr.Slider(REPETITION_PENALTY.lo, REPETITION_PENALTY.hi, value=1.1, step=0.05,
+        temperature = RawSlider(TEMPERATURE.lo, TEMPERATURE.hi, value=0.8, step=0.05, label=t("text_temperature"))
+        top_k = RawSlider(TOP_K.lo, TOP_K.hi, value=40, step=1, label=t("text_top_k"))
+        top_p = RawSlider(0.05, TOP_P.hi, value=0.95, step=0.05, label=t("text_top_p"))
+        repetition_penalty = RawSlider(REPETITION_PENALTY.lo, REPETITION_PENALTY.hi, value=1.1, step=0.05,
                                        label=t("text_repetition_penalty"))
-    return [prompt, max_new_tokens, seed, temperature, top_k, top_p, repetition_penalty, alternatives, model]
+    watermark = gr.Checkbox(True, label=t("text_watermark"), info=t("text_watermark_info"))
+    return [prompt, max_new_tokens, seed, temperature, top_k, top_p, repetition_penalty, alternatives, model,
+            watermark]
 
 
 def build() -> None:
@@ -135,18 +178,19 @@ def build() -> None:
         alt3 = gr.Textbox(label=t("text_alt3"), lines=6, visible=False)
     with gr.Accordion(t("text_probs"), open=True):
         gr.Markdown(t("text_probs_legend"))
-        inspected = gr.Radio([1, 2, 3], value=1, label=t("text_inspected"))
-        highlighted = gr.HighlightedText(label=t("text_tokens"), show_legend=False)
-        with gr.Row():
-            position = gr.Dropdown([], label=t("text_position"))
-            top5 = gr.Label(num_top_classes=5, label=t("text_top5"))
+        inspected = gr.Radio([1, 2, 3], value=1, label=t("text_inspected"), visible=False)
+        highlighted = gr.HighlightedText(label=t("text_tokens"), show_legend=True, color_map=RANK_COLOURS,
+                                         interactive=False, elem_id="text-tokens")
+        position = gr.Dropdown([], label=t("text_position"), visible=False)  # set by a click on a token
+        top5 = gr.Label(num_top_classes=5, label=t("text_top5"), elem_id="text-top5")
     state = gr.State([])
     event = generate.click(continue_text, inputs, [text, alt2, alt3, notice, highlighted, position, top5, state],
                            api_name="continue_text")
     stop.click(None, cancels=[event], api_visibility="private")
-    inputs[7].change(_show_boxes, inputs[7], [alt2, alt3], api_visibility="private")
+    inputs[7].change(_show_boxes, inputs[7], [alt2, alt3, inspected], api_visibility="private")
     inspected.change(_inspect, [state, inspected], [highlighted, position, top5], api_visibility="private")
-    position.change(_top5, [state, inspected, position], top5, api_visibility="private")
+    highlighted.select(_pick, [state, inspected], [position, top5], api_visibility="private")
+    top5.select(_branch, [state, inspected, position], inputs[0], api_visibility="private")
 
 
 STRINGS = table("""
@@ -168,12 +212,14 @@ text_alt1: Text (alternative 1) | 文本（候选 1）
 text_alt2: Alternative 2 | 候选 2
 text_alt3: Alternative 3 | 候选 3
 text_probs: Token probabilities (after generation) | 各 token 的概率（生成后显示）
-text_probs_legend: Red: tokens the model found unlikely; purple: likely ones. Pick a position for its top 5. | 红色：模型认为不太可能的 token；紫色：很可能的 token。选择一个位置，查看该处概率最高的 5 个候选。
+text_probs_legend: Each token is coloured by its rank among the model's candidates at that position: #1 green (the likeliest), #2-5 yellow, #6+ red (an unlikely pick). Click a token to see its top 5; click a candidate to make the prompt continue from it, then press Generate. | 每个 token 按它在该位置候选中的排名着色：#1 绿色（最可能的），#2-5 黄色，#6+ 红色（不太可能的选择）。点击一个 token 查看它的前 5 个候选；点击某个候选，提示词就会改为从它接着写，然后按“生成”。
 text_inspected: Alternative | 候选
 text_tokens: Generated tokens | 生成的 token
 text_position: Position | 位置
 text_top5: Top 5 candidates at that position | 该位置概率最高的 5 个候选
 text_card: Text model | 文本模型
+text_watermark: Watermark the text | 给文本加水印
+text_watermark_info: A statistical mark (Kirchenbauer et al., 2023) that the Provenance tab detects from the tokens alone; it nudges word choice slightly. | 一种统计水印（Kirchenbauer 等，2023），“溯源”页仅凭 token 就能检测出来；它会轻微影响用词。
 """)
 
 MESSAGES = table("""
@@ -182,6 +228,7 @@ text_prompt_long: The prompt is {n} characters; the limit is {limit}. | 提示�
 text_needs_prompt: This model needs a prompt: type a few words. | 这个模型需要提示词：请输入几个词。
 text_hub_offline: Could not download {model} from the Hugging Face Hub (offline?). The bundled model still works. | 无法从 Hugging Face Hub 下载 {model}（是否离线？）。内置模型仍然可用。
 text_failed: Text generation failed; please try again. | 文本生成失败，请重试。
+text_watermark_type: watermark must be true or false, not {got}. | 水印（watermark）必须是 true 或 false，而不是 {got}。
 text_greedy_alternatives: Temperature 0 is greedy decoding: every alternative is the same. | 温度 0 即贪心解码：所有候选都相同。
 text_new_tokens_lowered: Max new tokens lowered from {asked} to {got}: the prompt's {prompt} tokens and the new ones must fit the model's {context}-token context. The prompt is kept whole. | 最多生成的 token 数从 {asked} 降为 {got}：提示词的 {prompt} 个 token 加上新生成的 token 必须放进模型 {context} 个 token 的上下文。提示词完整保留。
 text_prompt_cut: The prompt is {n} tokens, more than the model's {context}-token context holds: only its last {keep} were kept, leaving room for {new} new tokens. | 提示词有 {n} 个 token，超过了模型 {context} 个 token 的上下文：只保留了最后 {keep} 个，留出 {new} 个新 token 的位置。

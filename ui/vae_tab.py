@@ -1,14 +1,18 @@
 """VAE tab: walk the latent space between two digits (test digits or the user's own drawings)."""
 
+import os
+import struct
+
 import gradio as gr
-import numpy as np
+from PIL import Image
 
 from generators.errors import InputError
 from generators.limits import SEED, check_choice
-from generators.vae import METHODS, STEPS, VaeInterpolator
+from generators.vae import MAX_SIDE, METHODS, STEPS, VaeInterpolator
 from ui import media
 from ui.common import DIGITS, examples
-from ui.errors import localized
+from ui.components import DrawingPad, RawNumber, RawSlider
+from ui.errors import localized, render
 from ui.i18n import t
 from ui.images import gif_bytes, grid, png_bytes, to_pil, to_uint8, upscale
 from ui.plots import latent_map
@@ -18,46 +22,83 @@ from ui.zerogpu import on_gpu
 DRAWING = "my drawing"
 ENDPOINTS = (*DIGITS, DRAWING)
 VAE = VaeInterpolator()  # the model cache, shared by all users
+GENERATOR = "genai-playground VAE (16-d latent, assets/vae)"  # what its files say made them
+MAX_DRAWING_BYTES = 10 * 2**20  # the upload cap (app.py: max_file_size)
 UPDATES = 3  # streamed updates per interpolation (the last one included): each costs Gradio work, a few show progress
 
 # (start, end, steps, path, seed): the classic straight morph, a curved one, a round digit into another
 EXAMPLES = [["1", "7", 16, "linear", 0], ["3", "8", 16, "spherical", 0], ["0", "6", 24, "linear", 5]]
 
 
-def _endpoint(name: str, choice, image, seed: int):
-    """The (1, 1, 28, 28) digit of one end, and what it is; `name` is "start" or "end"."""
+def _open_drawing(image):
+    """A drawing's file (a path; PIL images and arrays pass through) opened from its header, refused before any
+    pixel is decoded when it is not an image or larger than MAX_SIDE a side, then decoded at most ~560 px a side:
+    a 13000x13000 PNG of 190 KB would decode to 170 MB (ui/guard.py keeps Pillow's bomb check strict as well)."""
+    if not isinstance(image, (str, os.PathLike)):
+        return image
+    try:
+        if os.path.getsize(image) > MAX_DRAWING_BYTES:
+            raise InputError("vae_not_image")
+        im = Image.open(image)  # lazy: reads the header only
+        w, h = im.size
+        if max(w, h) > MAX_SIDE:
+            raise InputError("vae_too_large", w=w, h=h, max_side=MAX_SIDE)
+        im.draft(None, (560, 560))  # JPEG decodes at 1/2, 1/4 or 1/8 scale
+        im.load()
+        im.thumbnail((560, 560))  # sketch_to_mnist fits the ink into 20 px anyway
+        return im
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # past Pillow's fence, at open
+        w, h = _png_size(image)
+        raise InputError("vae_too_large", w=w, h=h, max_side=MAX_SIDE) from None
+    except (OSError, SyntaxError, ValueError) as e:
+        if isinstance(e, InputError):
+            raise
+        raise InputError("vae_not_image") from None
+
+
+def _png_size(path) -> tuple:
+    """A PNG's width and height from its IHDR chunk (bytes 16-24), for the message; ("?", "?") for others."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    return struct.unpack(">II", head[16:24]) if head[12:16] == b"IHDR" else ("?", "?")
+
+
+def _endpoint(name: str, choice, image, seed: int, lang: str = "en"):
+    """The (1, 1, 28, 28) digit of one end, and what it is in `lang`; `name` is "start" or "end"."""
     if check_choice(name, choice, ENDPOINTS) != DRAWING:
-        return VAE.test_digit(int(choice), seed), f"test digit {choice}"
+        return VAE.test_digit(int(choice), seed), render("vae_test_digit", dict(digit=choice), lang)
     if isinstance(image, dict):  # a Sketchpad/ImageEditor value
         image = image.get("composite") if image.get("composite") is not None else image.get("background")
     if image is None:
         raise InputError("vae_draw_first", name=name)
     try:
-        return VAE.from_image(image), "your drawing"
+        return VAE.from_image(_open_drawing(image)), render("vae_your_drawing", {}, lang)
     except InputError as e:
         raise InputError("vae_endpoint", side=name, detail=e) from None
 
 
-def _final(step, folder, paths, what: tuple[str, str]) -> tuple:
+def _final(step, folder, paths, what: tuple[str, str], lang: str, made: dict) -> tuple:
     """The last update: frames, strip PNG, GIF, endpoints beside their reconstructions, latent map."""
     steps = len(step.frames)
-    strip = media.write(folder, "strip.png", png_bytes(upscale(grid(to_uint8(step.frames), columns=min(steps, 16)))))
-    gif = media.write(folder, "morph.gif", gif_bytes(to_pil(step.frames)))
-    ends = np.concatenate([to_uint8(step.endpoints), to_uint8(step.reconstructions)])  # start, end, then rebuilt
-    ends = media.png_files(ends, folder, "endpoint")
-    recon = media.gallery([ends[0], ends[2], ends[1], ends[3]],
-                          [f"start: {what[0]}", "start, as the VAE rebuilds it",
-                           f"end: {what[1]}", "end, as the VAE rebuilds it"])
+    strip = media.write(folder, "strip.png", png_bytes(upscale(grid(to_uint8(step.frames), columns=min(steps, 16)))),
+                        **made)
+    gif = media.write(folder, "morph.gif", gif_bytes(to_pil(step.frames)), **made)
+    # the endpoints are test digits or the user's drawings, not generated: unmarked; their reconstructions are
+    ends = media.png_files(to_uint8(step.endpoints), folder, "endpoint", generator=None)
+    ends += media.png_files(to_uint8(step.reconstructions), folder, "endpoint", start=2, **made)
+    captions = [render(key, dict(what=w), lang) for key, w in (("vae_start_is", what[0]), ("vae_start_rebuilt", ""),
+                                                                 ("vae_end_is", what[1]), ("vae_end_rebuilt", ""))]
+    recon = media.gallery([ends[0], ends[2], ends[1], ends[3]], captions)
     bank = VAE.bank
-    latent = media.write(folder, "latent-map.png",
-                         png_bytes(latent_map(bank["map_points"], bank["map_labels"], step.path_2d)))
+    latent = media.write(folder, "latent-map.png",  # a plot of real digits' codes, not generated media: unmarked
+                         png_bytes(latent_map(bank["map_points"], bank["map_labels"], step.path_2d)), generator=None)
     return media.gallery(paths), media.file(strip), media.image(gif, "image/gif"), recon, media.image(latent, "image/png")
 
 
 @localized
 @on_gpu
 def interpolate_digits(start_digit: str, end_digit: str, steps: int, method: str, seed: int,
-                       start_image=None, end_image=None):
+                       start_image=None, end_image=None, *, lang: str = "en"):
     """Morphs one handwritten digit into another through a VAE's latent space, streaming the frames.
 
     Args:
@@ -74,25 +115,28 @@ def interpolate_digits(start_digit: str, end_digit: str, steps: int, method: str
     """
     steps, method = STEPS.check("steps", steps), check_choice("method", method, METHODS)
     seed = SEED.check("seed", seed)
-    start, start_what = _endpoint("start", start_digit, start_image, seed)
-    end, end_what = _endpoint("end", end_digit, end_image, (seed + 1) % (SEED.hi + 1))
+    start, start_what = _endpoint("start", start_digit, start_image, seed, lang)
+    end, end_what = _endpoint("end", end_digit, end_image, (seed + 1) % (SEED.hi + 1), lang)
     folder, paths = media.new_folder(), []  # each frame is written once, when it is decoded
+    made = dict(generator=GENERATOR, settings=dict(start=start_what, end=end_what, steps=steps, method=method,
+                                                   seed=seed))
     for step in VAE.stream(start=start, end=end, steps=steps, method=method, chunks=UPDATES):
-        paths += media.png_files(to_uint8(step.frames[len(paths):]), folder, "frame", start=len(paths))
+        paths += media.png_files(to_uint8(step.frames[len(paths):]), folder, "frame", start=len(paths), **made)
         if step.done:
             break
         # None, not gr.skip(): Gradio builds a new component for each skip() on every update (~5 ms each);
         # a previous run's strip, GIF and map are cleared until this run's arrive
-        yield media.gallery(paths), None, None, None, None, f"decoding… {len(paths)}/{steps}"
-    yield (*_final(step, folder, paths, (start_what, end_what)),
-           f"{steps} frames, {method} path, from {start_what} to {end_what}.")
+        yield media.gallery(paths), None, None, None, None, render("vae_decoding", dict(n=len(paths), steps=steps), lang)
+    summary = render("vae_summary", dict(steps=steps, method=render(f"vae_method_{method}", {}, lang),
+                                         start=start_what, end=end_what), lang)
+    yield (*_final(step, folder, paths, (start_what, end_what), lang, made), summary)
 
 
 def _endpoint_controls(side: str, value: str):
     """The digit picker and the sketchpad of one endpoint; `side` is "start" or "end"."""
     choices = [*DIGITS, (t("vae_my_drawing"), DRAWING)]
     choice = gr.Dropdown(choices, value=value, label=t(f"vae_{side}_digit"))
-    image = gr.Sketchpad(label=t(f"vae_{side}_drawing"), type="pil", sources=["upload"], canvas_size=(280, 280),
+    image = DrawingPad(label=t(f"vae_{side}_drawing"), type="filepath", sources=["upload"], canvas_size=(280, 280),
                          height=300)
     return choice, image
 
@@ -106,9 +150,10 @@ def build() -> None:
         with gr.Column():
             end_digit, end_image = _endpoint_controls("end", "7")
     with gr.Row():
-        steps = gr.Slider(STEPS.lo, STEPS.hi, value=16, step=1, label=t("app_steps"))
-        method = gr.Radio(list(METHODS), value="linear", label=t("vae_path"), info=t("vae_path_info"))
-        seed = gr.Number(value=0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("vae_seed"))
+        steps = RawSlider(STEPS.lo, STEPS.hi, value=16, step=1, label=t("app_steps"))
+        method = gr.Radio([(t(f"vae_path_{m}"), m) for m in METHODS], value="linear", label=t("vae_path"),
+                          info=t("vae_path_info"))
+        seed = RawNumber(value=0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("vae_seed"))
     with gr.Row():
         go = gr.Button(t("vae_interpolate"), variant="primary")
         stop = gr.Button(t("app_stop"))
@@ -145,7 +190,9 @@ vae_interpolate: Interpolate | 插值
 vae_examples: Examples: start digit, end digit, steps, path, seed | 示例：起点数字、终点数字、步数、路径、随机种子
 vae_strip: Strip (PNG) | 长条图（PNG）
 vae_recon: Endpoints and their reconstructions | 两端数字及其重建
-vae_latent: Latent map: test digits by class, and the path | 潜空间图：按类别着色的测试数字与插值路径
+vae_latent: Latent map: test digits by class (a 2-D PCA of the 16-d latent); the path from the black dot (start) to the white dot (end) | 潜空间图：按类别着色的测试数字（16 维潜空间的二维主成分投影）；路径从黑点（起点）走到白点（终点）
+vae_path_linear: linear | 直线（linear）
+vae_path_spherical: spherical | 球面（spherical）
 vae_card: VAE | VAE
 """)
 
@@ -155,6 +202,16 @@ vae_endpoint: The {side} digit: {detail} | {side}数字：{detail}
 vae_not_image: The drawing is not an image. | 手绘内容不是图片。
 vae_too_large: The image is too large ({w}x{h}); at most {max_side} px a side. | 图片太大（{w}x{h}）；每边最多 {max_side} 像素。
 vae_blank: The drawing is blank: draw a digit first. | 画板是空白的：请先画一个数字。
+vae_test_digit: test digit {digit} | 测试集数字 {digit}
+vae_your_drawing: your drawing | 你的手绘
+vae_start_is: start: {what} | 起点：{what}
+vae_start_rebuilt: start, as the VAE rebuilds it{what} | 起点经 VAE 重建{what}
+vae_end_is: end: {what} | 终点：{what}
+vae_end_rebuilt: end, as the VAE rebuilds it{what} | 终点经 VAE 重建{what}
+vae_decoding: decoding… {n}/{steps} | 解码中… {n}/{steps}
+vae_summary: {steps} frames, {method} path, from {start} to {end}. | {steps} 帧，{method}路径，从{start}到{end}。
+vae_method_linear: linear | 直线
+vae_method_spherical: spherical | 球面
 """)
 
 TAB = Tab(key="vae", order=30, title=("VAE interpolation", "VAE 插值"), build=build, strings=STRINGS,
