@@ -324,13 +324,16 @@ def test_token_view_ranks_and_branching(tc):
 
 
 def test_app_watermarks_by_default_and_on_request_only(app_client):
-    from generators import watermark
+    """The switch reaches the adapter: on by default with the tab's strength, off on request (the detector itself
+    is tested in tests/test_watermark.py, on token ids: re-tokenizing a tiny model's text changes them)."""
+    from ui.text_tab import WATERMARK_DELTA
 
-    lm = text.load(text.BUNDLED, torch.device("cpu"))
-    marked = app_client.predict(PROMPT, 48, 1, 1.0, 0, 1.0, 1.0, api_name="/continue_text")[0]
-    plain = app_client.predict(PROMPT, 48, 1, 1.0, 0, 1.0, 1.0, watermark=False, api_name="/continue_text")[0]
+    settings = dict(max_new_tokens=24, seed=1, temperature=1.0, top_k=0, top_p=1.0, repetition_penalty=1.0)
+    adapter = TextContinuation(torch.device("cpu"))
+    marked = app_client.predict(PROMPT, 24, 1, 1.0, 0, 1.0, 1.0, api_name="/continue_text")[0]
+    plain = app_client.predict(PROMPT, 24, 1, 1.0, 0, 1.0, 1.0, watermark=False, api_name="/continue_text")[0]
     assert marked != plain
-    z = [watermark.detect(lm.tokenizer(s[len(PROMPT):]).input_ids)["z_score"] for s in (marked, plain)]
-    assert z[0] > z[1] and z[0] > 2
+    assert marked == adapter.continue_text(PROMPT, watermark=WATERMARK_DELTA, **settings)[0].text
+    assert plain == adapter.continue_text(PROMPT, watermark=0.0, **settings)[0].text
     with pytest.raises(Exception, match="watermark must be true or false"):
         app_client.predict(PROMPT, 8, 1, watermark="yes", api_name="/continue_text")
