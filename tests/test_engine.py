@@ -1,0 +1,330 @@
+"""The continuous-batching text engine and the image micro-batcher, on tiny seeded models (no download)."""
+
+import contextlib
+import os
+import threading
+import time
+
+import pytest
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+
+from generators import engine as engine_mod
+from generators.engine import DecodingEngine, _candidates
+from generators.microbatch import MicroBatcher
+from generators.text import TextContinuation
+from generators.text_decoding import Gpt2Session, Sampling, SamplingLoop, filter_top_k, filter_top_p
+from generators.watermark import Watermark
+from training.train_text import build_tokenizer
+
+CORPUS = [
+    "The old captain looked out over the harbour and said that the sea was calm.",
+    "She walked along the quay, past the boats, and watched the gulls over the water.",
+    "Café, naïve, façade — “quoted” words; 日本語 and ✓ make multi-byte characters.",
+] * 20
+PROMPTS = ["The old captain looked out over the harbour and said", "She walked", "Café", "the gulls over the water",
+           "The sea was calm. She walked along the quay, past the boats, and watched"]
+# (prompt index, sampling, seed, n, watermark delta): greedy, the UI's defaults, no filters, top-p alone, a strong
+# penalty, a watermark
+REQUESTS = [(0, Sampling(0.0, 0, 1.0, 1.3), 0, 1, 0), (1, Sampling(), 1, 2, 0),
+            (2, Sampling(1.0, 0, 1.0, 1.0), 2, 1, 0), (3, Sampling(0.9, 0, 0.8, 1.0), 3, 3, 0),
+            (4, Sampling(1.2, 20, 0.9, 1.5), 4, 1, 0), (0, Sampling(), 5, 1, 2.0)]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """As in test_text.py: one intra-op thread keeps tiny models fast on a busy machine. Restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A tiny random GPT-2 (seeded) with 64 positions and a byte-level BPE tokenizer trained here."""
+    tok = build_tokenizer(CORPUS, vocab_size=300)
+    out = tmp_path_factory.mktemp("gpt2-engine")
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=len(tok), n_positions=64, n_embd=32, n_layer=2, n_head=2,
+                        bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)
+    GPT2LMHeadModel(config).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def lm(model_dir):
+    os.environ["PLAYGROUND_TEXT_MODEL"] = str(model_dir)
+    yield TextContinuation(torch.device("cpu")).load()
+    del os.environ["PLAYGROUND_TEXT_MODEL"]
+
+
+@pytest.fixture(scope="module")
+def engine(lm):
+    e = DecodingEngine(lm.fast, lm.tokenizer.eos_token_id, max_rows=8)
+    yield e
+    e.close()
+
+
+def submit(engine, lm, request, max_new=16):
+    i, sampling, seed, n, delta = request
+    return engine.submit(lm.tokenizer(PROMPTS[i]).input_ids, n=n, max_new=max_new, sampling=sampling, seed=seed,
+                         watermark=Watermark(delta) if delta else None)
+
+
+def run(gen):
+    """All the request's steps: tokens and probabilities per alternative."""
+    steps = list(gen)
+    return [s.tokens for s in steps], [s.probs for s in steps], [s.top_ids for s in steps]
+
+
+def test_the_engine_checks_its_kernels(engine):
+    assert engine.net.pad_to == 0  # oneDNN passed the check on this CPU (else every step is padded)
+    assert engine.batch_invariant()
+
+
+def one_loop(lm, request, max_new=16):
+    """The request through the one-request loop TextContinuation ran before the engine (SamplingLoop)."""
+    i, sampling, seed, n, delta = request
+    ids = torch.tensor([lm.tokenizer(PROMPTS[i]).input_ids])
+    loop = SamplingLoop(Gpt2Session(lm.fast, n, ids.shape[1] + max_new), ids, n, max_new, sampling,
+                        torch.Generator().manual_seed(seed), lm.tokenizer.eos_token_id,
+                        Watermark(delta) if delta else None)
+    tokens = []
+    while len(tokens) < max_new and not (tokens and loop.all_done()):
+        tokens.append(loop.step())
+    return tokens, [loop.records(a, len(tokens))[0] for a in range(n)]
+
+
+def test_engine_equals_the_one_request_loop(engine, lm):
+    """The same tokens as SamplingLoop (today's TextContinuation), request by request; probabilities to 1e-5."""
+    for request in REQUESTS:
+        want, want_probs = one_loop(lm, request)
+        tokens, probs, _ = run(submit(engine, lm, request))
+        assert tokens == want
+        for a in range(request[3]):
+            assert [p[a] for p in probs] == pytest.approx(want_probs[a], rel=1e-5)
+
+
+def test_alone_equals_among_others(engine, lm):
+    """Same seed, same tokens and bit-identical probabilities, whatever runs beside it."""
+    alone = [run(submit(engine, lm, r)) for r in REQUESTS]
+    together = [submit(engine, lm, r) for r in REQUESTS]  # all join at once
+    assert [run(g) for g in together] == alone
+
+
+@contextlib.contextmanager
+def stepping(engine):
+    """The engine runs one iteration per tick(), so a test decides what happens between token boundaries."""
+    go, done, real = threading.Semaphore(0), threading.Semaphore(0), engine._iteration
+    free = []
+
+    def gated():
+        if not free:
+            go.acquire()
+        real()
+        done.release()
+
+    def tick(n=1):
+        for _ in range(n):
+            go.release()
+            done.acquire()
+
+    engine._iteration = gated
+    try:
+        yield tick
+    finally:
+        free.append(True)
+        go.release()
+        del engine._iteration
+
+
+def test_requests_join_mid_stream(lm):
+    e = DecodingEngine(lm.fast, lm.tokenizer.eos_token_id, max_rows=12)
+    try:
+        alone = [run(submit(e, lm, r, max_new=24)) for r in REQUESTS]
+        with stepping(e) as tick:
+            first = [submit(e, lm, r, max_new=24) for r in REQUESTS[:3]]
+            tick(3)  # three tokens into the first requests
+            assert e.live_rows() == 1 + 2 + 1
+            later = [submit(e, lm, r, max_new=24) for r in REQUESTS[3:]]
+            tick()  # they join at this boundary
+            assert e.live_rows() == 4 + 3 + 1 + 1
+        assert [run(g) for g in first + later] == alone
+    finally:
+        e.close()
+
+
+def test_a_request_stopped_mid_batch_leaves_the_others_alone(lm):
+    e = DecodingEngine(lm.fast, lm.tokenizer.eos_token_id, max_rows=8)
+    try:
+        alone = [run(submit(e, lm, r, max_new=30)) for r in REQUESTS[1:4]]
+        with stepping(e) as tick:
+            gens = [submit(e, lm, r, max_new=30) for r in REQUESTS[1:4]]
+            tick(4)
+            gens[1].close()  # 1 alternative of 6 rows
+            tick()  # it leaves at this boundary; the others take their 5th step
+            assert e.live_rows() == 2 + 3
+        stopped = run(gens[1])
+        assert len(stopped[0]) == 4 and stopped == tuple(x[:4] for x in alone[1])
+        assert run(gens[0]) == alone[0] and run(gens[2]) == alone[2]
+        assert e.live_rows() == 0
+    finally:
+        e.close()
+
+
+def test_closing_the_iterator_cancels(lm):
+    e = DecodingEngine(lm.fast, lm.tokenizer.eos_token_id, max_rows=8)
+    try:
+        with stepping(e) as tick:
+            gen = submit(e, lm, REQUESTS[1], max_new=30)
+            tick(3)
+            for i, _ in enumerate(gen):
+                if i == 1:
+                    break  # the generator's finally closes the request
+            tick()
+            assert gen.cancelled and e.live_rows() == 0
+    finally:
+        e.close()
+
+
+def test_greedy_equals_generate(engine, lm):
+    ids = lm.tokenizer(PROMPTS[0], return_tensors="pt").input_ids
+    for penalty in (1.0, 1.3):
+        ref = lm.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=20, do_sample=False,
+                                repetition_penalty=penalty, pad_token_id=lm.tokenizer.eos_token_id)
+        noise = [submit(engine, lm, r) for r in REQUESTS[1:4]]
+        tokens, _, _ = run(submit(engine, lm, (0, Sampling(0.0, 0, 1.0, penalty), 0, 2, 0), max_new=20))
+        assert [t[0] for t in tokens] == [t[1] for t in tokens] == ref[0, ids.shape[1]:].tolist()[:len(tokens)]
+        for g in noise:
+            g.close()
+
+
+def test_a_burst_beyond_the_batch_limit_queues_and_completes(lm):
+    small = DecodingEngine(lm.fast, lm.tokenizer.eos_token_id, max_rows=3)
+    try:
+        alone = [run(submit(small, lm, r)) for r in REQUESTS]
+        burst = [submit(small, lm, r) for r in REQUESTS * 2]  # 18 rows of alternatives for 3 rows
+        assert [run(g) for g in burst] == alone * 2
+        with pytest.raises(ValueError):
+            submit(small, lm, (0, Sampling(), 0, 4, 0))  # more alternatives than rows can never run
+    finally:
+        small.close()
+
+
+def test_padded_mode_is_invariant_too(lm):
+    """The fallback where oneDNN is missing or fails the check: every step padded to max_rows rows."""
+    padded = DecodingEngine(lm.fast, lm.tokenizer.eos_token_id, max_rows=6, pad=True)
+    try:
+        assert padded.net.pad_to == 6 and padded.batch_invariant()
+        alone = [run(submit(padded, lm, r)) for r in REQUESTS[:4]]
+        assert [run(g) for g in [submit(padded, lm, r) for r in REQUESTS[:4]]] == alone
+    finally:
+        padded.close()
+
+
+def test_concurrent_consumers_in_threads(engine, lm):
+    alone = [run(submit(engine, lm, r)) for r in REQUESTS]
+    out = [None] * len(REQUESTS)
+
+    def client(i):
+        out[i] = run(submit(engine, lm, REQUESTS[i]))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(REQUESTS))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert out == alone
+
+
+def filtered(y, k, p):
+    """_candidates' filtered rows (B, V)."""
+    ids, rows = _candidates(y, k, torch.tensor([1 - float(x) if x < 1 else -1.0 for x in p]))
+    assert torch.equal(torch.isfinite(rows).sum(-1), torch.isfinite(rows.gather(1, ids)).sum(-1))  # all in ids
+    return rows
+
+
+def test_candidates_equal_the_single_row_filters():
+    """Top-k + top-p on the candidates gives bit for bit what filter_top_k + filter_top_p give over V."""
+    g = torch.Generator().manual_seed(0)
+    y = torch.randn(64, 300, generator=g).mul(3)
+    k = torch.randint(1, 60, (64,), generator=g)
+    p = torch.rand(64, generator=g).clamp(0.05, 1.0)
+    p[::5] = 1.0
+    got = filtered(y, k, p)
+    for r in range(64):
+        assert torch.equal(got[r], filter_top_p(filter_top_k(y[r:r + 1], int(k[r])), float(p[r]))[0])
+
+
+def test_top_p_keeps_the_lowest_id_of_equal_logits():
+    y = torch.tensor([[0.0, 2.0, 1.0, 2.0, 2.0, -1.0]])
+    got = filtered(y, torch.tensor([4]), torch.tensor([0.5]))  # the 2.0s hold 0.3 each: two reach 0.5
+    assert torch.isfinite(got[0]).tolist() == [False, True, False, True, False, False]
+    y = torch.tensor([[3.0, 1.0, 1.0, 1.0, 0.0]])  # equal logits at the k-th place: not for _candidates
+    assert _candidates(y, torch.tensor([2]), torch.tensor([-1.0])) is None
+
+
+def test_draw_equals_multinomial():
+    g = torch.Generator().manual_seed(1)
+    y = torch.randn(3, 300, generator=g).mul(2)
+    k = torch.tensor([10, 40, 299])
+    ids, rows = _candidates(y, k, torch.tensor([0.1, -1.0, 0.2]))
+    full = rows.softmax(-1)
+    probs = full.gather(1, ids)
+    for seed in range(20):
+        a, b, c = (torch.Generator().manual_seed(seed) for _ in range(3))
+        want = torch.multinomial(full, 1, generator=a)[:, 0]
+        assert torch.equal(engine_mod._pick(probs, engine_mod._uniforms(b, 3, 300), ids), want)
+        assert torch.equal(engine_mod._pick(full, engine_mod._uniforms(c, 3, 300)), want)
+        assert torch.equal(a.get_state(), b.get_state())
+
+
+# ---- the image micro-batcher ----
+
+def test_microbatcher_gives_each_caller_its_own_rows():
+    """Callers that arrive while a batch runs go together into the next; each gets fn of its own input."""
+    calls, release = [], threading.Event()
+    net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 4)).eval()
+
+    def fn(z, labels):
+        calls.append(z.shape[0])
+        if len(calls) == 1:
+            release.wait(10)  # the first batch runs until every other caller has queued
+        with torch.no_grad():
+            return net(z) + labels[:, None], labels * 2
+
+    batcher = MicroBatcher(fn, max_batch=64, window_s=0.0)
+    inputs = [(torch.randn(i + 1, 8, generator=torch.Generator().manual_seed(i)), torch.full((i + 1,), float(i)))
+              for i in range(6)]
+    out = [None] * 6
+
+    def caller(i):
+        out[i] = batcher(*inputs[i])
+
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(6)]
+    threads[0].start()
+    while not calls:  # the first caller's batch is running
+        time.sleep(0.001)
+    for t in threads[1:]:
+        t.start()
+    while batcher.queued() < 5:
+        time.sleep(0.001)
+    release.set()
+    for t in threads:
+        t.join()
+    assert calls == [1, 2 + 3 + 4 + 5 + 6]
+    for (z, labels), (a, b) in zip(inputs, out):
+        with torch.no_grad():
+            assert torch.allclose(a, net(z) + labels[:, None], atol=1e-6) and torch.equal(b, labels * 2)
+
+
+def test_microbatcher_passes_errors_to_every_caller():
+    def fn(x):
+        raise RuntimeError("boom")
+
+    batcher = MicroBatcher(fn)
+    with pytest.raises(RuntimeError, match="boom"):
+        batcher(torch.zeros(2, 3))
+    assert batcher.queued() == 0
