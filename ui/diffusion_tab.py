@@ -20,6 +20,7 @@ from ui.zerogpu import on_gpu
 
 ANY = "Any"
 SAMPLER = DiffusionSampler()  # the model cache, shared by all users (and by the comparison page)
+GENERATOR = "genai-playground diffusion (class-conditional UNet, assets/diffusion)"  # what its files say
 MIN_INTERVAL = 1 / 15  # seconds between streamed updates: ~15 a second is what a browser shows well
 MIN_UPDATES = 8  # a fast run still streams every total/8 steps, so the denoising can be watched
 GIF_FRAMES = 40  # denoising frames in the GIF (strided for long runs), the last one included
@@ -49,21 +50,23 @@ def _due(step, last: float, every: int) -> bool:
     return step.done or step.index % every == 0 or time.perf_counter() - last >= MIN_INTERVAL
 
 
-def _update(step, folder, summary: str) -> tuple:
-    """One streamed update: the current samples (one PNG each), the clean guesses as one grid, no downloads yet."""
-    paths = media.png_files(to_uint8(step.sample), folder, f"x{step.index:04d}")
-    guess = media.write(folder, f"x0-{step.index:04d}.png", png_bytes(upscale(grid(to_uint8(step.predicted)), 2)))
+def _update(step, folder, summary: str, made: dict) -> tuple:
+    """One streamed update: the current samples (one PNG each), the clean guesses as one grid, no downloads yet;
+    labelled as generated, unsigned (signing costs ~2 ms a file, on every update)."""
+    paths = media.png_files(to_uint8(step.sample), folder, f"x{step.index:04d}", **made)
+    guess = media.write(folder, f"x0-{step.index:04d}.png", png_bytes(upscale(grid(to_uint8(step.predicted)), 2)),
+                        sign=False, **made)
     return media.gallery(paths), media.image(guess, "image/png"), None, None, summary
 
 
-def _final(step, folder, frames: list, summary: str) -> tuple:
+def _final(step, folder, frames: list, summary: str, made: dict) -> tuple:
     """The last update: the finished digits captioned with their class, the guess, the GIF and the grid PNG."""
     digits = to_uint8(step.sample)  # (count, 28, 28)
-    paths = media.png_files(digits, folder, "digit")
-    guess = media.write(folder, "x0-final.png", png_bytes(upscale(grid(to_uint8(step.predicted)), 2)))
+    paths = media.png_files(digits, folder, "digit", **made)
+    guess = media.write(folder, "x0-final.png", png_bytes(upscale(grid(to_uint8(step.predicted)), 2)), **made)
     frames = frames + [frames[-1]] * GIF_HOLD
-    gif = media.write(folder, "denoising.gif", gif_bytes(frames, ms_per_frame=80, bounce=False))
-    grid_png = media.write(folder, "digits.png", png_bytes(upscale(grid(digits))))
+    gif = media.write(folder, "denoising.gif", gif_bytes(frames, ms_per_frame=80, bounce=False), **made)
+    grid_png = media.write(folder, "digits.png", png_bytes(upscale(grid(digits))), **made)
     return (media.gallery(paths, [str(label) for label in step.labels]), media.image(guess, "image/png"),
             media.image(gif, "image/gif"), media.file(grid_png), summary)
 
@@ -90,6 +93,7 @@ def denoise_digits(digit: str, count: int, steps: int, guidance: float, seed: in
     model = SAMPLER  # this request's model, even if the module's is swapped meanwhile
     model.load()  # missing weights: the keyed "weights_missing" error, before any update
     folder, frames, last, compute = media.new_folder(), [], 0.0, 0.0
+    made = dict(generator=GENERATOR, settings=request)  # what the files say made them (ui/provenance.py)
     every, gif_every = max(1, steps // MIN_UPDATES), math.ceil(steps / GIF_FRAMES)
     resumed = time.perf_counter()
     for step in model.stream(**request):
@@ -99,10 +103,10 @@ def denoise_digits(digit: str, count: int, steps: int, guidance: float, seed: in
         if step.done:
             done = dict(count=count, steps=steps, sampler=sampler, guidance=guidance, ms=f"{compute * 1000:.0f}",
                         device=model.device.type)
-            yield _final(step, folder, frames, render("diffusion_done", done, lang))
+            yield _final(step, folder, frames, render("diffusion_done", done, lang), made)
         elif _due(step, last, every):
             last = time.perf_counter()
-            yield _update(step, folder, render("diffusion_progress", dict(index=step.index, total=steps), lang))
+            yield _update(step, folder, render("diffusion_progress", dict(index=step.index, total=steps), lang), made)
         resumed = time.perf_counter()
 
 

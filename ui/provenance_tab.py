@@ -26,7 +26,7 @@ from ui.zerogpu import on_gpu
 
 DETECTOR = ASSETS / "gan" / "detector.json"  # bench/bench_detectors.py: the discriminator's measured ROC AUC
 DIGIT_SIDE = 560  # a square image up to this side is read as one digit (a 28 px digit, or one enlarged)
-DIFFUSION_GENERATOR = "genai-playground diffusion (class-conditional UNet, assets/diffusion)"
+DIFFUSION_GENERATOR = diffusion_tab.GENERATOR
 HAS_DIFFUSION = (ASSETS / "diffusion" / "unet" / "diffusion_pytorch_model.safetensors").exists()
 GREEN_COLOURS = {"green": "#2ca02c", "red": "#d62728"}
 RANK_COLOURS = {"top10": "#2ca02c", "top100": "#f2c500", "top1000": "#d62728", "beyond": "#9467bd"}  # GLTR's
