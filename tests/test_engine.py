@@ -31,13 +31,7 @@ REQUESTS = [(0, Sampling(0.0, 0, 1.0, 1.3), 0, 1, 0), (1, Sampling(), 1, 2, 0),
             (4, Sampling(1.2, 20, 0.9, 1.5), 4, 1, 0), (0, Sampling(), 5, 1, 2.0)]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """As in test_text.py: one intra-op thread keeps tiny models fast on a busy machine. Restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny models, one thread
 
 
 @pytest.fixture(scope="module")
