@@ -152,6 +152,20 @@ def test_the_adapter_round_trip_gives_the_same_continuation(base, tmp_path):
     assert set(config["target_modules"]) == {"c_attn", "c_proj", "c_fc"}
 
 
+def test_applied_adapters_are_kept_by_their_bytes_and_the_least_recent_goes(base, tmp_path, monkeypatch):
+    loads, load = [], lora.load_adapter
+    monkeypatch.setattr(lora, "load_adapter", lambda source, lm: loads.append(1) or load(source, lm))
+    monkeypatch.setattr(lora, "_CACHE", type(lora._CACHE)())
+    path = lora.save_adapter(train(base, steps=2).adapter, tmp_path / "a.safetensors")
+    (tmp_path / "b.safetensors").write_bytes(path.read_bytes())  # the same file uploaded again, another path
+    first = lora.cached_adapter(str(path), base)
+    assert lora.cached_adapter(str(tmp_path / "b.safetensors"), base) is first and len(loads) == 1
+    for seed in range(1, lora.CACHED + 1):  # CACHED other adapters push it out
+        lora.cached_adapter(lora.save_adapter(train(base, steps=1, seed=seed).adapter), base)
+    again = lora.cached_adapter(str(path), base)
+    assert again is not first and len(loads) == lora.CACHED + 2 and continuation(again) == continuation(first)
+
+
 def test_lora_on_a_llama_round_trips_on_the_generic_path(tokenizer):
     lm = llama(tokenizer)
     r = train(lm, steps=10)

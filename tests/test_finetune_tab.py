@@ -102,8 +102,8 @@ def test_finetune_text_streams_and_its_adapter_continues_text(client):
     assert summary.keys() >= SUMMARY and summary["steps_done"] == 3 and summary["stopped"] is False
     assert all(u[2] is None and u[3] is None for u in updates[:-1]) and len(updates) >= 4
     rows = {(step, curve) for step, curve, _ in plot["data"]}
-    assert rows == {(0, "held-out text"), (1, "training batch"), (2, "training batch"), (3, "training batch"),
-                    (3, "held-out text")}
+    assert rows == {(0, "held-out text"), (0, "training batch"), (1, "training batch"), (2, "training batch"),
+                    (3, "training batch"), (3, "held-out text")}  # the step-0 training row has no loss
     assert adapter.endswith(".safetensors") and summary["perplexity_after"] < summary["perplexity_before"]
     tuned = [client.predict(PROMPT, 20, 5, adapter=handle_file(adapter), api_name="/continue_text")[0]
              for _ in range(2)]
@@ -165,3 +165,29 @@ def test_a_cancelled_training_stops_and_text_is_served_meanwhile(client, monkeyp
     after_cancel = steps[run]
     finetune(client, steps=1)
     assert steps[run] == after_cancel < 2000  # the cancelled training took no step meanwhile
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="Chromium is not installed (.ci/run installs it)")
+def test_stop_in_the_browser_keeps_the_result_and_continues_side_by_side(app_url):
+    """Gradio's frontend: Stop (a plain event on the session's state) ends the streaming training, whose last update
+    still reaches the page: the summary, the adapter file, then both continuations."""
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1280, "height": 2000})
+        page.goto(app_url)
+        page.get_by_role("tab", name="Fine-tune").click()
+        page.get_by_label("Example text").click()
+        page.get_by_role("option", name="The Time Machine, chapters I-III (29 kB)").click()
+        page.wait_for_function("document.querySelector('#finetune-text textarea').value.length > 20000")
+        page.locator("#finetune-train").click()
+        page.wait_for_function("document.body.innerText.includes('step 2 of 60')", timeout=120_000)
+        page.locator("#finetune-stop").click()
+        page.wait_for_function("document.body.innerText.includes('Stopped after')", timeout=60_000)
+        assert page.locator("a[href*='finetuned-adapter.safetensors']").count() == 1
+        assert '"stopped":true' in "".join(page.locator("#finetune-summary").inner_text().split())
+        page.wait_for_function("document.querySelector('#finetune-tuned textarea').value.length > 40",
+                               timeout=60_000)
+        base, tuned = (page.locator(f"#finetune-{side} textarea").input_value() for side in ("base", "tuned"))
+        assert base.startswith(PROMPT) and tuned.startswith(PROMPT) and base != tuned
+        browser.close()

@@ -70,9 +70,11 @@ def text_source(text, upload, example):
     return EXAMPLES_DIR / f"{check_choice('example', example, tuple(EXAMPLES))}.txt"
 
 
-def loss_frame(history: list[tuple[int, str, float]]) -> pd.DataFrame:
-    """The line plot's value: one row per (step, curve, loss)."""
-    return pd.DataFrame(history, columns=["step", "curve", "loss"])
+def loss_frame(history: list[tuple[int, str, float]], lang: str) -> pd.DataFrame:
+    """The line plot's value: one row per (step, curve, loss). It starts with a training row without a loss:
+    Gradio's plot keeps the curves of its first value, which holds only the held-out loss before training."""
+    first = (0, render("finetune_curve_train", {}, lang), None)
+    return pd.DataFrame([first, *history], columns=["step", "curve", "loss"])
 
 
 def _status(p: Progress, lang: str) -> str:
@@ -129,13 +131,13 @@ def finetune_text(text: str, steps: int, seed: int, lr: float = 5e-3, rank: int 
             _record(history, p, lang)
             if p.result is not None:
                 break
-            yield loss_frame(history), _status(p, lang), None, None, session
+            yield loss_frame(history, lang), _status(p, lang), None, None, session
             if session.stop.is_set():  # pressed during the step just shown: no further step starts
                 break
     finally:
         stream.close()  # after a Stop no optimizer step runs; what was learnt stays in p.run
     result = p.result or p.run.result()
-    yield loss_frame(history), *_final(result, session.keep(result, model), model, p.result is None, lang), session
+    yield loss_frame(history, lang), *_final(result, session.keep(result, model), model, p.result is None, lang), session
 
 
 def _arm(session) -> None:
@@ -181,7 +183,7 @@ def _controls() -> list:
     d = defaults(BUNDLED)
     with gr.Row():
         text = RawTextbox("", label=t("finetune_text"), lines=8, max_lines=14, placeholder=t("finetune_placeholder"),
-                          scale=3)
+                          scale=3, elem_id="finetune-text")
         with gr.Column(scale=2):
             example = gr.Dropdown([(t("finetune_example_none"), ""), *[(t(f"finetune_example_{k}"), k)
                                                                         for k in EXAMPLES]],
@@ -203,20 +205,20 @@ def build() -> None:
     gr.Markdown(t("finetune_about"))
     inputs = _controls()
     with gr.Row():
-        train = gr.Button(t("finetune_train"), variant="primary")
-        stop = gr.Button(t("app_stop"))
+        train = gr.Button(t("finetune_train"), variant="primary", elem_id="finetune-train")
+        stop = gr.Button(t("app_stop"), elem_id="finetune-stop")
     status = gr.Markdown()
     plot = gr.LinePlot(x="step", y="loss", color="curve", label=t("finetune_plot"), x_title="step · 步",
                        y_title="loss (nats/token) · 损失", color_title="", height=300)
     with gr.Row():
-        summary = gr.JSON(label=t("finetune_summary"))
+        summary = gr.JSON(label=t("finetune_summary"), elem_id="finetune-summary")
         adapter = gr.File(label=t("finetune_adapter"))
     with gr.Row():
         prompt = RawTextbox(DEFAULT_PROMPT, label=t("finetune_prompt"), scale=4)
         again = gr.Button(t("finetune_compare"), scale=1)
     with gr.Row():
-        base_text = gr.Textbox(label=t("finetune_base"), lines=6)
-        tuned_text = gr.Textbox(label=t("finetune_tuned"), lines=6)
+        base_text = gr.Textbox(label=t("finetune_base"), lines=6, elem_id="finetune-base")
+        tuned_text = gr.Textbox(label=t("finetune_tuned"), lines=6, elem_id="finetune-tuned")
     session = gr.State(Session(), delete_callback=Session.close)
     seed, model = inputs[2], inputs[8]
     # Trainings run one at a time in their own queue ("finetune"): text and image requests never wait for one.
@@ -246,7 +248,7 @@ finetune_seconds: Time budget, seconds (0 = none) | 时间预算（秒，0 = 不
 finetune_rank: LoRA rank | LoRA 秩
 finetune_lr: Learning rate | 学习率
 finetune_train: Train | 训练
-finetune_plot: Loss per step: training batches and held-out text | 每步损失：训练批次与留出文本
+finetune_plot: Loss per step: training batches (blue) and held-out text (orange) | 每步损失：训练批次（蓝）与留出文本（橙）
 finetune_summary: Summary | 摘要
 finetune_adapter: Your adapter (LoRA weights, safetensors) | 你的适配器（LoRA 权重，safetensors）
 finetune_prompt: Prompt for the side-by-side continuation (the seed above) | 并排续写的提示词（使用上面的种子）
