@@ -113,6 +113,18 @@ def test_finetune_text_streams_and_its_adapter_continues_text(client):
     assert tuned[0] == tuned[1] == local != plain  # downloaded, uploaded: the same fine-tuned continuation
 
 
+def test_the_media_folder_serves_adapter_files_only_when_they_are_safetensors(client, app_url):
+    import httpx
+
+    from ui import media
+
+    finetune(client, steps=1)
+    served = next(media.ROOT.rglob("finetuned-adapter.safetensors"))
+    assert httpx.get(f"{app_url}gradio_api/file={served}", timeout=30).status_code == 200
+    (served.parent / "evil.safetensors").write_text("<script>alert(1)</script>")
+    assert httpx.get(f"{app_url}gradio_api/file={served.parent / 'evil.safetensors'}", timeout=30).status_code == 404
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"example": ""}, "no text to learn from"),
     ({"example": "", "text": "Too short a text."}, "fine-tuning needs at least"),

@@ -100,7 +100,7 @@ def _final(result: FinetuneResult, path: Path, model: str, stopped: bool, lang: 
     return status, {**result.summary(), "model": model, "stopped": stopped}, str(path)
 
 
-@localized
+@localized  # not on_gpu: Stop reaches the training through the session's object, which a ZeroGPU worker would not share
 def finetune_text(text: str, steps: int, seed: int, lr: float = 5e-3, rank: int = 8, seconds: float = 45,
                   upload: str | None = None, example: str = "", model: str = BUNDLED, session: Session | None = None,
                   *, lang: str = "en"):
