@@ -137,7 +137,8 @@ def finetune_text(text: str, steps: int, seed: int, lr: float = 5e-3, rank: int 
     finally:
         stream.close()  # after a Stop no optimizer step runs; what was learnt stays in p.run
     result = p.result or p.run.result()
-    yield loss_frame(history, lang), *_final(result, session.keep(result, model), model, p.result is None, lang), session
+    path = session.keep(result, model)
+    yield loss_frame(history, lang), *_final(result, path, model, p.result is None, lang), session
 
 
 def _arm(session) -> None:
