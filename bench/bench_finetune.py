@@ -24,7 +24,8 @@ from generators import corpus, finetune, lora, smollm, text
 from generators.text_decoding import Sampling
 from training.novels import DEFAULT_DATA, VALID_BOOKS, clean_book
 
-PLAY = DEFAULT_DATA.parent / "tinyshakespeare" / "input.txt"  # public domain (shared/data/README.md, 2b)
+# the Fine-tune tab's example: the first 49,980 bytes of tiny-shakespeare (assets/finetune-examples/README.md)
+PLAY = Path(__file__).resolve().parents[1] / "assets" / "finetune-examples" / "shakespeare.txt"
 PROMPT = "The old captain looked out over the harbour and said"
 FULL_LR = 1e-3  # the full fine-tune's own rate: the best of 5e-4, 1e-3, 2e-3 and 5e-3 tried here (LoRA: 5e-3)
 
