@@ -319,7 +319,7 @@ def test_a_gguf_file_loads_as_the_model_it_was_written_from(tokenizer, tmp_path)
 
 def test_smollm2_without_its_package_is_a_plain_error(monkeypatch):
     monkeypatch.setattr(smollm, "gguf_path", lambda: None)
-    assert not smollm.available()
+    assert not smollm.available() and smollm.offered() == ()  # the model dropdowns do not list it
     with pytest.raises(ModelUnavailable) as e:
         smollm.load(torch.device("cpu"))
     assert e.value.key == "smollm_not_installed"
