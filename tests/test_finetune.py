@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
-from generators import finetune, gpt2_fast, smollm
+from generators import corpus, gpt2_fast, lora, smollm
 from generators.errors import InputError, ModelUnavailable
 from generators.finetune import FineTuner
 from generators.text import LoadedModel, TextContinuation
@@ -22,13 +22,7 @@ OTHER = "Rain fell on the harbour and the boats rocked slowly. " * 40
 RECIPE = dict(batch_size=4, block_size=16, eval_every=5, seconds=0)  # no time budget: exactly reproducible
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from intra-op threads; on a busy 2-core machine they only wait. Restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny models, one thread
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +100,7 @@ def test_closing_the_stream_stops_training_and_keeps_what_was_learnt(base):
     r = p.run.result()  # a Stop keeps the run: perplexities, steps and the adapter so far
     assert r.steps_done == 6 and r.perplexity_after < r.perplexity_before
     assert any(k.endswith("lora_B.weight") and v.abs().sum() > 0 for k, v in r.adapter.weights.items())
-    assert continuation(finetune.load_adapter(finetune.save_adapter(r.adapter), base))
+    assert continuation(lora.load_adapter(lora.save_adapter(r.adapter), base))
 
 
 def test_two_sessions_do_not_mix_and_the_base_stays_untouched(base):
@@ -123,7 +117,7 @@ def test_two_sessions_do_not_mix_and_the_base_stays_untouched(base):
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert [p.requires_grad for p in base.model.parameters()] == flags
     assert continuation(base) == text_before
-    tuned = finetune.apply_adapter(base, alone.adapter)
+    tuned = lora.apply_adapter(base, alone.adapter)
     after = weights(base.model)  # applying an adapter copies nothing into the base either
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert tuned.model.transformer.wte.weight.data_ptr() == base.model.transformer.wte.weight.data_ptr()  # shared
@@ -135,27 +129,41 @@ def test_the_merged_model_computes_what_the_lora_model_computes(base):
     *_, last = run
     ids = torch.tensor([base.tokenizer("The cat sat on").input_ids])
     with torch.no_grad():
-        lora = last.run.model(input_ids=ids).logits
-        merged = finetune.apply_adapter(base, r.adapter).model(input_ids=ids).logits
+        peft_lora = last.run.model(input_ids=ids).logits
+        merged = lora.apply_adapter(base, r.adapter).model(input_ids=ids).logits
         plain = base.model(input_ids=ids).logits
-    assert torch.allclose(lora, merged, atol=1e-5) and not torch.allclose(plain, merged, atol=1e-3)
+    assert torch.allclose(peft_lora, merged, atol=1e-5) and not torch.allclose(plain, merged, atol=1e-3)
 
 
 def test_the_adapter_round_trip_gives_the_same_continuation(base, tmp_path):
     adapter = train(base).adapter
-    tuned = finetune.apply_adapter(base, adapter)
-    blob = finetune.save_adapter(adapter)
+    tuned = lora.apply_adapter(base, adapter)
+    blob = lora.save_adapter(adapter)
     assert isinstance(blob, bytes) and len(blob) < 200_000
-    path = finetune.save_adapter(adapter, tmp_path / "adapter.safetensors")
-    for uploaded in (finetune.load_adapter(blob, base), finetune.load_adapter(path, base),
-                     finetune.load_adapter(str(path), base)):
+    path = lora.save_adapter(adapter, tmp_path / "adapter.safetensors")
+    for uploaded in (lora.load_adapter(blob, base), lora.load_adapter(path, base),
+                     lora.load_adapter(str(path), base)):
         assert uploaded.fast is not None  # merged: the lean GPT-2 path decodes it
         assert continuation(uploaded) == continuation(tuned)
     assert continuation(tuned) != continuation(base)
-    config = finetune.read_adapter(blob, base).config
+    config = lora.read_adapter(blob, base).config
     assert config["rank"] == 4 and config["fan_in_fan_out"] is True and config["base_sha256"] == \
-        finetune.fingerprint(base.model)
+        lora.fingerprint(base.model)
     assert set(config["target_modules"]) == {"c_attn", "c_proj", "c_fc"}
+
+
+def test_applied_adapters_are_kept_by_their_bytes_and_the_least_recent_goes(base, tmp_path, monkeypatch):
+    loads, load = [], lora.load_adapter
+    monkeypatch.setattr(lora, "load_adapter", lambda source, lm: loads.append(1) or load(source, lm))
+    monkeypatch.setattr(lora, "_CACHE", type(lora._CACHE)())
+    path = lora.save_adapter(train(base, steps=2).adapter, tmp_path / "a.safetensors")
+    (tmp_path / "b.safetensors").write_bytes(path.read_bytes())  # the same file uploaded again, another path
+    first = lora.cached_adapter(str(path), base)
+    assert lora.cached_adapter(str(tmp_path / "b.safetensors"), base) is first and len(loads) == 1
+    for seed in range(1, lora.CACHED + 1):  # CACHED other adapters push it out
+        lora.cached_adapter(lora.save_adapter(train(base, steps=1, seed=seed).adapter), base)
+    again = lora.cached_adapter(str(path), base)
+    assert again is not first and len(loads) == lora.CACHED + 2 and continuation(again) == continuation(first)
 
 
 def test_lora_on_a_llama_round_trips_on_the_generic_path(tokenizer):
@@ -163,22 +171,22 @@ def test_lora_on_a_llama_round_trips_on_the_generic_path(tokenizer):
     r = train(lm, steps=10)
     assert any(".self_attn.q_proj.lora_A" in k for k in r.adapter.weights)
     assert any(".mlp.down_proj.lora_B" in k for k in r.adapter.weights)
-    tuned = finetune.load_adapter(finetune.save_adapter(r.adapter), lm)
-    assert tuned.fast is None and continuation(tuned) == continuation(finetune.apply_adapter(lm, r.adapter))
+    tuned = lora.load_adapter(lora.save_adapter(r.adapter), lm)
+    assert tuned.fast is None and continuation(tuned) == continuation(lora.apply_adapter(lm, r.adapter))
     assert r.perplexity_after < r.perplexity_before
 
 
 def test_an_adapter_for_another_model_is_refused(base, tokenizer):
     wider = train(gpt2(tokenizer, n_embd=48), steps=2).adapter  # other shapes
     with pytest.raises(InputError) as e:
-        finetune.load_adapter(finetune.save_adapter(wider), base)
+        lora.load_adapter(lora.save_adapter(wider), base)
     assert e.value.key == "finetune_adapter_mismatch" and e.value.fields["file"] == (4, 48)
     reseeded = train(gpt2(tokenizer, seed=1), steps=2).adapter  # the same shapes, other weights
     with pytest.raises(InputError) as e:
-        finetune.load_adapter(finetune.save_adapter(reseeded), base)
+        lora.load_adapter(lora.save_adapter(reseeded), base)
     assert e.value.key == "finetune_adapter_mismatch" and e.value.fields["what"] == "base_sha256"
     with pytest.raises(InputError) as e:
-        finetune.load_adapter(finetune.save_adapter(train(llama(tokenizer), steps=2).adapter), base)
+        lora.load_adapter(lora.save_adapter(train(llama(tokenizer), steps=2).adapter), base)
     assert e.value.key == "finetune_adapter_mismatch" and e.value.fields["what"] == "model_type"
 
 
@@ -187,20 +195,20 @@ def test_files_that_are_not_adapters_are_refused(base, tmp_path):
 
     torch.save({"x": torch.zeros(2)}, tmp_path / "pickle.bin")
     adapter = train(base, steps=2).adapter
-    nan = finetune.LoraAdapter({k: v * float("nan") for k, v in adapter.weights.items()}, adapter.config)
+    nan = lora.LoraAdapter({k: v * float("nan") for k, v in adapter.weights.items()}, adapter.config)
     for bad in (b"", b"not a file at all", save({"x": torch.zeros(2)}), (tmp_path / "pickle.bin").read_bytes(),
-                finetune.save_adapter(nan), str(tmp_path / "missing.safetensors")):
+                lora.save_adapter(nan), str(tmp_path / "missing.safetensors")):
         with pytest.raises(InputError) as e:
-            finetune.read_adapter(bad, base)
+            lora.read_adapter(bad, base)
         assert e.value.key == "finetune_adapter_invalid"
     with pytest.raises(InputError) as e:
-        finetune.read_adapter(b"\0" * (finetune.MAX_ADAPTER_BYTES + 1), base)
+        lora.read_adapter(b"\0" * (lora.MAX_ADAPTER_BYTES + 1), base)
     assert e.value.key == "finetune_adapter_too_large"
 
 
 def bad_inputs(tmp_path):
     big = tmp_path / "big.txt"
-    big.write_bytes(b"a" * (finetune.MAX_TEXT_BYTES + 1))
+    big.write_bytes(b"a" * (corpus.MAX_TEXT_BYTES + 1))
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("Café au lait, s'il vous plaît. ".encode("latin-1") * 40)
     return [
@@ -210,7 +218,7 @@ def bad_inputs(tmp_path):
         ({"text": "".join(chr(i % 32) for i in range(1, 3000))}, "finetune_binary"),
         ({"text": latin1.read_bytes()}, "finetune_not_utf8"), ({"text": latin1}, "finetune_not_utf8"),
         ({"text": "bad \ud800 surrogate " * 100}, "finetune_not_utf8"),
-        ({"text": "a" * (finetune.MAX_TEXT_BYTES + 1)}, "finetune_too_large"), ({"text": big}, "finetune_too_large"),
+        ({"text": "a" * (corpus.MAX_TEXT_BYTES + 1)}, "finetune_too_large"), ({"text": big}, "finetune_too_large"),
         ({"steps": 0}, "int_range"), ({"steps": 2001}, "int_range"), ({"steps": 2.5}, "int_range"),
         ({"lr": 0.0}, "float_range"), ({"lr": 1.0}, "float_range"), ({"lr": float("nan")}, "float_range"),
         ({"rank": 0}, "int_range"), ({"rank": 65}, "int_range"), ({"seed": -1}, "int_range"),
@@ -227,15 +235,15 @@ def test_bad_inputs_raise_before_training(base, tmp_path):
 
 
 def test_the_shortest_text_is_one_batch_plus_the_held_out_tenth(base):
-    need = finetune.min_tokens(RECIPE["batch_size"], RECIPE["block_size"])
+    need = corpus.min_tokens(RECIPE["batch_size"], RECIPE["block_size"])
     ids = base.tokenizer(TOY).input_ids
-    split = finetune.split_tokens(ids[:need], RECIPE["batch_size"], RECIPE["block_size"])
+    split = corpus.split_tokens(ids[:need], RECIPE["batch_size"], RECIPE["block_size"])
     assert len(split.train) >= RECIPE["batch_size"] * RECIPE["block_size"] + 1 and len(split.held) >= 16
     assert torch.equal(torch.cat([split.train, split.held]), torch.tensor(ids[:need]))
     with pytest.raises(InputError) as e:
-        finetune.split_tokens(ids[:need - 1], RECIPE["batch_size"], RECIPE["block_size"])
+        corpus.split_tokens(ids[:need - 1], RECIPE["batch_size"], RECIPE["block_size"])
     assert e.value.key == "finetune_too_short" and e.value.fields == {"tokens": need - 1, "need": need}
-    assert finetune.read_text(("\ufeff" + TOY.replace(". ", ".\r\n")).encode()) == TOY.replace(". ", ".\n")
+    assert corpus.read_text(("\ufeff" + TOY.replace(". ", ".\r\n")).encode()) == TOY.replace(". ", ".\n")
 
 
 def test_the_command_line_dry_run(tmp_path):
@@ -247,7 +255,7 @@ def test_the_command_line_dry_run(tmp_path):
     from safetensors import safe_open
 
     with safe_open(out, "pt") as f:
-        assert f.metadata()["format"] == finetune.FORMAT and any("lora_A" in k for k in f.keys())
+        assert f.metadata()["format"] == lora.FORMAT and any("lora_A" in k for k in f.keys())
 
 
 # The GGUF load path (SmolLM2 ships as a GGUF file), on a tiny Llama GGUF written here ------------------------------
@@ -311,7 +319,7 @@ def test_a_gguf_file_loads_as_the_model_it_was_written_from(tokenizer, tmp_path)
 
 def test_smollm2_without_its_package_is_a_plain_error(monkeypatch):
     monkeypatch.setattr(smollm, "gguf_path", lambda: None)
-    assert not smollm.available()
+    assert not smollm.available() and smollm.offered() == ()  # the model dropdowns do not list it
     with pytest.raises(ModelUnavailable) as e:
         smollm.load(torch.device("cpu"))
     assert e.value.key == "smollm_not_installed"

@@ -5,7 +5,7 @@
     python -m training.finetune_text --dry-run                              # a tiny model on a few lines, for CI
 
 The last tenth of the text's tokens is held out; its perplexity is printed before and after. The adapter file
-(LoRA weights in safetensors, the config in its metadata) continues text with `generators.finetune.load_adapter`.
+(LoRA weights in safetensors, the config in its metadata) continues text with `generators.lora.load_adapter`.
 """
 
 import argparse
@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from generators import finetune
+from generators import finetune, lora
 
 DRY_TEXT = """First Citizen: Before we proceed any further, hear me speak.
 All: Speak, speak.
@@ -93,7 +93,7 @@ def main():
         text, tuner = args.text, finetune.FineTuner(device)
     result = train(tuner, args, text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    finetune.save_adapter(result.adapter, args.out)
+    lora.save_adapter(result.adapter, args.out)
     print(json.dumps({**result.summary(), "adapter": str(args.out), "bytes": args.out.stat().st_size}, indent=2))
 
 

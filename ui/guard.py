@@ -91,15 +91,19 @@ def client_of(scope) -> str:
 
 def our_media(path: str) -> bool:
     """Whether `path` (a /file= URL's path) is a file under media.ROOT that the app wrote: a .png or .gif whose
-    first bytes say so (so an .html, or a script named .png, placed there is never served)."""
-    kind = MEDIA_TYPES.get(Path(path).suffix.lower())
-    if kind is None:
+    first bytes say so (so an .html, or a script named .png, placed there is never served), or a fine-tuned
+    adapter (.safetensors: a little-endian 8-byte header length, then the header's JSON)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in MEDIA_TYPES and suffix != ".safetensors":
         return False
     try:
         with open(path, "rb") as f:
-            return f.read(len(kind[0])) == kind[0]
+            head = f.read(9)
     except OSError:
         return False
+    if suffix == ".safetensors":
+        return head[8:9] == b"{"
+    return head.startswith(MEDIA_TYPES[suffix][0])
 
 
 class Guard:

