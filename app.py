@@ -29,6 +29,7 @@ from starlette.middleware import Middleware
 from generators.device import share_cpu
 from generators.network import reachable
 from ui import cards, guard, media
+from ui.housekeeping import SessionPruner
 from ui.errors import language
 from ui.i18n import i18n as translations, t
 from ui.registry import tabs
@@ -46,6 +47,7 @@ SESSIONS = 64
 
 
 _REQUEST = contextvars.ContextVar("request", default=None)  # the request whose inputs are being read
+_PRUNER = SessionPruner()  # Gradio's bookkeeping of finished API sessions (ui/housekeeping.py)
 
 
 class Playground(gr.Blocks):
@@ -64,6 +66,8 @@ class Playground(gr.Blocks):
                               max_file_size=max_file_size, state_session_capacity=state_session_capacity, **kwargs)
 
     async def process_api(self, block_fn, inputs, state=None, request=None, *args, **kwargs):
+        if getattr(self, "_queue", None) is not None:  # on the event loop, where Gradio's queue keeps its per-session dicts
+            _PRUNER.maybe_prune(self._queue)
         token = _REQUEST.set(request)
         try:
             return await super().process_api(block_fn, inputs, state, request, *args, **kwargs)

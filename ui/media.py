@@ -24,6 +24,7 @@ from gradio.components.gallery import GalleryData, GalleryImage
 from gradio.data_classes import FileData, ImageData
 
 from ui import provenance
+from ui.housekeeping import trim_heap
 from ui.calls import Hooks, wrap
 from ui.images import png_bytes
 
@@ -64,6 +65,7 @@ def _cleanup() -> None:
     while True:
         time.sleep(PRUNE_EVERY)
         prune(ROOT, MAX_BYTES, KEEP_SECONDS)
+        trim_heap()  # the C heap's free pages back to the system (ui/housekeeping.py says why)
 
 
 def prune(root: Path, max_bytes: int, keep_seconds: float) -> None:
