@@ -5,6 +5,7 @@ import threading
 
 import gradio as gr
 
+from generators.backend import adapter
 from generators.errors import InputError, KeyedError
 from generators.limits import SEED
 from generators.text import (ALTERNATIVES, BUNDLED, HUB_MODELS, MAX_NEW_TOKENS, REPETITION_PENALTY, TEMPERATURE,
@@ -25,7 +26,7 @@ EXAMPLES = [[DEFAULT_PROMPT, 48, 0, 0.8], ["It was a dark and stormy night;", 64
             ["She opened the letter slowly, and", 64, 7, 1.2]]
 
 RANK_COLOURS = {"#1": "#2ca02c", "#2-5": "#f2c500", "#6+": "#d62728"}  # green, yellow, red: GLTR's buckets
-CONTINUATION = TextContinuation()  # holds no per-user state: the loaded models only
+CONTINUATION = adapter(TextContinuation)  # holds no per-user state: the loaded models only
 
 
 @localized
