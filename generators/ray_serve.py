@@ -17,7 +17,6 @@ import contextlib
 import functools
 import importlib
 import os
-from collections import deque
 from pathlib import Path
 
 import ray
@@ -55,8 +54,9 @@ def deploy(cls: type, replicas: int | None = None, cpus: float | None = None) ->
         return serve.get_app_handle(name)
     replicas = replicas or int(os.environ.get("PLAYGROUND_RAY_REPLICAS", "1"))
     cpus = float(os.environ.get("PLAYGROUND_RAY_CPUS", "1")) if cpus is None else cpus
+    gpus = float(os.environ.get("PLAYGROUND_RAY_GPUS", "0"))  # Ray hides the GPUs from a replica that asks none
     kind = GanDeployment if name == "GanSampler" else AdapterDeployment
-    app = kind.options(name=name, num_replicas=replicas, ray_actor_options={"num_cpus": cpus})
+    app = kind.options(name=name, num_replicas=replicas, ray_actor_options={"num_cpus": cpus, "num_gpus": gpus})
     target = serve.RunTarget(app.bind(f"{cls.__module__}:{cls.__qualname__}", max(1, round(cpus))), name=name,
                              route_prefix=None)
     return serve.run_many([target], wait_for_applications_running=False)[0]
@@ -83,7 +83,7 @@ class _Adapter:
         torch.set_num_threads(threads)
         module, _, name = target.partition(":")
         self.adapter = getattr(importlib.import_module(module), name)()
-        self.open, self.stopped = 0, deque(maxlen=16)  # streams running; items taken by the last ones stopped early
+        self.open, self.stopped, self.taken = 0, 0, None  # streams running, stopped early, items the last one took
 
     async def call(self, name: str, args: tuple, kwargs: dict):
         return await asyncio.to_thread(getattr(self.adapter, name), *args, **kwargs)
@@ -100,11 +100,11 @@ class _Adapter:
         finally:
             self.open -= 1
             if not done:
-                self.stopped.append(taken)
+                self.stopped, self.taken = self.stopped + 1, taken
 
     def streams(self) -> dict:
-        """How many streams run now, and how many items each of the last ones stopped early had taken."""
-        return dict(open=self.open, stopped=list(self.stopped))
+        """How many streams run now, how many stopped early, and how many items the last of those took."""
+        return dict(open=self.open, stopped=self.stopped, taken=self.taken)
 
     def attribute(self, name: str):
         """An attribute set when the model loads (device, the VAE's bank of test digits): loaded first."""

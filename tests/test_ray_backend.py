@@ -76,6 +76,17 @@ def test_concurrent_gan_samples_each_get_their_own_digits(remote, local):
         torch.testing.assert_close(there.images, here.images, atol=1e-5, rtol=0)
 
 
+def test_sample_together_gives_each_request_its_lone_digits(local):
+    """The batch @serve.batch runs: one forward for all, each request's rows equal to its lone call's."""
+    from generators.ray_serve import sample_together
+
+    requests = [dict(digit=None, count=4, seed=9, truncation=0.5), dict(digit=2, count=1, seed=0)]
+    for request, batch in zip(requests, sample_together(local[GanSampler], requests)):
+        alone = local[GanSampler].sample(**request)
+        assert batch.labels == alone.labels and batch.predicted == alone.predicted
+        torch.testing.assert_close(batch.images, alone.images, atol=1e-5, rtol=0)
+
+
 def test_gan_walk_streams_the_local_frames(remote, local):
     request = dict(digit=3, seed_a=1, seed_b=2, steps=8, end_digit=8)
     there, here = list(remote[GanSampler].stream_walk(**request)), list(local[GanSampler].stream_walk(**request))
@@ -121,14 +132,26 @@ def test_stop_stops_the_stream_in_the_replica(remote):
     the step it is in, long before the 512 tokens asked for."""
     from ray import serve
 
-    stats = serve.get_app_handle("TextContinuation").streams
+    before = text_streams()["stopped"]
     stream = remote[TextContinuation].stream("Once upon a time", max_new_tokens=512, seed=0)
     next(stream), next(stream)
     stream.close()
+    assert_stopped_early(before)
+
+
+def text_streams() -> dict:
+    """The text replica's streams: how many run, how many stopped early, how many tokens the last of those took."""
+    from ray import serve
+
+    return serve.get_app_handle("TextContinuation").streams.remote().result()
+
+
+def assert_stopped_early(before: int, limit: int = 512) -> None:
+    """Waits (up to 30 s) until no text stream runs, then checks that one more stopped before `limit` tokens."""
     deadline = time.time() + 30
-    while (state := stats.remote().result())["open"] and time.time() < deadline:
+    while (state := text_streams())["open"] and time.time() < deadline:
         time.sleep(0.05)
-    assert state["open"] == 0 and state["stopped"] and state["stopped"][-1] < 512, state
+    assert state["open"] == 0 and state["stopped"] == before + 1 and state["taken"] < limit, state
 
 
 @pytest.fixture(scope="module")
@@ -169,5 +192,12 @@ def test_the_app_with_backend_ray_answers_every_family(app_on_ray, local):
     assert len(walk) == 4
     real, *families, _, _ = app_on_ray.predict("4", 2, 0, api_name="/compare_families")  # GAN and VAE read here
     assert [len(f) for f in families] == [2, 2, 2]
+    before = text_streams()["stopped"]
+    job = app_on_ray.submit("Once upon a time", 512, 0, api_name="/continue_text")
+    deadline = time.time() + 60
+    while not job.outputs() and time.time() < deadline:  # Stop after the first streamed update
+        time.sleep(0.02)
+    job.cancel()
+    assert_stopped_early(before)
     with pytest.raises(Exception, match="64"):  # a keyed error from a replica, worded for the user
         app_on_ray.predict("7", 65, 3, 0.8, api_name="/sample_digits")
