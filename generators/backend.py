@@ -24,14 +24,12 @@ def use_ray(address: str | None = None, **init) -> None:
 
 
 def use_local() -> None:
-    """Deletes the deployments (Serve shuts down) and leaves Ray (a local Ray this process started stops); adapters
-    made after this compute here again. For tests: the app keeps its backend for its whole life."""
+    """Leaves Ray (a local Ray that use_ray() started stops, with its deployments); adapters made after this
+    compute here again. For tests and benches: the app keeps its backend for its whole life."""
     global _ray
     if _ray:
-        from ray import serve
-        import ray
-        serve.shutdown()
-        ray.shutdown()
+        from generators import ray_serve
+        ray_serve.stop()
     _ray = False
 
 

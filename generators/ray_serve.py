@@ -37,14 +37,26 @@ MAX_ONGOING = 32  # requests a replica takes at once (threads of the sync calls,
 _END = object()
 
 
+_local = False  # whether start() asked for a Ray of this process's own
+
+
 def start(address: str | None = None, **init) -> None:
     """Starts a local Ray (address None) or joins a cluster, and Serve without an HTTP proxy (only the front
     calls the deployments, through handles). `init`: more ray.init arguments (num_cpus for a local start)."""
+    global _local
     if not ray.is_initialized():
+        _local = address is None
         env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIXES)}
         ray.init(address=address, include_dashboard=False, log_to_driver=False, **init,
                  runtime_env={"working_dir": str(ROOT), "excludes": EXCLUDES, "env_vars": env})
     serve.start(proxy_location="Disabled")
+
+
+def stop() -> None:
+    """Leaves Ray; a local Ray of this process's own goes with its deployments, a joined cluster keeps them."""
+    if _local:
+        serve.shutdown()
+    ray.shutdown()
 
 
 def deploy(cls: type, replicas: int | None = None, cpus: float | None = None) -> DeploymentHandle:
