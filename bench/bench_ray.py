@@ -70,13 +70,19 @@ def main(argv=None) -> None:
     os.environ.update(PLAYGROUND_RAY_REPLICAS=str(args.replicas), PLAYGROUND_RAY_CPUS=str(args.cpus))
     local = GanSampler()
     backend.use_ray(args.address)
+    from ray import serve
     remote = backend.adapter(GanSampler)
     for sampler in (local, remote):  # warm-up: loads, first kernels, the replica's start
         for _ in range(3):
             sampler.sample(digit=7, count=args.count, seed=0, truncation=0.8)
+    stats = serve.get_app_handle("GanSampler").stats
     for users in args.users:
         report("local", users, *run(local, users, args.seconds, args.count))
+        before = stats.remote().result()
         report("ray", users, *run(remote, users, args.seconds, args.count))
+        after = stats.remote().result()
+        calls, forwards = after["batched"] - before["batched"], after["batches"] - before["batches"]
+        print(f"       the replica ran {forwards} forwards for {calls} calls ({calls / max(1, forwards):.1f} a forward)")
     backend.use_local()
 
 

@@ -7,7 +7,7 @@ closing such a stream (the tab's Stop) cancels the request, which closes the ada
 its current step. Keyed errors (InputError, ModelUnavailable) arrive as themselves, key and fields included. The GAN's
 `sample` is batched with `@serve.batch`: requests that arrive together run as one forward.
 
-    start(address=None)                  # a local Ray (or join one: "auto", "ray://head:10001", "10.0.0.1:6379")
+    start(address=None)                  # a local Ray of its own (or join a cluster: "auto", "10.0.0.1:6379")
     sampler = RayAdapter(GanSampler, deploy(GanSampler))
     batch = sampler.sample(digit=7, count=16, seed=3, truncation=0.8)   # computed in the cluster
 """
@@ -35,19 +35,18 @@ ENV_PREFIXES = ("PLAYGROUND_", "HF_", "TRANSFORMERS_")  # settings the replicas 
 LOCAL = frozenset({"load", "noise"})  # the networks themselves, for pages that read them in the front (compare)
 MAX_ONGOING = 32  # requests a replica takes at once (threads of the sync calls, streams interleaved at each step)
 _END = object()
-
-
 _local = False  # whether start() asked for a Ray of this process's own
 
 
 def start(address: str | None = None, **init) -> None:
     """Starts a local Ray (address None) or joins a cluster, and Serve without an HTTP proxy (only the front
-    calls the deployments, through handles). `init`: more ray.init arguments (num_cpus for a local start)."""
+    calls the deployments, through handles). `init`: more ray.init arguments (num_cpus for a local start).
+    A local Ray is a new one ("local"): ray.init(None) would join a cluster `ray start` left on this machine."""
     global _local
     if not ray.is_initialized():
         _local = address is None
         env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIXES)}
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, **init,
+        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False, **init,
                  runtime_env={"working_dir": str(ROOT), "excludes": EXCLUDES, "env_vars": env})
     serve.start(proxy_location="Disabled")
 
@@ -114,7 +113,7 @@ class _Adapter:
             if not done:
                 self.stopped, self.taken = self.stopped + 1, taken
 
-    def streams(self) -> dict:
+    def stats(self) -> dict:
         """How many streams run now, how many stopped early, and how many items the last of those took."""
         return dict(open=self.open, stopped=self.stopped, taken=self.taken)
 
@@ -127,6 +126,13 @@ class _Adapter:
 class _Gan(_Adapter):
     """The GAN's replica: concurrent `sample` calls run as one forward (generator, discriminator, classifier)."""
 
+    def __init__(self, target: str, threads: int):
+        super().__init__(target, threads)
+        self.batches, self.batched = 0, 0  # forwards of `sample`, and the calls they served
+
+    def stats(self) -> dict:
+        return dict(super().stats(), batches=self.batches, batched=self.batched)
+
     async def call(self, name: str, args: tuple, kwargs: dict):
         if name != "sample" or args:
             return await super().call(name, args, kwargs)
@@ -135,6 +141,7 @@ class _Gan(_Adapter):
 
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.002)
     async def _sample(self, requests: list[dict]) -> list:
+        self.batches, self.batched = self.batches + 1, self.batched + len(requests)
         return await asyncio.to_thread(sample_together, self.adapter, requests)
 
 

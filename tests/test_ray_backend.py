@@ -68,12 +68,20 @@ def test_concurrent_gan_samples_each_get_their_own_digits(remote, local):
     def call(i):
         results[i] = remote[GanSampler].sample(**requests[i])
 
+    before = gan_stats()["batched"]
     threads = [threading.Thread(target=call, args=(i,)) for i in range(len(requests))]
     [t.start() for t in threads], [t.join() for t in threads]
+    assert gan_stats()["batched"] == before + len(requests)  # all through the batch (how many per batch: timing)
     for request, there in zip(requests, results):
         here = local[GanSampler].sample(**request)
         assert there.labels == here.labels
         torch.testing.assert_close(there.images, here.images, atol=1e-5, rtol=0)
+
+
+def gan_stats() -> dict:
+    from ray import serve
+
+    return serve.get_app_handle("GanSampler").stats.remote().result()
 
 
 def test_sample_together_gives_each_request_its_lone_digits(local):
@@ -143,7 +151,7 @@ def text_streams() -> dict:
     """The text replica's streams: how many run, how many stopped early, how many tokens the last of those took."""
     from ray import serve
 
-    return serve.get_app_handle("TextContinuation").streams.remote().result()
+    return serve.get_app_handle("TextContinuation").stats.remote().result()
 
 
 def assert_stopped_early(before: int, limit: int = 512) -> None:
