@@ -82,7 +82,8 @@ def main(argv=None) -> None:
         report("ray", users, *run(remote, users, args.seconds, args.count))
         after = stats.remote().result()
         calls, forwards = after["batched"] - before["batched"], after["batches"] - before["batches"]
-        print(f"       the replica ran {forwards} forwards for {calls} calls ({calls / max(1, forwards):.1f} a forward)")
+        print(f"       the replica ran {forwards} forwards for {calls} calls "
+              f"({calls / max(1, forwards):.1f} a forward)")
     backend.use_local()
 
 

@@ -33,12 +33,13 @@ def use_local() -> None:
     _ray = False
 
 
-def adapter(cls: type):
-    """`cls()`, in this process or (after use_ray) in its Ray Serve deployment: one shared by every request."""
+def adapter(cls: type, **options):
+    """`cls(**options)`, in this process or (after use_ray) in its Ray Serve deployment, where the options travel
+    (picklable ones only): one adapter shared by every request."""
     if not _ray:
-        return cls()
+        return cls(**options)
     from generators.ray_serve import RayAdapter, deploy
-    return RayAdapter(cls, deploy(cls))
+    return RayAdapter(cls, deploy(cls, options), options)
 
 
 def from_environment() -> tuple[str, str | None]:

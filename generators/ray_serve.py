@@ -17,6 +17,7 @@ import contextlib
 import functools
 import importlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import ray
@@ -58,8 +59,10 @@ def stop() -> None:
     ray.shutdown()
 
 
-def deploy(cls: type, replicas: int | None = None, cpus: float | None = None) -> DeploymentHandle:
-    """The handle of `cls`'s deployment: deployed now unless the cluster already serves it (another front)."""
+def deploy(cls: type, options: dict | None = None, replicas: int | None = None,
+           cpus: float | None = None) -> DeploymentHandle:
+    """The handle of `cls`'s deployment (replicas hold `cls(**options)`): deployed now unless the cluster already
+    serves it (another front)."""
     name = cls.__name__
     if name in serve.status().applications:
         return serve.get_app_handle(name)
@@ -68,18 +71,17 @@ def deploy(cls: type, replicas: int | None = None, cpus: float | None = None) ->
     gpus = float(os.environ.get("PLAYGROUND_RAY_GPUS", "0"))  # Ray hides the GPUs from a replica that asks none
     kind = GanDeployment if name == "GanSampler" else AdapterDeployment
     app = kind.options(name=name, num_replicas=replicas, ray_actor_options={"num_cpus": cpus, "num_gpus": gpus})
-    target = serve.RunTarget(app.bind(f"{cls.__module__}:{cls.__qualname__}", max(1, round(cpus))), name=name,
-                             route_prefix=None)
+    target = serve.RunTarget(app.bind(f"{cls.__module__}:{cls.__qualname__}", max(1, round(cpus)), options or {}),
+                             name=name, route_prefix=None)
     return serve.run_many([target], wait_for_applications_running=False)[0]
 
 
-async def _stepped(items):
-    """`items` (a sync generator) as an async one, each step in a worker thread; closed after the step it is in
+async def _stepped(items, pool: ThreadPoolExecutor):
+    """`items` (a sync generator) as an async one, each step in a thread of `pool`; closed after the step it is in
     when this generator is closed or its task cancelled (the caller stopped), so no step runs after that."""
-    pending = None
+    pending, loop = None, asyncio.get_running_loop()
     try:
-        while (item := await asyncio.shield(pending := asyncio.ensure_future(
-                asyncio.to_thread(next, items, _END)))) is not _END:
+        while (item := await asyncio.shield(pending := loop.run_in_executor(pool, next, items, _END))) is not _END:
             yield item
     finally:
         if pending is not None and not pending.done():
@@ -88,22 +90,28 @@ async def _stepped(items):
 
 
 class _Adapter:
-    """A replica: one adapter (`target` "module:Class"), its methods called by name."""
+    """A replica: one adapter (`target` "module:Class", made with `options`), its methods called by name."""
 
-    def __init__(self, target: str, threads: int):
+    def __init__(self, target: str, threads: int, options: dict):
         torch.set_num_threads(threads)
         module, _, name = target.partition(":")
-        self.adapter = getattr(importlib.import_module(module), name)()
+        self.adapter = getattr(importlib.import_module(module), name)(**options)
         self.open, self.stopped, self.taken = 0, 0, None  # streams running, stopped early, items the last one took
+        # a thread for each request it takes: asyncio's default pool (cores + 4) would cap the streams waiting on
+        # one model at once, and so the text engine's batch
+        self.pool = ThreadPoolExecutor(MAX_ONGOING, thread_name_prefix=name)
 
     async def call(self, name: str, args: tuple, kwargs: dict):
-        return await asyncio.to_thread(getattr(self.adapter, name), *args, **kwargs)
+        return await self._run(getattr(self.adapter, name), *args, **kwargs)
+
+    async def _run(self, fn, *args, **kwargs):
+        return await asyncio.get_running_loop().run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
 
     async def stream(self, name: str, args: tuple, kwargs: dict):
-        items = await asyncio.to_thread(getattr(self.adapter, name), *args, **kwargs)  # text checks before item 1
+        items = await self._run(getattr(self.adapter, name), *args, **kwargs)  # text checks before item 1
         self.open, taken, done = self.open + 1, 0, False
         try:
-            async with contextlib.aclosing(_stepped(iter(items))) as steps:
+            async with contextlib.aclosing(_stepped(iter(items), self.pool)) as steps:
                 async for item in steps:
                     taken += 1
                     yield item
@@ -126,8 +134,8 @@ class _Adapter:
 class _Gan(_Adapter):
     """The GAN's replica: concurrent `sample` calls run as one forward (generator, discriminator, classifier)."""
 
-    def __init__(self, target: str, threads: int):
-        super().__init__(target, threads)
+    def __init__(self, target: str, threads: int, options: dict):
+        super().__init__(target, threads, options)
         self.batches, self.batched = 0, 0  # forwards of `sample`, and the calls they served
 
     def stats(self) -> dict:
@@ -142,7 +150,7 @@ class _Gan(_Adapter):
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.002)
     async def _sample(self, requests: list[dict]) -> list:
         self.batches, self.batched = self.batches + 1, self.batched + len(requests)
-        return await asyncio.to_thread(sample_together, self.adapter, requests)
+        return await self._run(sample_together, self.adapter, requests)
 
 
 @torch.inference_mode()
@@ -153,8 +161,9 @@ def sample_together(sampler, requests: list[dict]) -> list:
     for r in requests:
         count, seed = r["count"], r["seed"]
         z.append(sampler.noise(count, seed, r.get("truncation", 1.0)))
-        if r["digit"] is None:
-            labels.append(torch.randint(0, 10, (gan.COUNT.hi,), generator=torch.Generator().manual_seed(seed + 1))[:count])
+        if r["digit"] is None:  # each a random class, drawn for COUNT.hi and sliced
+            g = torch.Generator().manual_seed(seed + 1)
+            labels.append(torch.randint(0, 10, (gan.COUNT.hi,), generator=g)[:count])
         else:
             labels.append(torch.full((count,), r["digit"]))
     z, labels = torch.cat(z).to(sampler.device), torch.cat(labels).to(sampler.device)  # (sum of counts, ...)
@@ -182,16 +191,17 @@ def _unwrapped(call):
 
 
 class RayAdapter:
-    """Stands for an adapter of class `cls` whose work runs in its Ray Serve deployment (`handle`)."""
+    """Stands for an adapter `cls(**options)` whose work runs in its Ray Serve deployment (`handle`)."""
 
-    def __init__(self, cls: type, handle: DeploymentHandle):
-        self._cls, self._handle, self._local, self._attributes = cls, handle, None, {}
+    def __init__(self, cls: type, handle: DeploymentHandle, options: dict | None = None):
+        self._cls, self._handle, self._options = cls, handle, options or {}
+        self._local, self._attributes = None, {}
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
             raise AttributeError(name)
         if name in LOCAL:  # a copy of the networks in this process, loaded from the same assets
-            self._local = self._local or self._cls()
+            self._local = self._local or self._cls(**self._options)
             return getattr(self._local, name)
         if name.startswith("stream"):
             return functools.partial(self._stream, name)

@@ -116,7 +116,8 @@ def test_vae_interpolation_is_the_local_one(remote, local):
     here = list(local[VaeInterpolator].stream(start=ends[0], end=ends[1], steps=6, method="spherical", chunks=3))
     assert len(there) == 3 and there[-1].done
     torch.testing.assert_close(there[-1].frames, here[-1].frames, atol=1e-5, rtol=0)
-    assert set(remote[VaeInterpolator].bank) == set(local[VaeInterpolator].load() and local[VaeInterpolator].bank)
+    local[VaeInterpolator].load()  # the bank of test digits comes with the model
+    assert set(remote[VaeInterpolator].bank) == set(local[VaeInterpolator].bank)
 
 
 def test_diffusion_denoises_as_locally(remote, local):
