@@ -26,6 +26,7 @@ except ImportError:
 import gradio as gr
 from starlette.middleware import Middleware
 
+from generators import backend
 from generators.device import share_cpu
 from generators.network import reachable
 from ui import cards, guard, media
@@ -170,6 +171,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--device", choices=["cpu", "cuda"], help="force the models onto this device")
     p.add_argument("--queue-size", type=int, default=32, help="requests waiting beyond this are refused")
     p.add_argument("--mcp", action="store_true", help="also serve the endpoints as MCP tools (needs gradio[mcp])")
+    where, address = backend.from_environment()
+    p.add_argument("--backend", choices=backend.BACKENDS, default=where,
+                   help="where the models compute: in this process, or Ray Serve deployments (PLAYGROUND_BACKEND)")
+    p.add_argument("--ray-address", default=address, help="with --backend ray: join this Ray cluster ('auto': the "
+                   "one this machine is in; PLAYGROUND_RAY_ADDRESS); default: start a local one")
     return p.parse_args(argv)
 
 
@@ -201,6 +207,8 @@ def main(argv=None) -> None:
     logging.getLogger("playground").setLevel(logging.INFO)
     if args.mcp and importlib.util.find_spec("mcp") is None:
         raise SystemExit('--mcp needs the MCP extra: pip install "gradio[mcp]==6.31.0"')
+    if args.backend == "ray":
+        backend.use_ray(args.ray_address)  # before the tabs are built: their adapters become Ray stand-ins
     share = args.share and can_share()  # offline, Gradio would print a long note about a missing frpc download
     demo = build_demo(args.queue_size)
     demo.launch(server_name=args.host, server_port=args.port, share=share, auth=auth, mcp_server=args.mcp,

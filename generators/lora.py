@@ -120,7 +120,8 @@ def save_adapter(adapter: LoraAdapter, path: str | os.PathLike | None = None) ->
     return Path(path)
 
 
-def _adapter_bytes(source) -> bytes:
+def adapter_bytes(source) -> bytes:
+    """The adapter file's bytes from a path or bytes, size-checked; InputError for anything else."""
     if not isinstance(source, (str, os.PathLike, bytes, bytearray)):
         raise InputError("finetune_adapter_invalid")
     if isinstance(source, (str, os.PathLike)):
@@ -141,7 +142,7 @@ def read_adapter(source, base) -> LoraAdapter:
     from safetensors import SafetensorError
     from safetensors.torch import load
 
-    data = _adapter_bytes(source)
+    data = adapter_bytes(source)
     try:
         header = json.loads(data[8:8 + int.from_bytes(data[:8], "little")])  # safetensors: u64 length, JSON header
         meta = header.get("__metadata__") or {}
@@ -233,7 +234,7 @@ def cached_adapter(source, base):
     once per call (to hash it), then neither parsed, checked nor applied again. A LoraAdapter is applied uncached."""
     if isinstance(source, LoraAdapter):
         return load_adapter(source, base)
-    data = _adapter_bytes(source)
+    data = adapter_bytes(source)
     key = (hashlib.sha256(data).hexdigest(), fingerprint(base.model), str(base.device))
     with _CACHE_LOCK:
         if key in _CACHE:

@@ -6,6 +6,7 @@ import time
 import gradio as gr
 from PIL import Image
 
+from generators.backend import adapter
 from generators.diffusion import COUNT, DEFAULT_STEPS, GUIDANCE, SAMPLERS, STEPS, DiffusionSampler
 from generators.errors import InputError
 from generators.limits import SEED, check_choice
@@ -19,7 +20,7 @@ from ui.registry import Tab, table
 from ui.zerogpu import on_gpu
 
 ANY = "Any"
-SAMPLER = DiffusionSampler()  # the model cache, shared by all users (and by the comparison page)
+SAMPLER = adapter(DiffusionSampler)  # the model cache, shared by all users (and by the comparison page)
 GENERATOR = "genai-playground diffusion (class-conditional UNet, assets/diffusion)"  # what its files say
 MIN_INTERVAL = 1 / 15  # seconds between streamed updates: ~15 a second is what a browser shows well
 MIN_UPDATES = 8  # a fast run still streams every total/8 steps, so the denoising can be watched

@@ -5,6 +5,7 @@ import time
 
 import gradio as gr
 
+from generators.backend import adapter
 from generators.gan import COUNT, TRUNCATION, WALK_STEPS, GanSampler
 from generators.limits import SEED, check_choice
 from ui import media
@@ -18,7 +19,7 @@ from ui.zerogpu import on_gpu
 
 ANY = "Any"
 UNSURE = 0.9  # a digit the classifier reads with less confidence than this is flagged
-SAMPLER = GanSampler()  # the model cache, shared by all users; no per-user state here
+SAMPLER = adapter(GanSampler)  # the model cache, shared by all users; no per-user state here
 GENERATOR = "genai-playground GAN (class-conditional DCGAN, assets/gan)"  # what its files say made them
 
 # (digit, count, seed, truncation): clean sevens, the same sevens untruncated, a mixed batch, zeros

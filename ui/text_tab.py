@@ -5,7 +5,8 @@ import threading
 
 import gradio as gr
 
-from generators import smollm
+from generators import lora, smollm
+from generators.backend import adapter
 from generators.errors import InputError, KeyedError
 from generators.limits import SEED
 from generators.text import (ALTERNATIVES, BUNDLED, HUB_MODELS, MAX_NEW_TOKENS, REPETITION_PENALTY, TEMPERATURE,
@@ -26,7 +27,7 @@ EXAMPLES = [[DEFAULT_PROMPT, 48, 0, 0.8], ["It was a dark and stormy night;", 64
             ["She opened the letter slowly, and", 64, 7, 1.2]]
 
 RANK_COLOURS = {"#1": "#2ca02c", "#2-5": "#f2c500", "#6+": "#d62728"}  # green, yellow, red: GLTR's buckets
-CONTINUATION = TextContinuation()  # holds no per-user state: the loaded models only
+CONTINUATION = adapter(TextContinuation)  # holds no per-user state: the loaded models only
 
 
 @localized
@@ -55,7 +56,8 @@ def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: floa
         raise InputError("text_watermark_type", got=repr(watermark))
     settings = dict(max_new_tokens=max_new_tokens, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
                     repetition_penalty=repetition_penalty, n=alternatives, model=model,
-                    watermark=WATERMARK_DELTA if watermark else 0.0, adapter=adapter)
+                    watermark=WATERMARK_DELTA if watermark else 0.0,
+                    adapter=None if adapter is None else lora.adapter_bytes(adapter))  # bytes reach a Ray replica too
     try:
         for alts in CONTINUATION.stream(prompt, **settings):
             yield _outputs(alts, lang)

@@ -6,6 +6,7 @@ import struct
 import gradio as gr
 from PIL import Image
 
+from generators.backend import adapter
 from generators.errors import InputError
 from generators.limits import SEED, check_choice
 from generators.vae import MAX_SIDE, METHODS, STEPS, VaeInterpolator
@@ -21,7 +22,7 @@ from ui.zerogpu import on_gpu
 
 DRAWING = "my drawing"
 ENDPOINTS = (*DIGITS, DRAWING)
-VAE = VaeInterpolator()  # the model cache, shared by all users
+VAE = adapter(VaeInterpolator)  # the model cache, shared by all users
 GENERATOR = "genai-playground VAE (16-d latent, assets/vae)"  # what its files say made them
 MAX_DRAWING_BYTES = 10 * 2**20  # the upload cap (app.py: max_file_size)
 UPDATES = 3  # streamed updates per interpolation (the last one included): each costs Gradio work, a few show progress
