@@ -135,9 +135,10 @@ def build_demo(queue_size: int = 32) -> gr.Blocks:
     with Playground(title=TITLE) as demo:
         gr.Markdown(t("app_title"))
         gr.Markdown(t("app_header"))
-        for tab in tabs():
-            with gr.Tab(t(f"{tab.key}_title")):
-                tab.build()
+        with gr.Tabs(overflow_behavior="wrap"):  # every tab's name in sight on a phone, not behind a "•••" menu
+            for tab in tabs():
+                with gr.Tab(t(f"{tab.key}_title")):
+                    tab.build()
         model_cards()
     demo.queue(max_size=queue_size, default_concurrency_limit=CONCURRENCY)
     return demo

@@ -13,3 +13,11 @@ def examples(rows: list[list], inputs: list, label_key: str, **kwargs) -> gr.Exa
     shown = gr.Examples(rows, inputs, label=t(label_key), **kwargs)
     shown.dataset.headers = []
     return shown
+
+
+def keep_on_error(event, outputs: list) -> None:
+    """After `event` fails (a bad input, or the race of a Stop with the stream's last message), its outputs keep
+    what they showed, under the error's toast. Gradio 6.31 marks each output of a failed event with a red "Error"
+    badge over its content; a no-op event on the same outputs, hidden, sets their status back to complete."""
+    event.failure(lambda: tuple(gr.skip() for _ in outputs) if len(outputs) > 1 else gr.skip(), None, outputs,
+                  show_progress="hidden", queue=False, api_visibility="private")

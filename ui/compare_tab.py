@@ -15,7 +15,7 @@ from generators.limits import SEED, Range, check_choice
 from generators.vae import ASSETS as VAE_ASSETS
 from generators.vae_prior import VaeClassPrior
 from ui import diffusion_tab, figures, media
-from ui.common import DIGITS
+from ui.common import DIGITS, keep_on_error
 from ui.components import RawNumber, RawSlider
 from ui.errors import localized, render
 from ui.i18n import t
@@ -217,8 +217,9 @@ def build() -> None:
                             format="png", elem_classes=["pixelated"]) for k in ("reference", *FAMILIES)]
     table_md, trade_md = gr.Markdown(), gr.Markdown()
     # postprocess=False: the handler returns values already in Gradio's form (ui/media.py says why)
-    go.click(compare_families, [digit, count, seed], [*galleries, table_md, trade_md], api_name="compare_families",
-             postprocess=False)
+    outputs = [*galleries, table_md, trade_md]
+    keep_on_error(go.click(compare_families, [digit, count, seed], outputs, api_name="compare_families",
+                           postprocess=False, scroll_to_output=True), outputs)
 
 
 STRINGS = table("""

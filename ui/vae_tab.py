@@ -10,7 +10,7 @@ from generators.errors import InputError
 from generators.limits import SEED, check_choice
 from generators.vae import MAX_SIDE, METHODS, STEPS, VaeInterpolator
 from ui import media
-from ui.common import DIGITS, examples
+from ui.common import DIGITS, examples, keep_on_error
 from ui.components import DrawingPad, RawNumber, RawSlider
 from ui.errors import localized, render
 from ui.i18n import t
@@ -169,7 +169,8 @@ def build() -> None:
     outputs = [frames, strip, gif, recon, latent, summary]
     # postprocess=False: the handler returns values already in Gradio's form (ui/media.py says why)
     event = go.click(interpolate_digits, [start_digit, end_digit, steps, method, seed, start_image, end_image],
-                     outputs, api_name="interpolate_digits", postprocess=False)
+                     outputs, api_name="interpolate_digits", postprocess=False, scroll_to_output=True)
+    keep_on_error(event, outputs)
     stop.click(None, None, None, cancels=[event])
     # cached at first use, then instant for everyone; the examples leave the drawings out (None)
     examples(EXAMPLES, [start_digit, end_digit, steps, method, seed], "vae_examples", outputs=outputs,
