@@ -21,3 +21,12 @@ def keep_on_error(event, outputs: list) -> None:
     badge over its content; a no-op event on the same outputs, hidden, sets their status back to complete."""
     event.failure(lambda: tuple(gr.skip() for _ in outputs) if len(outputs) > 1 else gr.skip(), None, outputs,
                   show_progress="hidden", queue=False, api_visibility="private")
+
+
+def into_view(elem_id: str) -> str:
+    """An event's `js=`: as the event starts, the element with this id is scrolled to the top of the window unless
+    its top is already in the upper half, so the result arrives in sight (on a phone it is screens below the
+    button). The inputs pass through unchanged. (Gradio 6.31's scroll_to_output never reaches its frontend.)"""
+    return ("(...args) => { const el = document.getElementById(%r); const top = el && el.getBoundingClientRect().top;"
+            " if (el && (top < 0 || top > innerHeight / 2)) el.scrollIntoView({block: 'start'}); return args; }"
+            % elem_id)

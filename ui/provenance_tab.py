@@ -205,7 +205,7 @@ def _text_panel() -> None:
     shares = gr.Markdown()
     details = gr.JSON(label=t("provenance_details"), open=False)
     outputs = [details, verdict, green, ranks, shares]
-    keep_on_error(go.click(detect_text, text, outputs, api_name="detect_text", scroll_to_output=True), outputs)
+    keep_on_error(go.click(detect_text, text, outputs, api_name="detect_text"), outputs)
 
 
 def _image_panel() -> None:
@@ -219,7 +219,7 @@ def _image_panel() -> None:
     go = gr.Button(t("provenance_check_image"), variant="primary")
     report = gr.Markdown()
     details = gr.JSON(label=t("provenance_details"), open=False)
-    keep_on_error(go.click(verify_image, upload, [details, report], api_name="verify_image", scroll_to_output=True),
+    keep_on_error(go.click(verify_image, upload, [details, report], api_name="verify_image"),
                   [details, report])
     for kind, button in buttons.items():
         button.click(functools.partial(example_file, kind), None, upload, api_visibility="private").then(

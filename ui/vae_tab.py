@@ -10,7 +10,7 @@ from generators.errors import InputError
 from generators.limits import SEED, check_choice
 from generators.vae import MAX_SIDE, METHODS, STEPS, VaeInterpolator
 from ui import media
-from ui.common import DIGITS, examples, keep_on_error
+from ui.common import DIGITS, examples, into_view, keep_on_error
 from ui.components import DrawingPad, RawNumber, RawSlider
 from ui.errors import localized, render
 from ui.i18n import t
@@ -137,7 +137,7 @@ def _endpoint_controls(side: str, value: str):
     choices = [*DIGITS, (t("vae_my_drawing"), DRAWING)]
     choice = gr.Dropdown(choices, value=value, label=t(f"vae_{side}_digit"))
     image = DrawingPad(label=t(f"vae_{side}_drawing"), type="filepath", sources=["upload"], canvas_size=(280, 280),
-                         height=300)
+                       height=300, elem_classes=["drawing-pad"])
     return choice, image
 
 
@@ -164,12 +164,13 @@ def build() -> None:
         strip = gr.File(label=t("vae_strip"))
         gif = gr.Image(label=t("app_gif"), type="filepath", format="gif", elem_classes=["pixelated"])
     with gr.Row():
-        recon = gr.Gallery(label=t("vae_recon"), columns=4, height="auto", elem_classes=["pixelated"])
+        recon = gr.Gallery(label=t("vae_recon"), columns=4, height="auto", elem_classes=["pixelated", "captioned"])
         latent = gr.Image(label=t("vae_latent"), type="pil")
     outputs = [frames, strip, gif, recon, latent, summary]
     # postprocess=False: the handler returns values already in Gradio's form (ui/media.py says why)
     event = go.click(interpolate_digits, [start_digit, end_digit, steps, method, seed, start_image, end_image],
-                     outputs, api_name="interpolate_digits", postprocess=False, scroll_to_output=True)
+                     outputs, api_name="interpolate_digits", postprocess=False,
+                     js=into_view("vae-frames"))
     keep_on_error(event, outputs)
     stop.click(None, None, None, cancels=[event])
     # cached at first use, then instant for everyone; the examples leave the drawings out (None)
@@ -215,6 +216,13 @@ vae_method_linear: linear | 直线
 vae_method_spherical: spherical | 球面
 """)
 
+# the sketchpad's label floats over its canvas, where the zoom and undo toolbar covers it: it goes above the pad
+CSS = """
+.drawing-pad { margin-top: 28px !important; }
+.block.drawing-pad > label.float[data-testid="block-label"] { position: absolute; top: -28px; max-width: 100%; border: none;
+                                                          background: none; }
+"""
+
 TAB = Tab(key="vae", order=30, title=("VAE interpolation", "VAE 插值"), build=build, strings=STRINGS,
-          messages=MESSAGES, names={"start": "起点", "end": "终点", "method": "路径"},
+          messages=MESSAGES, css=CSS, names={"start": "起点", "end": "终点", "method": "路径"},
           cards=(("vae_card", "assets/vae/README.md"),))
