@@ -13,8 +13,9 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from generators.device import pick_device, require_weights
-from generators.digits import DigitVAE
-from generators.errors import InputError
+from generators.digit_check import Fence, judge, likeness
+from generators.digits import DigitClassifier, DigitVAE
+from generators.errors import InputError, Notice
 from generators.limits import SEED, Range, check_choice
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "vae"
@@ -55,9 +56,11 @@ class VaeInterpolator:
         ...     pass  # step.frames grows until it holds 16 frames; step.done on the last
     """
 
-    def __init__(self, path: Path = ASSETS, device: torch.device | None = None):
-        self.path, self.device = Path(path), device
+    def __init__(self, path: Path = ASSETS, device: torch.device | None = None,
+                 classifier: Path = ASSETS.parent / "classifier"):
+        self.path, self.device, self.classifier_path = Path(path), device, Path(classifier)
         self._lock, self._model, self.bank = threading.Lock(), None, None
+        self._checker: tuple[DigitClassifier, Fence] | None = None
 
     def load(self) -> DigitVAE:
         with self._lock:
@@ -80,6 +83,20 @@ class VaeInterpolator:
     def from_image(image) -> torch.Tensor:
         """A user's drawing or upload -> (1, 1, 28, 28), MNIST-style (see sketch_to_mnist)."""
         return sketch_to_mnist(image)
+
+    def check(self, digit: torch.Tensor) -> Notice | None:
+        """Whether a drawing made MNIST-style (1, 1, 28, 28) looks like a handwritten digit, judged against the bank's
+        test digits (generators/digit_check.py): raises InputError("vae_not_digit") when it is far from them,
+        returns a Notice when it is at their edge, None when it is like them."""
+        vae = self.load()
+        with self._lock:
+            if self._checker is None:
+                require_weights(self.classifier_path, "training.train_classifier")
+                classifier = DigitClassifier.from_pretrained(self.classifier_path).to(self.device).eval()
+                test_digits = self.bank["digits"].float().to(self.device) / 255
+                self._checker = classifier, Fence.from_digits(likeness(vae, classifier, test_digits))
+        classifier, fence = self._checker
+        return judge(likeness(vae, classifier, digit.to(self.device)), fence)
 
     def to_map(self, z: torch.Tensor) -> torch.Tensor:
         """Latents (n, latent) -> the 2-D PCA coordinates of the latent map."""

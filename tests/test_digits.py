@@ -11,6 +11,7 @@ from generators.gan import GanSampler
 from generators.vae import sketch_to_mnist
 from ui.images import gif_bytes, grid, png_bytes, to_pil, to_uint8, upscale
 from generators.vae import VaeInterpolator, slerp
+from generators.digit_check import Fence, Likeness, judge
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +161,18 @@ def test_png_round_trip():
     for a in (digits[0], upscale(grid(digits, columns=4))):
         im = Image.open(BytesIO(png_bytes(a)))
         assert im.mode == "L" and np.array_equal(np.asarray(im), a)
+
+
+def test_digit_check_refuses_far_and_warns_near():
+    fence = Fence(ink_lo=0.02, ink_hi=0.4, nelbo_refuse=250.0, nelbo_warn=150.0)
+
+    def seen(ink, nelbo, confidence):
+        return Likeness(torch.tensor([ink]), torch.tensor([nelbo]), torch.tensor([3]), torch.tensor([confidence]))
+    assert judge(seen(0.12, 90.0, 0.99), fence) is None  # like a test digit
+    for far in (seen(0.0, 70.0, 0.2), seen(0.5, 110.0, 0.95), seen(0.2, 600.0, 0.4)):  # faint, filled, unlikely
+        with pytest.raises(InputError) as err:
+            judge(far, fence)
+        assert err.value.key == "vae_not_digit"
+    for near in (seen(0.12, 180.0, 0.99), seen(0.12, 90.0, 0.5)):  # unlikely for the VAE; unsure classifier
+        notice = judge(near, fence)
+        assert notice.key == "vae_unsure_digit" and notice.fields["reads"] == 3
