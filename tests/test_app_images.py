@@ -9,10 +9,10 @@ from generators.digits import DigitClassifier
 from generators.gan import ASSETS
 
 
-def read_digit(path: str) -> int:
-    """What our MNIST classifier reads in a served 112x112 image."""
+def read_digit(path: str | Image.Image) -> int:
+    """What our MNIST classifier reads in a served 112x112 image (a file, or the image itself)."""
     clf = DigitClassifier.from_pretrained(ASSETS / "classifier").eval()
-    im = Image.open(path).convert("L").resize((28, 28), Image.LANCZOS)
+    im = (path if isinstance(path, Image.Image) else Image.open(path)).convert("L").resize((28, 28), Image.LANCZOS)
     x = torch.tensor(list(im.getdata()), dtype=torch.float32).view(1, 1, 28, 28) / 255
     with torch.no_grad():
         return int(clf(x).argmax())
@@ -157,3 +157,17 @@ def test_a_doubtful_drawing_is_used_with_a_warning(client, tmp_path):
     out = client.predict("my drawing", "7", 8, "linear", 0, _upload(tmp_path, "one.png", one), None,
                          api_name="/interpolate_digits")
     assert "your drawing" in out[5] and "little like" not in out[5]  # a plain one is taken as it is
+
+
+def test_a_click_on_the_latent_map_decodes_that_point():
+    from ui.plots import _to_pixels
+    from ui.vae_latent import decode_click
+    from ui.vae_tab import VAE
+    VAE.load()
+    centres = VAE.projection.project(VAE.projection.class_mean)  # (10, 2): each class's centre on the map
+    for digit in (0, 1, 7):
+        x, y = _to_pixels(centres[digit:digit + 1], VAE.map_box(), 420)[0]
+        picture, caption = decode_click(VAE, x, y)
+        assert picture.size == (112, 112)
+        assert f"reads a {digit} " in caption, caption
+        assert read_digit(picture) == digit

@@ -192,7 +192,8 @@ def test_gan_digits_fit_and_bad_input_keeps_them(view, tmp_path):
 
 
 def test_vae_frames_fit_and_bad_input_keeps_them(view, tmp_path):
-    """16 frames whole and in sight, the summary in the page's language; a bad seed keeps them."""
+    """16 frames whole and in sight, the summary in the page's language; a bad seed keeps them; a click on the
+    latent map decodes the point clicked."""
     page = view.page
     view.tab("vae")
     page.get_by_role("button", name=view.s("vae_interpolate"), exact=True).click()
@@ -210,3 +211,9 @@ def test_vae_frames_fit_and_bad_input_keeps_them(view, tmp_path):
     assert page.locator("#vae-frames img").count() >= 16
     assert page.evaluate(BADGES.format("body")) == 0
     view.set_number("vae_seed", 0)
+    latent_map = page.locator("#vae-latent-map img")  # a click on the map decodes that point
+    box = latent_map.bounding_box()
+    latent_map.click(position={"x": box["width"] * 0.4, "y": box["height"] * 0.5})
+    page.locator("#vae-picked img").wait_for(timeout=30_000)
+    page.get_by_text(view.said("vae_picked_is")).first.wait_for(timeout=30_000)
+    view.shot("vae-map-click", tmp_path)

@@ -12,6 +12,7 @@ from generators.vae import sketch_to_mnist
 from ui.images import gif_bytes, grid, png_bytes, to_pil, to_uint8, upscale
 from generators.vae import VaeInterpolator, slerp
 from generators.digit_check import Fence, Likeness, judge
+from generators.vae_map import LatentProjection
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +36,8 @@ def vae_dir(tmp_path_factory):
     save_file({"digits": digits, "digit_labels": labels, "pca_mean": torch.zeros(4),
                "pca_components": torch.eye(4)[:2].contiguous(), "map_points": torch.randn(20, 2),
                "map_labels": labels.clone()}, root / "examples.safetensors")
+    save_file({"mean": torch.randn(10, 4), "scale_tril": torch.eye(4).repeat(10, 1, 1) * 0.5},
+              root / "class_prior.safetensors")
     return root
 
 
@@ -176,3 +179,24 @@ def test_digit_check_refuses_far_and_warns_near():
     for near in (seen(0.12, 180.0, 0.99), seen(0.12, 90.0, 0.5)):  # unlikely for the VAE; unsure classifier
         notice = judge(near, fence)
         assert notice.key == "vae_unsure_digit" and notice.fields["reads"] == 3
+
+
+def test_latent_projection_separates_classes_and_lifts_back():
+    torch.manual_seed(0)
+    # ten classes apart along the two latent axes of least total spread, all with a wide shared spread elsewhere
+    mean = torch.zeros(10, 6)
+    mean[:, 4], mean[:, 5] = torch.arange(10.0) - 4.5, (torch.arange(10.0) % 3) * 3
+    scale = torch.diag(torch.tensor([8.0, 8.0, 6.0, 6.0, 0.3, 0.3])).repeat(10, 1, 1)
+    proj = LatentProjection.fit(mean, scale)
+    z = mean.repeat_interleave(50, 0) + torch.randn(500, 6) @ scale[0].T
+    labels = torch.arange(10).repeat_interleave(50)
+    fisher = proj.project(z)
+    pca = (z - z.mean(0)) @ torch.linalg.svd(z - z.mean(0), full_matrices=False).Vh[:2].T
+
+    def nearest_class_accuracy(points):
+        centres = torch.stack([points[labels == c].mean(0) for c in range(10)])
+        return (torch.cdist(points, centres).argmin(1) == labels).float().mean()
+    assert nearest_class_accuracy(fisher) > 0.9 > 0.5 > nearest_class_accuracy(pca)
+    lifted = proj.lift(proj.project(mean))  # each class's centre on the map decodes to that class's mean
+    assert torch.allclose(lifted, mean, atol=1e-4)
+    assert torch.allclose(proj.project(lifted), proj.project(mean), atol=1e-4)
