@@ -9,9 +9,13 @@ DIGITS = tuple(str(d) for d in range(10))
 
 def examples(rows: list[list], inputs: list, label_key: str, **kwargs) -> gr.Examples:
     """gr.Examples whose translated label names the columns: Gradio 6.31 shows a Dataset's column headers as the
-    raw i18n marker of each label, so the header row is left out."""
+    raw i18n marker of each label, so the header row is left out; and a choice's translated label the same way, so
+    the table shows the choice's value ("linear")."""
     shown = gr.Examples(rows, inputs, label=t(label_key), **kwargs)
     shown.dataset.headers = []
+    for props in shown.dataset.component_props or []:
+        if props.get("choices"):
+            props["choices"] = [(value, value) for _, value in props["choices"]]
     return shown
 
 
