@@ -38,7 +38,20 @@ from ui.registry import tabs
 TITLE = "Generative AI playground · 生成式 AI 体验场"  # the browser tab's title: Gradio 6.31 does not translate it
 SHARE_SERVER = ("api.gradio.app", 443)  # where Gradio asks for a tunnel (gradio.networking.GRADIO_API_SERVER)
 # Digits are served at their 28 px; the browser enlarges them pixel for pixel instead of blurring them.
-CSS = ".pixelated img { image-rendering: pixelated; }"
+CSS = """
+.pixelated img { image-rendering: pixelated; }
+.grid-wrap.fixed-height { min-height: 0 !important; }  /* a gallery of 4 digits is not 450 px tall */
+.block .empty.large, .block .empty.small { min-height: 0 !important; height: 64px !important; }  /* outputs at rest */
+.secondary-wrap > input { text-overflow: ellipsis; padding-right: 24px !important; }  /* a dropdown's text stops before its arrow */
+@media (max-width: 640px) {  /* a phone: galleries as many columns as fit, not Gradio's fixed 8-16 cut off */
+  .grid-container { grid-template-columns: repeat(auto-fill, minmax(52px, 1fr)) !important;
+                    grid-template-rows: none !important; grid-auto-rows: auto !important; }
+  .grid-wrap.fixed-height { max-height: none !important; height: auto !important; }  /* the page scrolls */
+  /* labels that float over an image or a gallery's first row go above them, in full */
+  .block > label.float[data-testid="block-label"] { position: static; white-space: normal; max-width: 100%; }
+  .grid-container.pt-6 { padding-top: 0; }
+}
+"""
 CONCURRENCY = 2  # requests served at once; each gets 1/CONCURRENCY of torch's CPU threads
 # Gradio keeps the state of its last 10,000 sessions, each with a copy of the config of every block of the page
 # (gradio/state_holder.py: SessionState; the model cards' Markdown included), and every API call is a session of
@@ -140,9 +153,10 @@ def build_demo(queue_size: int = 32) -> gr.Blocks:
     with Playground(title=TITLE) as demo:
         gr.Markdown(t("app_title"))
         gr.Markdown(t("app_header"))
-        for tab in tabs():
-            with gr.Tab(t(f"{tab.key}_title")):
-                tab.build()
+        with gr.Tabs(overflow_behavior="wrap"):  # every tab's name in sight on a phone, not behind a "•••" menu
+            for tab in tabs():
+                with gr.Tab(t(f"{tab.key}_title")):
+                    tab.build()
         model_cards()
     demo.queue(max_size=queue_size, default_concurrency_limit=CONCURRENCY)
     return demo

@@ -13,9 +13,11 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from generators.device import pick_device, require_weights
-from generators.digits import DigitVAE
-from generators.errors import InputError
+from generators.digit_check import Fence, judge, likeness
+from generators.digits import DigitClassifier, DigitVAE
+from generators.errors import InputError, Notice
 from generators.limits import SEED, Range, check_choice
+from generators.vae_map import LatentProjection
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "vae"
 METHODS = ("linear", "spherical")
@@ -55,9 +57,13 @@ class VaeInterpolator:
         ...     pass  # step.frames grows until it holds 16 frames; step.done on the last
     """
 
-    def __init__(self, path: Path = ASSETS, device: torch.device | None = None):
-        self.path, self.device = Path(path), device
+    def __init__(self, path: Path = ASSETS, device: torch.device | None = None,
+                 classifier: Path = ASSETS.parent / "classifier"):
+        self.path, self.device, self.classifier_path = Path(path), device, Path(classifier)
         self._lock, self._model, self.bank = threading.Lock(), None, None
+        self._checker: tuple[DigitClassifier, Fence] | None = None
+        self.projection: LatentProjection | None = None  # the latent map's (generators/vae_map.py)
+        self._dots: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def load(self) -> DigitVAE:
         with self._lock:
@@ -65,6 +71,8 @@ class VaeInterpolator:
                 self.device = self.device or pick_device()
                 require_weights(self.path, "training.train_vae")
                 self.bank = load_file(self.path / "examples.safetensors")
+                prior = load_file(self.path / "class_prior.safetensors")
+                self.projection = LatentProjection.fit(prior["mean"], prior["scale_tril"])
                 self._model = DigitVAE.from_pretrained(self.path).to(self.device).eval()
         return self._model
 
@@ -81,9 +89,56 @@ class VaeInterpolator:
         """A user's drawing or upload -> (1, 1, 28, 28), MNIST-style (see sketch_to_mnist)."""
         return sketch_to_mnist(image)
 
+    def check(self, digit: torch.Tensor) -> Notice | None:
+        """Whether a drawing made MNIST-style (1, 1, 28, 28) looks like a handwritten digit, judged against the bank's
+        test digits (generators/digit_check.py): raises InputError("vae_not_digit") when it is far from them,
+        returns a Notice when it is at their edge, None when it is like them."""
+        classifier, fence = self._check_models()
+        return judge(likeness(self.load(), classifier, digit.to(self.device)), fence)
+
+    def _check_models(self) -> tuple[DigitClassifier, Fence]:
+        """Our MNIST classifier and the ranges of the bank's test digits, made once."""
+        vae = self.load()
+        with self._lock:
+            if self._checker is None:
+                require_weights(self.classifier_path, "training.train_classifier")
+                classifier = DigitClassifier.from_pretrained(self.classifier_path).to(self.device).eval()
+                test_digits = self.bank["digits"].float().to(self.device) / 255
+                self._checker = classifier, Fence.from_digits(likeness(vae, classifier, test_digits))
+        return self._checker
+
+    @torch.inference_mode()
+    def reads(self, digit: torch.Tensor) -> tuple[int, float]:
+        """What our classifier reads in a (1, 1, 28, 28) digit, and its probability."""
+        probs = torch.softmax(self._check_models()[0](digit.to(self.device)), dim=1)[0]
+        return int(probs.argmax()), float(probs.max())
+
     def to_map(self, z: torch.Tensor) -> torch.Tensor:
-        """Latents (n, latent) -> the 2-D PCA coordinates of the latent map."""
-        return (z.cpu() - self.bank["pca_mean"]) @ self.bank["pca_components"].T
+        """Latents (n, latent) -> their points (n, 2) on the latent map."""
+        self.load()
+        return self.projection.project(z)
+
+    @torch.inference_mode()
+    def map_dots(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The map's dots: the bank's held-out test digits, (n, 2) points and (n,) labels, encoded once."""
+        vae = self.load()
+        if self._dots is None:
+            mu, _ = vae.encode(self.bank["digits"].float().to(self.device) / 255)
+            self._dots = self.to_map(mu), self.bank["digit_labels"]
+        return self._dots
+
+    def map_box(self) -> tuple[float, float, float, float]:
+        """The part of the map shown, (x_lo, y_lo, x_span, y_span): the dots and 5% around them."""
+        points = self.map_dots()[0]
+        lo, hi = points.min(0).values, points.max(0).values
+        pad = (hi - lo) * 0.05
+        return (*(lo - pad).tolist(), *(hi - lo + 2 * pad).tolist())
+
+    @torch.inference_mode()
+    def decode_point(self, point: torch.Tensor) -> torch.Tensor:
+        """A point (2,) of the map -> the digit (1, 1, 28, 28) drawn there: its typical latent, decoded."""
+        vae = self.load()
+        return vae.decode(self.projection.lift(point.view(1, 2)).to(self.device)).cpu()
 
     @torch.inference_mode()
     def stream(self, *, start: torch.Tensor, end: torch.Tensor, steps: int, method: str = "linear",

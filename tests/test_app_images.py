@@ -3,16 +3,16 @@
 import pytest
 import torch
 from gradio_client import handle_file
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from generators.digits import DigitClassifier
 from generators.gan import ASSETS
 
 
-def read_digit(path: str) -> int:
-    """What our MNIST classifier reads in a served 112x112 image."""
+def read_digit(path: str | Image.Image) -> int:
+    """What our MNIST classifier reads in a served 112x112 image (a file, or the image itself)."""
     clf = DigitClassifier.from_pretrained(ASSETS / "classifier").eval()
-    im = Image.open(path).convert("L").resize((28, 28), Image.LANCZOS)
+    im = (path if isinstance(path, Image.Image) else Image.open(path)).convert("L").resize((28, 28), Image.LANCZOS)
     x = torch.tensor(list(im.getdata()), dtype=torch.float32).view(1, 1, 28, 28) / 255
     with torch.no_grad():
         return int(clf(x).argmax())
@@ -125,3 +125,49 @@ def test_latent_walk_from_one_digit_to_another(client):
     assert read_digit(frames[0]["image"]) == 3 and read_digit(frames[-1]["image"]) == 8
     same, _ = client.predict("3", 1, 2, 8, api_name="/latent_walk")  # the default: a walk in noise alone
     assert read_digit(same[-1]["image"]) == 3
+
+
+def _upload(tmp_path, name: str, image: Image.Image) -> dict:
+    """A sketchpad value holding `image` as its drawing."""
+    image.save(tmp_path / name)
+    return {"background": handle_file(str(tmp_path / name)), "layers": [], "composite": handle_file(str(tmp_path / name))}
+
+
+def test_a_screenshot_is_not_taken_for_a_digit(client, tmp_path):
+    page = Image.new("L", (800, 500), 255)
+    draw = ImageDraw.Draw(page)
+    for row in range(12):  # lines of text, as on a screenshot
+        draw.text((20, 20 + 30 * row), "Lorem ipsum dolor sit amet, consectetur adipiscing", fill=0)
+    with pytest.raises(Exception) as err:
+        client.predict("my drawing", "7", 8, "linear", 0, _upload(tmp_path, "page.png", page), None,
+                       api_name="/interpolate_digits")
+    assert "does not look like a handwritten digit" in str(err.value)
+
+
+def test_a_doubtful_drawing_is_used_with_a_warning(client, tmp_path):
+    paper = Image.new("L", (280, 280), 255)
+    draw = ImageDraw.Draw(paper)
+    for line in [(80, 40, 80, 240), (200, 40, 200, 240), (80, 140, 200, 140)]:  # an H: no digit, yet strokes
+        draw.line(line, fill=0, width=16)
+    out = client.predict("my drawing", "7", 8, "linear", 0, _upload(tmp_path, "letter-h.png", paper), None,
+                         api_name="/interpolate_digits")
+    assert len(out[0]) == 8 and "little like the handwritten digits" in out[5]
+    one = Image.new("L", (280, 280), 255)
+    one.paste(0, (130, 40, 150, 240))
+    out = client.predict("my drawing", "7", 8, "linear", 0, _upload(tmp_path, "one.png", one), None,
+                         api_name="/interpolate_digits")
+    assert "your drawing" in out[5] and "little like" not in out[5]  # a plain one is taken as it is
+
+
+def test_a_click_on_the_latent_map_decodes_that_point():
+    from ui.plots import _to_pixels
+    from ui.vae_latent import decode_click
+    from ui.vae_tab import VAE
+    VAE.load()
+    centres = VAE.projection.project(VAE.projection.class_mean)  # (10, 2): each class's centre on the map
+    for digit in (0, 1, 7):
+        x, y = _to_pixels(centres[digit:digit + 1], VAE.map_box(), 420)[0]
+        picture, caption = decode_click(VAE, x, y)
+        assert picture.size == (112, 112)
+        assert f"reads a {digit} " in caption, caption
+        assert read_digit(picture) == digit

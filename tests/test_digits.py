@@ -11,6 +11,8 @@ from generators.gan import GanSampler
 from generators.vae import sketch_to_mnist
 from ui.images import gif_bytes, grid, png_bytes, to_pil, to_uint8, upscale
 from generators.vae import VaeInterpolator, slerp
+from generators.digit_check import Fence, Likeness, judge
+from generators.vae_map import LatentProjection
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +36,8 @@ def vae_dir(tmp_path_factory):
     save_file({"digits": digits, "digit_labels": labels, "pca_mean": torch.zeros(4),
                "pca_components": torch.eye(4)[:2].contiguous(), "map_points": torch.randn(20, 2),
                "map_labels": labels.clone()}, root / "examples.safetensors")
+    save_file({"mean": torch.randn(10, 4), "scale_tril": torch.eye(4).repeat(10, 1, 1) * 0.5},
+              root / "class_prior.safetensors")
     return root
 
 
@@ -160,3 +164,39 @@ def test_png_round_trip():
     for a in (digits[0], upscale(grid(digits, columns=4))):
         im = Image.open(BytesIO(png_bytes(a)))
         assert im.mode == "L" and np.array_equal(np.asarray(im), a)
+
+
+def test_digit_check_refuses_far_and_warns_near():
+    fence = Fence(ink_lo=0.02, ink_hi=0.4, nelbo_refuse=250.0, nelbo_warn=150.0)
+
+    def seen(ink, nelbo, confidence):
+        return Likeness(torch.tensor([ink]), torch.tensor([nelbo]), torch.tensor([3]), torch.tensor([confidence]))
+    assert judge(seen(0.12, 90.0, 0.99), fence) is None  # like a test digit
+    for far in (seen(0.0, 70.0, 0.2), seen(0.5, 110.0, 0.95), seen(0.2, 600.0, 0.4)):  # faint, filled, unlikely
+        with pytest.raises(InputError) as err:
+            judge(far, fence)
+        assert err.value.key == "vae_not_digit"
+    for near in (seen(0.12, 180.0, 0.99), seen(0.12, 90.0, 0.5)):  # unlikely for the VAE; unsure classifier
+        notice = judge(near, fence)
+        assert notice.key == "vae_unsure_digit" and notice.fields["reads"] == 3
+
+
+def test_latent_projection_separates_classes_and_lifts_back():
+    torch.manual_seed(0)
+    # ten classes apart along the two latent axes of least total spread, all with a wide shared spread elsewhere
+    mean = torch.zeros(10, 6)
+    mean[:, 4], mean[:, 5] = torch.arange(10.0) - 4.5, (torch.arange(10.0) % 3) * 3
+    scale = torch.diag(torch.tensor([8.0, 8.0, 6.0, 6.0, 0.3, 0.3])).repeat(10, 1, 1)
+    proj = LatentProjection.fit(mean, scale)
+    z = mean.repeat_interleave(50, 0) + torch.randn(500, 6) @ scale[0].T
+    labels = torch.arange(10).repeat_interleave(50)
+    fisher = proj.project(z)
+    pca = (z - z.mean(0)) @ torch.linalg.svd(z - z.mean(0), full_matrices=False).Vh[:2].T
+
+    def nearest_class_accuracy(points):
+        centres = torch.stack([points[labels == c].mean(0) for c in range(10)])
+        return (torch.cdist(points, centres).argmin(1) == labels).float().mean()
+    assert nearest_class_accuracy(fisher) > 0.9 > 0.5 > nearest_class_accuracy(pca)
+    lifted = proj.lift(proj.project(mean))  # each class's centre on the map decodes to that class's mean
+    assert torch.allclose(lifted, mean, atol=1e-4)
+    assert torch.allclose(proj.project(lifted), proj.project(mean), atol=1e-4)

@@ -15,7 +15,7 @@ from generators.limits import SEED, Range, check_choice
 from generators.vae import ASSETS as VAE_ASSETS
 from generators.vae_prior import VaeClassPrior
 from ui import diffusion_tab, figures, media
-from ui.common import DIGITS
+from ui.common import DIGITS, into_view, keep_on_error
 from ui.components import RawNumber, RawSlider
 from ui.errors import localized, render
 from ui.i18n import t
@@ -214,11 +214,13 @@ def build() -> None:
         seed = RawNumber(value=0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("app_seed"))
     go = gr.Button(t("compare_go"), variant="primary")
     galleries = [gr.Gallery(label=t(f"compare_{k}_row"), columns=16, height="auto", object_fit="contain",
-                            format="png", elem_classes=["pixelated"]) for k in ("reference", *FAMILIES)]
+                            format="png", elem_classes=["pixelated"], elem_id=f"compare-{k}")
+                 for k in ("reference", *FAMILIES)]
     table_md, trade_md = gr.Markdown(), gr.Markdown()
     # postprocess=False: the handler returns values already in Gradio's form (ui/media.py says why)
-    go.click(compare_families, [digit, count, seed], [*galleries, table_md, trade_md], api_name="compare_families",
-             postprocess=False)
+    outputs = [*galleries, table_md, trade_md]
+    keep_on_error(go.click(compare_families, [digit, count, seed], outputs, api_name="compare_families",
+                           postprocess=False, js=into_view("compare-reference")), outputs)
 
 
 STRINGS = table("""

@@ -11,7 +11,7 @@ from generators.diffusion import COUNT, DEFAULT_STEPS, GUIDANCE, SAMPLERS, STEPS
 from generators.errors import InputError
 from generators.limits import SEED, check_choice
 from ui import media
-from ui.common import DIGITS, examples
+from ui.common import DIGITS, examples, into_view, keep_on_error
 from ui.components import RawNumber, RawSlider
 from ui.errors import localized, render
 from ui.i18n import t
@@ -146,7 +146,9 @@ def build() -> None:
         grid_file = gr.File(label=t("diffusion_grid"))
     inputs, outputs = [digit, count, steps, guidance, seed, sampler], [samples, guess, gif, grid_file, summary]
     # postprocess=False: the handler returns values already in Gradio's form (ui/media.py says why)
-    event = go.click(denoise_digits, inputs, outputs, api_name="denoise_digits", postprocess=False)
+    event = go.click(denoise_digits, inputs, outputs, api_name="denoise_digits", postprocess=False,
+                     js=into_view("diffusion-gallery"))
+    keep_on_error(event, outputs)
     stop.click(None, None, None, cancels=[event], api_visibility="private")
     sampler.change(_steps_for, sampler, steps, api_visibility="private")
     examples(EXAMPLES, inputs, "diffusion_examples")

@@ -9,7 +9,7 @@ from generators.backend import adapter
 from generators.gan import COUNT, TRUNCATION, WALK_STEPS, GanSampler
 from generators.limits import SEED, check_choice
 from ui import media
-from ui.common import DIGITS, examples
+from ui.common import DIGITS, examples, into_view, keep_on_error
 from ui.components import RawNumber, RawSlider
 from ui.errors import localized, render
 from ui.i18n import t
@@ -133,7 +133,8 @@ def _walk() -> None:
                             elem_id="gan-walk", elem_classes=["pixelated"])
         gif = gr.Image(label=t("app_gif"), type="filepath", format="gif", elem_classes=["pixelated"])
         walk = walk_btn.click(latent_walk, [digit, seed_a, seed_b, steps, truncation, end_digit], [frames, gif],
-                              api_name="latent_walk", postprocess=False)
+                              api_name="latent_walk", postprocess=False, js=into_view("gan-walk"))
+        keep_on_error(walk, [frames, gif])
         stop_btn.click(None, None, None, cancels=[walk])
         examples(WALK_EXAMPLES, [digit, end_digit, seed_a, seed_b], "gan_walk_examples", cache_examples=False)
 
@@ -152,8 +153,9 @@ def build() -> None:
     summary = gr.Markdown()
     grid_file = gr.File(label=t("gan_grid"))
     # postprocess=False: the handlers return values already in Gradio's form (ui/media.py says why)
-    sample_btn.click(sample_digits, [digit, count, seed, truncation], [gallery, grid_file, summary],
-                     api_name="sample_digits", postprocess=False)
+    sampled = sample_btn.click(sample_digits, [digit, count, seed, truncation], [gallery, grid_file, summary],
+                               api_name="sample_digits", postprocess=False, js=into_view("gan-gallery"))
+    keep_on_error(sampled, [gallery, grid_file, summary])
     # cached at first use, then instant for everyone (the summary's timing is the first run's)
     examples(EXAMPLES, [digit, count, seed, truncation], "gan_examples", outputs=[gallery, grid_file, summary],
              fn=media.for_examples(sample_digits), cache_examples=True, cache_mode="lazy")
@@ -195,6 +197,10 @@ CSS = """
 .captioned .thumbnail-item img { aspect-ratio: 1; }
 .captioned .caption-label { position: static; max-width: 100%; white-space: normal; border: none; padding: 2px;
                             text-align: center; }
+@media (max-width: 640px) {
+  .captioned .grid-container { grid-template-columns: repeat(auto-fill, minmax(64px, 1fr)) !important; }
+  .captioned .caption-label { font-size: 11px; line-height: 1.25; }
+}
 """
 
 TAB = Tab(key="gan", order=20, title=("GAN digits", "GAN 手写数字"), build=build, strings=STRINGS,

@@ -34,6 +34,12 @@ def _to_pixels(p: torch.Tensor, box: tuple[float, float, float, float], size: in
     return np.stack([MARGIN + u[:, 0] * (size - 2 * MARGIN), MARGIN + (1 - u[:, 1]) * (size - 2 * MARGIN)], 1)
 
 
+def from_pixels(x: float, y: float, box: tuple[float, float, float, float], size: int = 420) -> tuple[float, float]:
+    """A pixel of the map (as clicked) -> its point in map coordinates: the inverse of _to_pixels."""
+    u = (x - MARGIN) / (size - 2 * MARGIN), 1 - (y - MARGIN) / (size - 2 * MARGIN)
+    return box[0] + u[0] * box[2], box[1] + u[1] * box[3]
+
+
 def _indexed(im: Image.Image) -> Image.Image:
     """`im` (RGB) as a palette image with exactly its colours (~220 here) when it has at most 256, else a median cut
     to 254, leaving room for the path's black and white."""
@@ -65,13 +71,18 @@ def _background(points: torch.Tensor, labels: torch.Tensor, box: tuple, size: in
         return _BACKGROUNDS[key][2]
 
 
-def latent_map(points: torch.Tensor, labels: torch.Tensor, path: torch.Tensor, size: int = 420) -> Image.Image:
-    """points (N, 2), labels (N,), path (steps, 2), all in PCA coordinates -> an image with a legend, in palette
-    mode: its PNG takes ~1.5 ms to encode, the RGB one ~8."""
-    allp = torch.cat([points, path])
-    lo, hi = allp.min(0).values, allp.max(0).values
-    box = (*lo.tolist(), *(hi - lo).clamp(min=1e-6).tolist())
+def latent_map(points: torch.Tensor, labels: torch.Tensor, path: torch.Tensor, size: int = 420,
+               box: tuple | None = None) -> Image.Image:
+    """points (N, 2), labels (N,), path (steps, 2; may be empty), all in map coordinates -> an image with a legend,
+    in palette mode: its PNG takes ~1.5 ms to encode, the RGB one ~8. `box` (x_lo, y_lo, x_span, y_span) is the part
+    shown; by default the points and the path."""
+    if box is None:
+        allp = torch.cat([points, path])
+        lo, hi = allp.min(0).values, allp.max(0).values
+        box = (*lo.tolist(), *(hi - lo).clamp(min=1e-6).tolist())
     im = _background(points, labels, box, size).copy()
+    if len(path) == 0:
+        return im
     d = ImageDraw.Draw(im)  # black and white are in its palette (text and background)
     line = [tuple(p) for p in _to_pixels(path, box, size).tolist()]
     d.line(line, fill="black", width=3)

@@ -17,6 +17,7 @@ from PIL import Image
 from generators import watermark
 from generators.gan import ASSETS
 from ui import diffusion_tab, gan_tab, provenance, vae_tab
+from ui.common import keep_on_error
 from ui.components import RawTextbox
 from ui.errors import localized, render
 from ui.i18n import t
@@ -203,7 +204,8 @@ def _text_panel() -> None:
     ranks = gr.HighlightedText(label=t("provenance_rank"), color_map=RANK_COLOURS, **shown)
     shares = gr.Markdown()
     details = gr.JSON(label=t("provenance_details"), open=False)
-    go.click(detect_text, text, [details, verdict, green, ranks, shares], api_name="detect_text")
+    outputs = [details, verdict, green, ranks, shares]
+    keep_on_error(go.click(detect_text, text, outputs, api_name="detect_text"), outputs)
 
 
 def _image_panel() -> None:
@@ -217,7 +219,8 @@ def _image_panel() -> None:
     go = gr.Button(t("provenance_check_image"), variant="primary")
     report = gr.Markdown()
     details = gr.JSON(label=t("provenance_details"), open=False)
-    go.click(verify_image, upload, [details, report], api_name="verify_image")
+    keep_on_error(go.click(verify_image, upload, [details, report], api_name="verify_image"),
+                  [details, report])
     for kind, button in buttons.items():
         button.click(functools.partial(example_file, kind), None, upload, api_visibility="private").then(
             verify_image, upload, [details, report], api_visibility="private")

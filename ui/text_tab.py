@@ -12,7 +12,7 @@ from generators.limits import SEED
 from generators.text import (ALTERNATIVES, BUNDLED, HUB_MODELS, MAX_NEW_TOKENS, REPETITION_PENALTY, TEMPERATURE,
                              TOP_K, TOP_P, Continuation, TextContinuation)
 from generators.watermark import DELTA as WATERMARK_DELTA
-from ui.common import examples
+from ui.common import examples, into_view, keep_on_error
 from ui.components import RawNumber, RawSlider, RawTextbox
 from ui.errors import localized, render
 from ui.i18n import t
@@ -177,7 +177,7 @@ def build() -> None:
     # the token-probability state (Python objects) does not survive Gradio's CSV example cache
     examples(EXAMPLES, inputs[:4], "text_examples", cache_examples=False)
     notice = gr.Markdown(label=t("text_notice"))
-    text = gr.Textbox(label=t("text_alt1"), lines=6)
+    text = gr.Textbox(label=t("text_alt1"), lines=6, elem_id="text-output")
     with gr.Row():
         alt2 = gr.Textbox(label=t("text_alt2"), lines=6, visible=False)
         alt3 = gr.Textbox(label=t("text_alt3"), lines=6, visible=False)
@@ -189,8 +189,10 @@ def build() -> None:
         position = gr.Dropdown([], label=t("text_position"), visible=False)  # set by a click on a token
         top5 = gr.Label(num_top_classes=5, label=t("text_top5"), elem_id="text-top5")
     state = gr.State([])
-    event = generate.click(continue_text, inputs, [text, alt2, alt3, notice, highlighted, position, top5, state],
-                           api_name="continue_text")
+    outputs = [text, alt2, alt3, notice, highlighted, position, top5, state]
+    event = generate.click(continue_text, inputs, outputs, api_name="continue_text",
+                           js=into_view("text-output"))
+    keep_on_error(event, outputs)  # a bad input, or Stop, leaves the text shown so far
     stop.click(None, cancels=[event], api_visibility="private")
     inputs[7].change(_show_boxes, inputs[7], [alt2, alt3, inspected], api_visibility="private")
     inspected.change(_inspect, [state, inspected], [highlighted, position, top5], api_visibility="private")

@@ -11,12 +11,12 @@ from generators.errors import InputError
 from generators.limits import SEED, check_choice
 from generators.vae import MAX_SIDE, METHODS, STEPS, VaeInterpolator
 from ui import media
-from ui.common import DIGITS, examples
+from ui.common import DIGITS, examples, into_view, keep_on_error
 from ui.components import DrawingPad, RawNumber, RawSlider
 from ui.errors import localized, render
 from ui.i18n import t
 from ui.images import gif_bytes, grid, png_bytes, to_pil, to_uint8, upscale
-from ui.plots import latent_map
+from ui.vae_latent import build_map, map_image
 from ui.registry import Tab, table
 from ui.zerogpu import on_gpu
 
@@ -73,9 +73,12 @@ def _endpoint(name: str, choice, image, seed: int, lang: str = "en"):
     if image is None:
         raise InputError("vae_draw_first", name=name)
     try:
-        return VAE.from_image(_open_drawing(image)), render("vae_your_drawing", {}, lang)
+        digit = VAE.from_image(_open_drawing(image))
+        doubt = VAE.check(digit)  # refuses what is far from any handwritten digit (a screenshot, a photo)
     except InputError as e:
         raise InputError("vae_endpoint", side=name, detail=e) from None
+    what = render("vae_your_drawing", {}, lang)
+    return digit, f"{what} ({render(doubt.key, doubt.fields, lang)})" if doubt else what
 
 
 def _final(step, folder, paths, what: tuple[str, str], lang: str, made: dict) -> tuple:
@@ -90,9 +93,8 @@ def _final(step, folder, paths, what: tuple[str, str], lang: str, made: dict) ->
     captions = [render(key, dict(what=w), lang) for key, w in (("vae_start_is", what[0]), ("vae_start_rebuilt", ""),
                                                                  ("vae_end_is", what[1]), ("vae_end_rebuilt", ""))]
     recon = media.gallery([ends[0], ends[2], ends[1], ends[3]], captions)
-    bank = VAE.bank
     latent = media.write(folder, "latent-map.png",  # a plot of real digits' codes, not generated media: unmarked
-                         png_bytes(latent_map(bank["map_points"], bank["map_labels"], step.path_2d)), generator=None)
+                         png_bytes(map_image(VAE, step.path_2d)), generator=None)
     return media.gallery(paths), media.file(strip), media.image(gif, "image/gif"), recon, media.image(latent, "image/png")
 
 
@@ -138,7 +140,7 @@ def _endpoint_controls(side: str, value: str):
     choices = [*DIGITS, (t("vae_my_drawing"), DRAWING)]
     choice = gr.Dropdown(choices, value=value, label=t(f"vae_{side}_digit"))
     image = DrawingPad(label=t(f"vae_{side}_drawing"), type="filepath", sources=["upload"], canvas_size=(280, 280),
-                         height=300)
+                       height=300, elem_classes=["drawing-pad"])
     return choice, image
 
 
@@ -164,13 +166,14 @@ def build() -> None:
     with gr.Row():
         strip = gr.File(label=t("vae_strip"))
         gif = gr.Image(label=t("app_gif"), type="filepath", format="gif", elem_classes=["pixelated"])
-    with gr.Row():
-        recon = gr.Gallery(label=t("vae_recon"), columns=4, height="auto", elem_classes=["pixelated"])
-        latent = gr.Image(label=t("vae_latent"), type="pil")
+    recon = gr.Gallery(label=t("vae_recon"), columns=4, height="auto", elem_classes=["pixelated", "captioned"])
+    latent = build_map(VAE)
     outputs = [frames, strip, gif, recon, latent, summary]
     # postprocess=False: the handler returns values already in Gradio's form (ui/media.py says why)
     event = go.click(interpolate_digits, [start_digit, end_digit, steps, method, seed, start_image, end_image],
-                     outputs, api_name="interpolate_digits", postprocess=False)
+                     outputs, api_name="interpolate_digits", postprocess=False,
+                     js=into_view("vae-frames"))
+    keep_on_error(event, outputs)
     stop.click(None, None, None, cancels=[event])
     # cached at first use, then instant for everyone; the examples leave the drawings out (None)
     examples(EXAMPLES, [start_digit, end_digit, steps, method, seed], "vae_examples", outputs=outputs,
@@ -191,7 +194,9 @@ vae_interpolate: Interpolate | 插值
 vae_examples: Examples: start digit, end digit, steps, path, seed | 示例：起点数字、终点数字、步数、路径、随机种子
 vae_strip: Strip (PNG) | 长条图（PNG）
 vae_recon: Endpoints and their reconstructions | 两端数字及其重建
-vae_latent: Latent map: test digits by class (a 2-D PCA of the 16-d latent); the path from the black dot (start) to the white dot (end) | 潜空间图：按类别着色的测试数字（16 维潜空间的二维主成分投影）；路径从黑点（起点）走到白点（终点）
+vae_latent: Latent map: click a point to decode it | 潜空间图：点击一点即可解码
+vae_picked: The digit at the clicked point | 点击处的数字
+vae_click_map: **The map** shows held-out test digits by class, in the two directions of the 16-d latent that best separate the classes (Fisher's discriminant, fitted on the codes of the training digits); an interpolation's path goes from the black dot (start) to the white dot (end). Click anywhere on it: the VAE decodes the most typical code that lands there. | **这张图**按类别画出未参与训练的测试数字，用的是 16 维潜空间中最能区分各类别的两个方向（Fisher 判别分析，在训练数字的编码上拟合）；插值路径从黑点（起点）走到白点（终点）。点击图上任意位置：VAE 会解码落在该处的最典型的编码。
 vae_path_linear: linear | 直线（linear）
 vae_path_spherical: spherical | 球面（spherical）
 vae_card: VAE | VAE
@@ -203,6 +208,8 @@ vae_endpoint: The {side} digit: {detail} | {side}数字：{detail}
 vae_not_image: The drawing is not an image. | 手绘内容不是图片。
 vae_too_large: The image is too large ({w}x{h}); at most {max_side} px a side. | 图片太大（{w}x{h}）；每边最多 {max_side} 像素。
 vae_blank: The drawing is blank: draw a digit first. | 画板是空白的：请先画一个数字。
+vae_not_digit: this image does not look like a handwritten digit: solid strokes cover {ink} of it (handwritten digits: {lo} to {hi}), and the VAE finds it unlikely ({nelbo} nats; real digits: under {most}). Draw or upload a single digit. | 这张图看起来不像手写数字：实心笔画占 {ink}（手写数字为 {lo} 到 {hi}），而且 VAE 认为它很不可能（{nelbo} 奈特；真实数字低于 {most}）。请画或上传单个数字。
+vae_unsure_digit: ⚠ little like the handwritten digits the VAE learnt from; our classifier reads a {reads}, {confidence} sure | ⚠ 不太像 VAE 学过的手写数字；我们的分类器认作 {reads}，把握 {confidence}
 vae_test_digit: test digit {digit} | 测试集数字 {digit}
 vae_your_drawing: your drawing | 你的手绘
 vae_start_is: start: {what} | 起点：{what}
@@ -213,8 +220,16 @@ vae_decoding: decoding… {n}/{steps} | 解码中… {n}/{steps}
 vae_summary: {steps} frames, {method} path, from {start} to {end}. | {steps} 帧，{method}路径，从{start}到{end}。
 vae_method_linear: linear | 直线
 vae_method_spherical: spherical | 球面
+vae_picked_is: The point ({x}, {y}) of the map decodes to this digit; our classifier reads a {reads} ({confidence}). | 图上的点（{x}, {y}）解码出这个数字；我们的分类器认作 {reads}（{confidence}）。
 """)
 
+# the sketchpad's label floats over its canvas, where the zoom and undo toolbar covers it: it goes above the pad
+CSS = """
+.drawing-pad { margin-top: 28px !important; }
+.block.drawing-pad > label.float[data-testid="block-label"] { position: absolute; top: -28px; max-width: 100%; border: none;
+                                                          background: none; }
+"""
+
 TAB = Tab(key="vae", order=30, title=("VAE interpolation", "VAE 插值"), build=build, strings=STRINGS,
-          messages=MESSAGES, names={"start": "起点", "end": "终点", "method": "路径"},
+          messages=MESSAGES, css=CSS, names={"start": "起点", "end": "终点", "method": "路径"},
           cards=(("vae_card", "assets/vae/README.md"),))
