@@ -17,6 +17,7 @@ from generators.limits import SEED, check_choice
 from generators.lora import RANK
 from generators.text import BUNDLED, TextContinuation
 from ui import media
+from ui.common import into_view, keep_on_error
 from ui.components import RawNumber, RawSlider, RawTextbox
 from ui.errors import localized, render
 from ui.i18n import t
@@ -210,7 +211,7 @@ def build() -> None:
         stop = gr.Button(t("app_stop"), elem_id="finetune-stop")
     status = gr.Markdown()
     plot = gr.LinePlot(x="step", y="loss", color="curve", label=t("finetune_plot"), x_title="step · 步",
-                       y_title="loss (nats/token) · 损失", color_title="", height=300)
+                       y_title="loss (nats/token) · 损失", color_title="", height=300, elem_id="finetune-plot")
     with gr.Row():
         summary = gr.JSON(label=t("finetune_summary"), elem_id="finetune-summary")
         adapter = gr.File(label=t("finetune_adapter"))
@@ -223,9 +224,10 @@ def build() -> None:
     session = gr.State(Session(), delete_callback=Session.close)
     seed, model = inputs[2], inputs[8]
     # Trainings run one at a time in their own queue ("finetune"): text and image requests never wait for one.
-    run = train.click(_arm, session, None, queue=False, api_visibility="private").then(
+    run = train.click(_arm, session, None, queue=False, api_visibility="private", js=into_view("finetune-plot")).then(
         finetune_text, [*inputs, session], [plot, status, summary, adapter, session], api_name="finetune_text",
         concurrency_limit=1, concurrency_id="finetune")
+    keep_on_error(run, [plot, status, summary, adapter])  # a bad input keeps the last training's results
     run.success(compare, [prompt, seed, session], [base_text, tuned_text], api_visibility="private")
     stop.click(_stop, session, None, queue=False, api_visibility="private")
     again.click(compare, [prompt, seed, session], [base_text, tuned_text], api_visibility="private")
