@@ -188,13 +188,15 @@ class TextContinuation:
 
     def stream(self, prompt: str, *, model: str = BUNDLED, max_new_tokens: int = 48, temperature: float = 0.8,
                top_k: int = 40, top_p: float = 0.95, repetition_penalty: float = 1.1, seed: int = 0,
-               n: int = 1, watermark: float = 0.0, adapter=None) -> Iterator[list[Continuation]]:
+               n: int = 1, watermark: float = 0.0, adapter=None, stop=None) -> Iterator[list[Continuation]]:
         """Yields the n alternatives after every generated token; the last item has `finished` and `tokens`.
 
         Arguments are checked here (InputError) and the model loaded (ModelUnavailable) before the first
         item. An empty prompt starts from the model's BOS token (EOS for GPT-2: "a new document begins").
         `adapter`: a fine-tuned LoRA adapter for `model` (a file path, its bytes or a lora.LoraAdapter); the
         continuation then comes from the fine-tuned model (generators/lora.py checks that it fits).
+        `stop`: an object with `is_set()` (a threading.Event): once set, the stream ends after the step in progress
+        with a finished last item, tokens and probabilities included (a closed stream has no last item).
 
         Example:
             >>> for alts in TextContinuation().stream("Once upon a time", max_new_tokens=30, seed=7):
@@ -208,7 +210,8 @@ class TextContinuation:
         if adapter is not None:
             lm = lora.cached_adapter(adapter, lm)
         sampling = Sampling(float(temperature), top_k, float(top_p), float(repetition_penalty))
-        return self._generate(lm, prompt, max_new_tokens, sampling, seed, n, Watermark(delta) if delta else None)
+        return self._generate(lm, prompt, max_new_tokens, sampling, seed, n, Watermark(delta) if delta else None,
+                              stop)
 
     def continue_text(self, prompt: str, **kwargs) -> list[Continuation]:
         """The finished alternatives: the last item of `stream()`."""
@@ -216,7 +219,7 @@ class TextContinuation:
         return last
 
     def _generate(self, lm: LoadedModel, prompt: str, max_new: int, sampling: Sampling, seed: int,
-                  n: int, watermark: Watermark | None = None) -> Iterator[list[Continuation]]:
+                  n: int, watermark: Watermark | None = None, stop=None) -> Iterator[list[Continuation]]:
         ids, prompt_text, max_new, notices = fit_context(lm, prompt, max_new)
         if sampling.temperature == 0 and n > 1:
             notices.append(Notice("text_greedy_alternatives"))
@@ -228,14 +231,16 @@ class TextContinuation:
         tok = lm.tokenizer
         loop = SamplingLoop(session, prompt_ids, n, max_new, sampling, generator, tok.eos_token_id, watermark)
         texts = [Detokenizer(lm.decode, tok.eos_token_id, tok.eos_token) for _ in range(n)]
-        notices = tuple(notices)
+        notices, halted = tuple(notices), False
         for step in range(max_new):
             for d, token in zip(texts, loop.step()):
                 if not d.ended():
                     d.add(token)
-            if loop.all_done() or step == max_new - 1:
+            if loop.all_done() or step == max_new - 1 or (halted := stop is not None and stop.is_set()):
                 break
             yield [Continuation(prompt_text + d.text, prompt_text, notices=notices) for d in texts]
+        if halted:
+            notices += (Notice("text_stopped", n=step + 1),)
         yield [Continuation(prompt_text + d.final_text(), prompt_text,
                             _token_infos(lm, d, *loop.records(i, len(d.ids))), notices, True)
                for i, d in enumerate(texts)]

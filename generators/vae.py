@@ -71,10 +71,18 @@ class VaeInterpolator:
                 self.device = self.device or pick_device()
                 require_weights(self.path, "training.train_vae")
                 self.bank = load_file(self.path / "examples.safetensors")
-                prior = load_file(self.path / "class_prior.safetensors")
-                self.projection = LatentProjection.fit(prior["mean"], prior["scale_tril"])
                 self._model = DigitVAE.from_pretrained(self.path).to(self.device).eval()
+                self.projection = self._projection(self._model)
         return self._model
+
+    @torch.no_grad()
+    def _projection(self, vae: DigitVAE) -> LatentProjection:
+        """The latent map's projection: from the class prior beside the weights, else from the bank's test digits."""
+        if (self.path / "class_prior.safetensors").exists():
+            prior = load_file(self.path / "class_prior.safetensors")
+            return LatentProjection.fit(prior["mean"], prior["scale_tril"])
+        mu, _ = vae.encode(self.bank["digits"].float().to(self.device) / 255)
+        return LatentProjection.from_latents(mu, self.bank["digit_labels"])
 
     def test_digit(self, digit: int, seed: int) -> torch.Tensor:
         """A held-out MNIST test digit of this class, picked by seed: (1, 1, 28, 28) in [0, 1]."""

@@ -29,7 +29,19 @@ class LatentProjection:
     def fit(cls, class_mean: torch.Tensor, scale_tril: torch.Tensor) -> "LatentProjection":
         """Fisher's two directions from each class's latent mean (10, latent) and Cholesky factor (10, latent, latent),
         classes weighted alike (MNIST's are within 10% of each other)."""
-        mean, cov = class_mean.double(), scale_tril.double() @ scale_tril.double().transpose(1, 2)
+        return cls.from_moments(class_mean, scale_tril.double() @ scale_tril.double().transpose(1, 2))
+
+    @classmethod
+    def from_latents(cls, z: torch.Tensor, labels: torch.Tensor, jitter: float = 1e-4) -> "LatentProjection":
+        """The same from encoded digits (n, latent) and their labels (n,): for a VAE with no fitted class prior yet
+        (a fresh `python -m training.train_vae`; `python -m training.fit_vae_prior` writes one)."""
+        z, eye = z.double().cpu(), torch.eye(z.shape[1], dtype=torch.float64)
+        mean = torch.stack([z[labels == c].mean(0) for c in range(10)])
+        return cls.from_moments(mean, torch.stack([torch.cov(z[labels == c].T) + jitter * eye for c in range(10)]))
+
+    @classmethod
+    def from_moments(cls, class_mean: torch.Tensor, class_cov: torch.Tensor) -> "LatentProjection":
+        mean, cov = class_mean.double(), class_cov.double()
         centre = mean.mean(0)
         within = cov.mean(0)  # (latent, latent)
         between = (mean - centre).T @ (mean - centre) / len(mean)

@@ -150,6 +150,43 @@ def test_closing_the_stream_stops_the_model(tc, monkeypatch):
     assert next(stream, None) is None and len(calls) == 5
 
 
+def test_stop_flag_ends_the_stream_with_its_token_view(tc):
+    """Stop (a flag the stream reads between steps) ends it after the step in progress with a last item that has
+    the tokens so far and their probabilities, the same tokens as the unstopped stream's, and a notice."""
+    import threading
+
+    stop, items = threading.Event(), []
+    for alts in tc.stream(PROMPT, max_new_tokens=40, seed=3, n=2, stop=stop):
+        items.append(alts)
+        if len(items) == 4:
+            stop.set()
+    last, full = items[-1], tc.continue_text(PROMPT, max_new_tokens=40, seed=3, n=2)
+    assert len(items) == 5 and last[0].finished and all(len(a.tokens) == 5 for a in last)
+    assert last[0].notices[-1].key == "text_stopped" and last[0].notices[-1].fields == {"n": 5}
+    assert all(n.key != "text_stopped" for n in full[0].notices)
+    for stopped, whole in zip(last, full):
+        assert token_ids(stopped) == token_ids(whole)[:5]
+        assert [t.prob for t in stopped.tokens] == [t.prob for t in whole.tokens[:5]]
+
+
+def test_text_tab_stop_keeps_the_text_and_shows_its_tokens(tc, monkeypatch):
+    """The tab's handler with a session's Stop flag: set mid-stream, the last update has the text so far and its
+    token view (what a cancelled stream could not send)."""
+    from ui import text_tab
+
+    monkeypatch.setattr(text_tab, "CONTINUATION", tc)
+    flag, outputs = text_tab.StopFlag(), []
+    for out in text_tab.continue_text(PROMPT, 200, 1, stop=flag):
+        outputs.append(out)
+        if len(outputs) == 3:
+            flag.set()
+    text, _, _, notice, highlighted, _, _, state = outputs[-1]
+    assert len(outputs) == 4 and text.startswith(outputs[-2][0]) and len(text) > len(outputs[-2][0])
+    assert "Stopped after 4 tokens." in notice and len(state[0][1]) == 4
+    assert "".join(piece for piece, _ in highlighted) == text.rstrip("\ufffd")
+    assert text_tab.graceful_stop()
+
+
 def test_a_prompt_longer_than_the_context_is_cut_from_the_left(tc):
     prompt = " ".join(f"word{i}" for i in range(200))
     out = tc.continue_text(prompt, max_new_tokens=20, seed=0)[0]

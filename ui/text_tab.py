@@ -17,7 +17,7 @@ from ui.components import RawNumber, RawSlider, RawTextbox
 from ui.errors import localized, render
 from ui.i18n import t
 from ui.registry import Tab, table
-from ui.zerogpu import on_gpu
+from ui.zerogpu import on_gpu, on_zerogpu
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +30,41 @@ RANK_COLOURS = {"#1": "#2ca02c", "#2-5": "#f2c500", "#6+": "#d62728"}  # green, 
 CONTINUATION = adapter(TextContinuation)  # holds no per-user state: the loaded models only
 
 
+def graceful_stop() -> bool:
+    """Whether Stop can reach the model's loop (a flag shared with this process's adapter) so that the stream ends
+    with its last update, the token view included. Where the adapter computes elsewhere (a Ray replica, a ZeroGPU
+    worker) Stop cancels the event instead: the compute stops there, and the text so far stays without its view."""
+    return isinstance(CONTINUATION, TextContinuation) and not on_zerogpu()
+
+
+class StopFlag:
+    """One browser session's Stop, kept in its gr.State; Stop sets it, Generate arms a new one."""
+
+    def __init__(self):
+        self.event = threading.Event()
+
+    def __deepcopy__(self, memo) -> "StopFlag":  # gr.State copies its initial value for each new session
+        return StopFlag()
+
+    def __getstate__(self) -> dict:  # a copy in another process (ZeroGPU) is a flag of its own
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self.event = threading.Event()
+
+    def arm(self) -> None:
+        self.event = threading.Event()
+
+    def set(self) -> None:
+        self.event.set()
+
+
 @localized
 @on_gpu
 def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: float = 0.8, top_k: int = 40,
                   top_p: float = 0.95, repetition_penalty: float = 1.1, alternatives: int = 1,
-                  model: str = BUNDLED, watermark: bool = True, adapter: str | None = None, *, lang: str = "en"):
+                  model: str = BUNDLED, watermark: bool = True, adapter: str | None = None,
+                  stop: StopFlag | None = None, *, lang: str = "en"):
     """Continues a text with a language model, streaming one update per generated token.
 
     Args:
@@ -58,6 +88,8 @@ def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: floa
                     repetition_penalty=repetition_penalty, n=alternatives, model=model,
                     watermark=WATERMARK_DELTA if watermark else 0.0,
                     adapter=None if adapter is None else lora.adapter_bytes(adapter))  # bytes reach a Ray replica too
+    if isinstance(stop, StopFlag) and graceful_stop():
+        settings["stop"] = stop.event
     try:
         for alts in CONTINUATION.stream(prompt, **settings):
             yield _outputs(alts, lang)
@@ -188,12 +220,16 @@ def build() -> None:
                                          interactive=False, elem_id="text-tokens")
         position = gr.Dropdown([], label=t("text_position"), visible=False)  # set by a click on a token
         top5 = gr.Label(num_top_classes=5, label=t("text_top5"), elem_id="text-top5")
-    state = gr.State([])
+    state, flag = gr.State([]), gr.State(StopFlag())
     outputs = [text, alt2, alt3, notice, highlighted, position, top5, state]
-    event = generate.click(continue_text, inputs, outputs, api_name="continue_text",
-                           js=into_view("text-output"))
-    keep_on_error(event, outputs)  # a bad input, or Stop, leaves the text shown so far
-    stop.click(None, cancels=[event], api_visibility="private")
+    event = generate.click(StopFlag.arm, flag, None, queue=False, api_visibility="private",
+                           js=into_view("text-output")).then(continue_text, [*inputs, flag], outputs,
+                                                             api_name="continue_text")
+    keep_on_error(event, outputs)  # a bad input, or a cancel, leaves the text shown so far
+    if graceful_stop():
+        stop.click(StopFlag.set, flag, None, queue=False, api_visibility="private")
+    else:
+        stop.click(None, cancels=[event], api_visibility="private")
     inputs[7].change(_show_boxes, inputs[7], [alt2, alt3, inspected], api_visibility="private")
     inspected.change(_inspect, [state, inspected], [highlighted, position, top5], api_visibility="private")
     highlighted.select(_pick, [state, inspected], [position, top5], api_visibility="private")
@@ -238,6 +274,7 @@ text_failed: Text generation failed; please try again. | 文本生成失败，�
 text_watermark_type: watermark must be true or false, not {got}. | 水印（watermark）必须是 true 或 false，而不是 {got}。
 text_greedy_alternatives: Temperature 0 is greedy decoding: every alternative is the same. | 温度 0 即贪心解码：所有候选都相同。
 text_new_tokens_lowered: Max new tokens lowered from {asked} to {got}: the prompt's {prompt} tokens and the new ones must fit the model's {context}-token context. The prompt is kept whole. | 最多生成的 token 数从 {asked} 降为 {got}：提示词的 {prompt} 个 token 加上新生成的 token 必须放进模型 {context} 个 token 的上下文。提示词完整保留。
+text_stopped: Stopped after {n} tokens. | 已在 {n} 个 token 后停止。
 text_prompt_cut: The prompt is {n} tokens, more than the model's {context}-token context holds: only its last {keep} were kept, leaving room for {new} new tokens. | 提示词有 {n} 个 token，超过了模型 {context} 个 token 的上下文：只保留了最后 {keep} 个，留出 {new} 个新 token 的位置。
 """)
 

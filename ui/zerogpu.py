@@ -9,5 +9,10 @@ import sys
 
 def on_gpu(fn):
     """Wraps a handler (function or generator) so a ZeroGPU Space attaches a GPU for its duration."""
-    spaces = sys.modules.get("spaces")
-    return spaces.GPU(fn) if spaces is not None else fn
+    return sys.modules["spaces"].GPU(fn) if on_zerogpu() else fn
+
+
+def on_zerogpu() -> bool:
+    """Whether handlers run in ZeroGPU's worker processes (`spaces` imported), where objects of a request's session
+    (a Stop flag in gr.State) are copies."""
+    return sys.modules.get("spaces") is not None
