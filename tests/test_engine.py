@@ -9,8 +9,8 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from generators import engine as engine_mod
-from generators.engine import DecodingEngine, _candidates
+from generators.batch_sampling import candidates, pick, uniforms
+from generators.engine import DecodingEngine
 from generators.microbatch import MicroBatcher
 from generators.text import TextContinuation
 from generators.text_decoding import Gpt2Session, Sampling, SamplingLoop, filter_top_k, filter_top_p
@@ -234,8 +234,8 @@ def test_concurrent_consumers_in_threads(engine, lm):
 
 
 def filtered(y, k, p):
-    """_candidates' filtered rows (B, V)."""
-    ids, rows = _candidates(y, k, torch.tensor([1 - float(x) if x < 1 else -1.0 for x in p]))
+    """candidates' filtered rows (B, V)."""
+    ids, rows = candidates(y, k, torch.tensor([1 - float(x) if x < 1 else -1.0 for x in p]))
     assert torch.equal(torch.isfinite(rows).sum(-1), torch.isfinite(rows.gather(1, ids)).sum(-1))  # all in ids
     return rows
 
@@ -256,22 +256,22 @@ def test_top_p_keeps_the_lowest_id_of_equal_logits():
     y = torch.tensor([[0.0, 2.0, 1.0, 2.0, 2.0, -1.0]])
     got = filtered(y, torch.tensor([4]), torch.tensor([0.5]))  # the 2.0s hold 0.3 each: two reach 0.5
     assert torch.isfinite(got[0]).tolist() == [False, True, False, True, False, False]
-    y = torch.tensor([[3.0, 1.0, 1.0, 1.0, 0.0]])  # equal logits at the k-th place: not for _candidates
-    assert _candidates(y, torch.tensor([2]), torch.tensor([-1.0])) is None
+    y = torch.tensor([[3.0, 1.0, 1.0, 1.0, 0.0]])  # equal logits at the k-th place: not for candidates()
+    assert candidates(y, torch.tensor([2]), torch.tensor([-1.0])) is None
 
 
 def test_draw_equals_multinomial():
     g = torch.Generator().manual_seed(1)
     y = torch.randn(3, 300, generator=g).mul(2)
     k = torch.tensor([10, 40, 299])
-    ids, rows = _candidates(y, k, torch.tensor([0.1, -1.0, 0.2]))
+    ids, rows = candidates(y, k, torch.tensor([0.1, -1.0, 0.2]))
     full = rows.softmax(-1)
     probs = full.gather(1, ids)
     for seed in range(20):
         a, b, c = (torch.Generator().manual_seed(seed) for _ in range(3))
         want = torch.multinomial(full, 1, generator=a)[:, 0]
-        assert torch.equal(engine_mod._pick(probs, engine_mod._uniforms(b, 3, 300), ids), want)
-        assert torch.equal(engine_mod._pick(full, engine_mod._uniforms(c, 3, 300)), want)
+        assert torch.equal(pick(probs, uniforms(b, 3, 300), ids), want)
+        assert torch.equal(pick(full, uniforms(c, 3, 300)), want)
         assert torch.equal(a.get_state(), b.get_state())
 
 
