@@ -259,8 +259,6 @@ class DecodingEngine:
         self._live.remove(gen)
 
 
-
-
 _ENGINES: dict[tuple[int, int | None], DecodingEngine] = {}
 _ENGINES_LOCK = threading.Lock()
 
@@ -271,3 +269,4 @@ def engine_for(fast: FastGpt2, eos_id: int | None, **kwargs) -> DecodingEngine:
     with _ENGINES_LOCK:
         if key not in _ENGINES:
             _ENGINES[key] = DecodingEngine(fast, eos_id, **kwargs)
+        return _ENGINES[key]

@@ -10,7 +10,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from generators.batch_sampling import candidates, pick, uniforms
-from generators.engine import DecodingEngine
+from generators.engine import DecodingEngine, engine_for
 from generators.microbatch import MicroBatcher
 from generators.text import TextContinuation
 from generators.text_decoding import Gpt2Session, Sampling, SamplingLoop, filter_top_k, filter_top_p
@@ -181,6 +181,21 @@ def test_closing_the_iterator_cancels(lm):
             assert gen.cancelled and e.live_rows() == 0
     finally:
         e.close()
+
+
+def test_closing_a_text_stream_takes_its_rows_out_at_the_next_step(lm):
+    """TextContinuation on the shared engine: Stop (closing the stream) frees the request's rows at the next step."""
+    engine = engine_for(lm.fast, lm.tokenizer.eos_token_id)  # the engine TextContinuation submits to
+    with stepping(engine) as tick:
+        ticker = threading.Thread(target=tick, args=(3,))
+        ticker.start()
+        stream = TextContinuation(torch.device("cpu")).stream(PROMPTS[1], max_new_tokens=40, seed=2, n=2)
+        next(stream)
+        ticker.join()  # three steps made, 37 to go
+        assert engine.live_rows() == 2
+        stream.close()
+        tick()
+        assert engine.live_rows() == 0
 
 
 def test_greedy_equals_generate(engine, lm):

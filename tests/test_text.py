@@ -139,6 +139,8 @@ def test_sampling_equals_generate(tc):
 
 
 def test_closing_the_stream_stops_the_model(tc, monkeypatch):
+    """Without batching, each request's own loop: no forward runs after the last item taken."""
+    monkeypatch.setenv("PLAYGROUND_BATCHING", "0")
     calls = []
     forward = gpt2_fast.FastGpt2.__call__
     monkeypatch.setattr(gpt2_fast.FastGpt2, "__call__", lambda self, *a: calls.append(1) or forward(self, *a))
@@ -148,6 +150,19 @@ def test_closing_the_stream_stops_the_model(tc, monkeypatch):
     stream.close()
     assert len(calls) == 5
     assert next(stream, None) is None and len(calls) == 5
+
+
+@pytest.mark.parametrize("settings", [dict(seed=3), dict(seed=4, n=3, temperature=1.2, top_k=0, top_p=0.9),
+                                      dict(seed=5, temperature=0.0, repetition_penalty=1.5), dict(seed=6, watermark=2.0)])
+def test_the_shared_engine_gives_the_tokens_of_one_loop_per_request(tc, monkeypatch, settings):
+    """Batching on (the engine) or off (a loop per request): the same text and tokens from the same seed."""
+    batched = tc.continue_text(PROMPT, max_new_tokens=30, **settings)
+    monkeypatch.setenv("PLAYGROUND_BATCHING", "0")
+    alone = tc.continue_text(PROMPT, max_new_tokens=30, **settings)
+    assert [a.text for a in batched] == [a.text for a in alone]
+    for a, b in zip(batched, alone):
+        assert token_ids(a) == token_ids(b)
+        assert [t.prob for t in a.tokens] == pytest.approx([t.prob for t in b.tokens], rel=1e-5)
 
 
 def test_a_prompt_longer_than_the_context_is_cut_from_the_left(tc):
