@@ -29,6 +29,7 @@ from generators.batched_gpt2 import ALIGN, BatchedGpt2
 from generators.gpt2_fast import FastGpt2
 from generators.text_decoding import Sampling
 
+MAX_ROWS = 32  # rows in one batch (alternatives of all requests); more requests wait for a free row
 CACHE_BYTES = 1 << 30  # the KV cache's budget; it bounds max_rows for large models
 _END = object()
 
@@ -114,7 +115,7 @@ class Generation:
 class DecodingEngine:
     """One decoding thread for one model, shared by every request; see the module docstring."""
 
-    def __init__(self, fast: FastGpt2, eos_id: int | None, *, max_rows: int = 32, pad: bool | None = None):
+    def __init__(self, fast: FastGpt2, eos_id: int | None, *, max_rows: int = MAX_ROWS, pad: bool | None = None):
         self.fast, self.eos_id, self.device = fast, eos_id, fast.wte.device
         self.vocab, self.context = fast.wte.shape[0], fast.max_len
         row_bytes = 2 * len(fast.layers) * fast.n_embd * (fast.max_len + ALIGN) * fast.wte.element_size()

@@ -5,8 +5,10 @@ import threading
 
 import gradio as gr
 
+from generators.engine import MAX_ROWS
 from generators.errors import InputError, KeyedError
 from generators.limits import SEED
+from generators.serving import batching
 from generators.text import (ALTERNATIVES, BUNDLED, HUB_MODELS, MAX_NEW_TOKENS, REPETITION_PENALTY, TEMPERATURE,
                              TOP_K, TOP_P, Continuation, TextContinuation)
 from generators.watermark import DELTA as WATERMARK_DELTA
@@ -15,6 +17,7 @@ from ui.components import RawNumber, RawSlider, RawTextbox
 from ui.errors import localized, render
 from ui.i18n import t
 from ui.registry import Tab, table
+from ui.streams import coalesced
 from ui.zerogpu import on_gpu
 
 log = logging.getLogger(__name__)
@@ -33,7 +36,7 @@ CONTINUATION = TextContinuation()  # holds no per-user state: the loaded models 
 def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: float = 0.8, top_k: int = 40,
                   top_p: float = 0.95, repetition_penalty: float = 1.1, alternatives: int = 1,
                   model: str = BUNDLED, watermark: bool = True, *, lang: str = "en"):
-    """Continues a text with a language model, streaming one update per generated token.
+    """Continues a text with a language model, streaming the text as it grows (at most ~20 updates a second).
 
     Args:
         prompt: the text to continue (kept whole when it fits the model's context; a notice says what changed).
@@ -55,7 +58,7 @@ def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: floa
                     repetition_penalty=repetition_penalty, n=alternatives, model=model,
                     watermark=WATERMARK_DELTA if watermark else 0.0)
     try:
-        for alts in CONTINUATION.stream(prompt, **settings):
+        for alts in coalesced(CONTINUATION.stream(prompt, **settings)):  # at most ~20 updates/s, the last always
             yield _outputs(alts, lang)
     except KeyedError:
         raise
@@ -159,6 +162,12 @@ def _controls() -> list:
             watermark]
 
 
+def _queue_group() -> dict:
+    """With batching, text requests only wait on the shared engine's one thread: as many stream at once as it has
+    rows, in a queue group of their own. Without, the endpoint joins the app's group of model computations (app.py)."""
+    return dict(concurrency_id="text", concurrency_limit=MAX_ROWS) if batching() else {}
+
+
 def build() -> None:
     """The tab's components and events."""
     # the page is up at once; the bundled model loads meanwhile (a request arriving first waits for it)
@@ -185,7 +194,7 @@ def build() -> None:
         top5 = gr.Label(num_top_classes=5, label=t("text_top5"), elem_id="text-top5")
     state = gr.State([])
     event = generate.click(continue_text, inputs, [text, alt2, alt3, notice, highlighted, position, top5, state],
-                           api_name="continue_text")
+                           api_name="continue_text", **_queue_group())
     stop.click(None, cancels=[event], api_visibility="private")
     inputs[7].change(_show_boxes, inputs[7], [alt2, alt3, inspected], api_visibility="private")
     inspected.change(_inspect, [state, inspected], [highlighted, position, top5], api_visibility="private")
