@@ -16,6 +16,8 @@ from generators.device import pick_device, require_weights
 from generators.digits import DigitVAE
 from generators.errors import InputError
 from generators.limits import SEED, Range, check_choice
+from generators.microbatch import MicroBatcher
+from generators.serving import batching
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "vae"
 METHODS = ("linear", "spherical")
@@ -58,6 +60,8 @@ class VaeInterpolator:
     def __init__(self, path: Path = ASSETS, device: torch.device | None = None):
         self.path, self.device = Path(path), device
         self._lock, self._model, self.bank = threading.Lock(), None, None
+        # concurrent interpolations encode and decode together, one forward each (rows are independent)
+        self._encode, self._decode = MicroBatcher(lambda x: self._model.encode(x)), MicroBatcher(self._decoded)
 
     def load(self) -> DigitVAE:
         with self._lock:
@@ -76,6 +80,11 @@ class VaeInterpolator:
         pick = idx[torch.randint(len(idx), (1,), generator=torch.Generator().manual_seed(seed))]
         return self.bank["digits"][pick].float() / 255
 
+    @torch.inference_mode()
+    def _decoded(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents (n, latent) -> digits (n, 1, 28, 28) on the CPU."""
+        return self._model.decode(z).cpu()
+
     @staticmethod
     def from_image(image) -> torch.Tensor:
         """A user's drawing or upload -> (1, 1, 28, 28), MNIST-style (see sketch_to_mnist)."""
@@ -91,15 +100,16 @@ class VaeInterpolator:
         """Decodes the path from `start` to `end` (latent means) in up to `chunks` pieces, yielding each."""
         steps, method = STEPS.check("steps", steps), check_choice("method", method, METHODS)
         vae = self.load()
+        encode, decode = (self._encode, self._decode) if batching() else (vae.encode, self._decoded)
         x = torch.cat([start, end]).to(self.device)  # (2, 1, 28, 28)
-        mu, _ = vae.encode(x)  # (2, latent)
+        mu, _ = encode(x)  # (2, latent)
         t = torch.linspace(0, 1, steps, device=self.device)[:, None]  # (steps, 1)
         mix = torch.lerp if method == "linear" else slerp
         z = mix(mu[:1], mu[1:], t)  # (steps, latent)
-        recon, path = vae.decode(mu).cpu(), self.to_map(z)
+        recon, path = decode(mu), self.to_map(z)
         frames, size = [], -(-steps // chunks)
         for i in range(0, steps, size):
-            frames.append(vae.decode(z[i:i + size]).cpu())
+            frames.append(decode(z[i:i + size]))
             yield Interpolation(torch.cat(frames), x.cpu(), recon, path, done=i + size >= steps)
 
 

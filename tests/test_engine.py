@@ -1,4 +1,4 @@
-"""The continuous-batching text engine and the image micro-batcher, on tiny seeded models (no download)."""
+"""The continuous-batching text engine, on a tiny seeded GPT-2 (no download)."""
 
 import contextlib
 import os
@@ -11,7 +11,6 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from generators.batch_sampling import candidates, pick, uniforms
 from generators.engine import DecodingEngine, engine_for
-from generators.microbatch import MicroBatcher
 from generators.text import TextContinuation
 from generators.text_decoding import Gpt2Session, Sampling, SamplingLoop, filter_top_k, filter_top_p
 from generators.watermark import Watermark
@@ -288,52 +287,3 @@ def test_draw_equals_multinomial():
         assert torch.equal(pick(probs, uniforms(b, 3, 300), ids), want)
         assert torch.equal(pick(full, uniforms(c, 3, 300)), want)
         assert torch.equal(a.get_state(), b.get_state())
-
-
-# ---- the image micro-batcher ----
-
-def test_microbatcher_gives_each_caller_its_own_rows():
-    """Callers that arrive while a batch runs go together into the next; each gets fn of its own input."""
-    calls, release = [], threading.Event()
-    net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 4)).eval()
-
-    def fn(z, labels):
-        calls.append(z.shape[0])
-        if len(calls) == 1:
-            release.wait(10)  # the first batch runs until every other caller has queued
-        with torch.no_grad():
-            return net(z) + labels[:, None], labels * 2
-
-    batcher = MicroBatcher(fn, max_batch=64, window_s=0.0)
-    inputs = [(torch.randn(i + 1, 8, generator=torch.Generator().manual_seed(i)), torch.full((i + 1,), float(i)))
-              for i in range(6)]
-    out = [None] * 6
-
-    def caller(i):
-        out[i] = batcher(*inputs[i])
-
-    threads = [threading.Thread(target=caller, args=(i,)) for i in range(6)]
-    threads[0].start()
-    while not calls:  # the first caller's batch is running
-        time.sleep(0.001)
-    for t in threads[1:]:
-        t.start()
-    while batcher.queued() < 5:
-        time.sleep(0.001)
-    release.set()
-    for t in threads:
-        t.join()
-    assert calls == [1, 2 + 3 + 4 + 5 + 6]
-    for (z, labels), (a, b) in zip(inputs, out):
-        with torch.no_grad():
-            assert torch.allclose(a, net(z) + labels[:, None], atol=1e-6) and torch.equal(b, labels * 2)
-
-
-def test_microbatcher_passes_errors_to_every_caller():
-    def fn(x):
-        raise RuntimeError("boom")
-
-    batcher = MicroBatcher(fn)
-    with pytest.raises(RuntimeError, match="boom"):
-        batcher(torch.zeros(2, 3))
-    assert batcher.queued() == 0
