@@ -6,8 +6,10 @@
     python -m bench.bench_load --dry-run                        # a smoke run: 1 and 2 users, 3 s a level
 
 Each mode serves `python app.py` (plus --no-batching, and --concurrency N if given) in its own process on a free
-loopback port. Each level runs `users` gradio_client clients on threads of this process, each sending one request
-after another until the level's time is up (requests in flight then are waited for): text = a 48-token continuation
+loopback port. Each level runs `users` clients on threads of this process, each sending one request after another
+until the level's time is up (requests in flight then are waited for). A client is Gradio's HTTP API read as an
+event stream (what gradio_client does underneath): gradio_client's Job iterator polls every millisecond under a
+lock, so 32 of them in this process took the cores the server needed.: text = a 48-token continuation
 of the UI's defaults (seed = request number), digits = 16 GAN digits, mixed = half the users each. Printed per level:
 aggregate generated tokens/s and digits/s, p50/p95 latency and time to the first update, errors, the server's CPU
 (cores busy over the level) and its RSS after the level against its RSS after the warm-up, and the load average
@@ -15,13 +17,16 @@ aggregate generated tokens/s and digits/s, p50/p95 latency and time to the first
 """
 
 import argparse
+import json
 import os
 import statistics
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
+import httpx
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -33,50 +38,71 @@ PROMPTS = ["The old captain looked out over the harbour and said", "It was a dar
 NEW_TOKENS, DIGITS = 48, 16
 
 
-def text_request(client, j: int) -> tuple[float | None, dict]:
-    job = client.submit(PROMPTS[j % len(PROMPTS)], NEW_TOKENS, j, api_name="/continue_text")
-    return job, lambda out: dict(tokens=max(0, len(out[4] or []) - 1))  # the highlighted tokens, less the prompt
+def text_request(j: int) -> tuple[str, list, str]:
+    return "continue_text", [PROMPTS[j % len(PROMPTS)], NEW_TOKENS, j], "tokens"
 
 
-def digit_request(client, j: int):
-    job = client.submit("Any", DIGITS, j, 0.8, api_name="/sample_digits")
-    return job, lambda out: dict(digits=len(out[0]))
+def digit_request(j: int) -> tuple[str, list, str]:
+    return "sample_digits", ["Any", DIGITS, j, 0.8], "digits"
 
 
 WORKLOADS = {"text": [text_request], "digits": [digit_request], "mixed": [text_request, digit_request]}
 
 
-def timed(request, client, j: int) -> dict:
-    """One request: its latency, time to first update, and what it made; or its error."""
-    t0 = time.perf_counter()
+def made(kind: str, out: list) -> int:
+    """Tokens (the highlighted tokens, less the prompt) or digits (the gallery) in an endpoint's last output."""
+    return max(0, len(out[4] or []) - 1) if kind == "tokens" else len(out[0])
+
+
+def timed(http: httpx.Client, url: str, defaults: dict, request, j: int, session: str = "") -> dict:
+    """One request over Gradio's HTTP API, its event stream read as it comes: latency, time to the first update,
+    and what it made; or its error. `session`: the user's session, kept across its requests (as a browser tab's or
+    a gradio_client's: Gradio sets up each new session's state, a copy of the page's config)."""
+    api, data, kind = request(j)
+    t0, first = time.perf_counter(), None
+    body = {"data": [*data, *defaults[api][len(data):]], "session_hash": session or uuid.uuid4().hex}
     try:
-        job, made = request(client, j)
-        first = None
-        for _ in job:
-            first = first or time.perf_counter() - t0
-        out = job.result(timeout=300)
-        total = time.perf_counter() - t0
-        return dict(latency=total, first=first or total, **made(out))
-    except Exception as e:  # noqa: BLE001 - counted and shown, the run goes on
-        return dict(error=f"{type(e).__name__}: {str(e)[:120]}")
+        r = http.post(f"{url}gradio_api/call/{api}", json=body)
+        r.raise_for_status()
+        with http.stream("GET", f"{url}gradio_api/call/{api}/{r.json()['event_id']}") as events:
+            event = None
+            for line in events.iter_lines():
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: ") and event in ("generating", "complete"):
+                    first = first or time.perf_counter() - t0
+                    if event == "complete":
+                        took = time.perf_counter() - t0
+                        return {"latency": took, "first": first, kind: made(kind, json.loads(line[6:]))}
+                elif line.startswith("data: ") and event == "error":
+                    return dict(error=f"{api}: {line[6:126]}")
+        return dict(error=f"{api}: the stream ended without a result")
+    except httpx.HTTPError as e:
+        return dict(error=f"{api}: {type(e).__name__} {str(e)[:100]}")
 
 
-def level(url: str, users: int, workload: str, seconds: float) -> tuple[float, list[dict]]:
+def parameter_defaults(url: str) -> dict[str, list]:
+    """Each endpoint's parameter defaults (the HTTP API wants every parameter)."""
+    info = httpx.get(f"{url}gradio_api/info", timeout=30).json()["named_endpoints"]
+    return {api: [p.get("parameter_default") for p in info[f"/{api}"]["parameters"]]
+            for api in ("continue_text", "sample_digits")}
+
+
+def level(url: str, defaults: dict, users: int, workload: str, seconds: float) -> tuple[float, list[dict]]:
     """`users` clients, each sending requests one after another for `seconds`: the wall time and every result."""
-    from gradio_client import Client
-
-    clients = [Client(url, verbose=False, download_files=False) for _ in range(users)]  # made before the clock
     results, lock, kinds = [], threading.Lock(), WORKLOADS[workload]
     counter = iter(range(10**9))
     deadline = time.perf_counter() + seconds
 
     def user(u: int):
-        while time.perf_counter() < deadline:
-            with lock:
-                j = next(counter)
-            r = timed(kinds[u % len(kinds)], clients[u], j)
-            with lock:
-                results.append(r)
+        session = uuid.uuid4().hex
+        with httpx.Client(timeout=300) as http:
+            while time.perf_counter() < deadline:
+                with lock:
+                    j = next(counter)
+                r = timed(http, url, defaults, kinds[u % len(kinds)], j, session)
+                with lock:
+                    results.append(r)
 
     t0 = time.perf_counter()
     threads = [threading.Thread(target=user, args=(u,)) for u in range(users)]
@@ -106,19 +132,17 @@ def row(mode: str, workload: str, users: int, wall: float, res: list[dict], cpu:
 
 def run_mode(mode: str, flags: list[str], args) -> None:
     """Serves the app with `flags`, warms it up, then runs every workload at every level."""
-    from gradio_client import Client
-
     server, url = serve(*flags)
     try:
-        proc = psutil.Process(server.pid)
-        warm = Client(url, verbose=False, download_files=False)
-        for request in (text_request, digit_request):  # every model loaded, the engine started
-            print(f"  warm-up {request.__name__}: {timed(request, warm, 0)}", flush=True)
+        proc, defaults = psutil.Process(server.pid), parameter_defaults(url)
+        with httpx.Client(timeout=300) as http:
+            for request in (text_request, digit_request):  # every model loaded, the engine started
+                print(f"  warm-up {request.__name__}: {timed(http, url, defaults, request, 0)}", flush=True)
         rss0 = proc.memory_info().rss / 2**20
         for workload in args.workloads:
             for users in args.levels:
                 cpu0 = sum(proc.cpu_times()[:2])
-                wall, res = level(url, users, workload, args.seconds)
+                wall, res = level(url, defaults, users, workload, args.seconds)
                 cpu = (sum(proc.cpu_times()[:2]) - cpu0) / wall
                 time.sleep(args.settle)  # what the server holds once the room is quiet again
                 print(row(mode, workload, users, wall, res, cpu, proc.memory_info().rss / 2**20, rss0), flush=True)

@@ -58,8 +58,8 @@ def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: floa
                     repetition_penalty=repetition_penalty, n=alternatives, model=model,
                     watermark=WATERMARK_DELTA if watermark else 0.0)
     try:
-        for alts in coalesced(CONTINUATION.stream(prompt, **settings)):  # at most ~20 updates/s, the last always
-            yield _outputs(alts, lang)
+        for i, alts in enumerate(coalesced(CONTINUATION.stream(prompt, **settings))):  # <= ~20 updates/s, last always
+            yield _outputs(alts, lang, first=i == 0)
     except KeyedError:
         raise
     except Exception:
@@ -67,12 +67,14 @@ def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: floa
         raise KeyedError("text_failed") from None
 
 
-def _outputs(alts: list[Continuation], lang: str) -> tuple:
+def _outputs(alts: list[Continuation], lang: str, first: bool = True) -> tuple:
     texts = [a.text for a in alts] + [""] * (ALTERNATIVES.hi - len(alts))
     notice = " ".join(render(n.key, n.fields, lang) for n in alts[0].notices)
     notice = f"*{notice}*" if notice else ""
-    if not alts[0].finished:  # probabilities come with the last update
-        return (*texts, notice, None, gr.Dropdown(choices=[], value=None), None, None)
+    if not alts[0].finished:  # probabilities come with the last update; the first clears the last run's
+        # only what changed after that: a cleared dropdown as a component cost ~25% of the server's CPU per update
+        return (*texts, notice, None, gr.update(choices=[], value=None), None, None) if first else (
+            *texts, *[gr.skip()] * 5)
     state = [(a.prompt_text, a.tokens) for a in alts]
     return (*texts, notice, *_inspect(state, 1), state)
 
