@@ -71,10 +71,10 @@ def _outputs(alts: list[Continuation], lang: str, first: bool = True) -> tuple:
     texts = [a.text for a in alts] + [""] * (ALTERNATIVES.hi - len(alts))
     notice = " ".join(render(n.key, n.fields, lang) for n in alts[0].notices)
     notice = f"*{notice}*" if notice else ""
-    if not alts[0].finished:  # probabilities come with the last update; the first clears the last run's
-        # only what changed after that: a cleared dropdown as a component cost ~25% of the server's CPU per update
-        return (*texts, notice, None, gr.update(choices=[], value=None), None, None) if first else (
-            *texts, *[gr.skip()] * 5)
+    if not alts[0].finished:  # probabilities come with the last update; the first clears the last run's choices
+        # plain values after that: Gradio builds a new component for each update dict (gr.skip() included), which
+        # cost ~25% of the server's CPU per streamed update with the dropdown cleared every time
+        return (*texts, notice, None, gr.update(choices=[], value=None) if first else None, None, None)
     state = [(a.prompt_text, a.tokens) for a in alts]
     return (*texts, notice, *_inspect(state, 1), state)
 
