@@ -167,34 +167,54 @@ def test_a_request_stopped_mid_batch_leaves_the_others_alone(lm):
         e.close()
 
 
-def test_closing_the_iterator_cancels(lm):
+def wait_until(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+
+
+def test_a_lone_request_is_stepped_by_its_own_thread_and_its_close_frees_the_rows(lm):
+    """Alone, a request's consumer runs its steps (no hand-off): nothing runs ahead of it; closing it frees its rows
+    at once (the engine thread's next step)."""
     e = DecodingEngine(lm.fast, lm.tokenizer.eos_token_id, max_rows=8)
     try:
-        with stepping(e) as tick:
-            gen = submit(e, lm, REQUESTS[1], max_new=30)
-            tick(3)
-            for i, _ in enumerate(gen):
-                if i == 1:
-                    break  # the generator's finally closes the request
-            tick()
-            assert gen.cancelled and e.live_rows() == 0
+        gen = submit(e, lm, REQUESTS[1], max_new=30)
+        for i, _ in enumerate(gen):
+            if i == 2:
+                break  # the generator's finally closes the request
+            time.sleep(0.01)
+            assert e.live_rows() == 2 and gen.sent == i + 1  # no step made ahead of the consumer
+        wait_until(lambda: e.live_rows() == 0)
+        assert gen.cancelled and len(gen._steps) == 3
     finally:
         e.close()
 
 
-def test_closing_a_text_stream_takes_its_rows_out_at_the_next_step(lm):
-    """TextContinuation on the shared engine: Stop (closing the stream) frees the request's rows at the next step."""
+def test_closing_a_text_stream_frees_its_rows(lm):
+    """TextContinuation on the shared engine: Stop (closing the stream) takes the request's rows out at once."""
     engine = engine_for(lm.fast, lm.tokenizer.eos_token_id)  # the engine TextContinuation submits to
-    with stepping(engine) as tick:
-        ticker = threading.Thread(target=tick, args=(3,))
-        ticker.start()
-        stream = TextContinuation(torch.device("cpu")).stream(PROMPTS[1], max_new_tokens=40, seed=2, n=2)
-        next(stream)
-        ticker.join()  # three steps made, 37 to go
-        assert engine.live_rows() == 2
-        stream.close()
-        tick()
-        assert engine.live_rows() == 0
+    stream = TextContinuation(torch.device("cpu")).stream(PROMPTS[1], max_new_tokens=40, seed=2, n=2)
+    next(stream), next(stream)
+    assert engine.live_rows() == 2
+    stream.close()
+    wait_until(lambda: engine.live_rows() == 0)
+
+
+def test_a_second_request_joins_a_lone_one_mid_stream(lm):
+    """The first request steps itself while alone; the second one's arrival hands the batch to the engine thread,
+    and each still gets the tokens it gets alone."""
+    e = DecodingEngine(lm.fast, lm.tokenizer.eos_token_id, max_rows=8)
+    try:
+        alone = [run(submit(e, lm, r, max_new=24)) for r in REQUESTS[:2]]
+        first = submit(e, lm, REQUESTS[0], max_new=24)
+        steps = [first.next_step() for _ in range(5)]
+        second = submit(e, lm, REQUESTS[1], max_new=24)
+        got, rest = run(second), run(first)
+        assert got == alone[1]
+        assert [[s.tokens for s in steps] + rest[0], [s.probs for s in steps] + rest[1]] == list(alone[0][:2])
+    finally:
+        e.close()
 
 
 def test_greedy_equals_generate(engine, lm):
