@@ -15,6 +15,7 @@ import inspect
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -26,8 +27,7 @@ except ImportError:
 import gradio as gr
 from starlette.middleware import Middleware
 
-from generators import backend
-from generators.device import share_cpu
+from generators import backend, serving
 from generators.network import reachable
 from ui import cards, guard, media
 from ui.housekeeping import SessionPruner
@@ -52,7 +52,6 @@ CSS = """
   .grid-container.pt-6 { padding-top: 0; }
 }
 """
-CONCURRENCY = 2  # requests served at once; each gets 1/CONCURRENCY of torch's CPU threads
 # Gradio keeps the state of its last 10,000 sessions, each with a copy of the config of every block of the page
 # (gradio/state_holder.py: SessionState; the model cards' Markdown included), and every API call is a session of
 # its own, so memory grew with every request. The least recently used session goes first, so a browser tab still
@@ -126,6 +125,14 @@ def _refused(block_fn, key: str, text: str = "", **fields) -> gr.Error:
                     print_exception=False)
 
 
+def remember_missing_matplotlib() -> None:
+    """Gradio imports matplotlib twice for every event it runs (utils.MatplotlibBackendMananger); where it is not
+    installed, each try searched sys.path again: ~6% of the server's CPU at 16 text users. Python remembers a missing
+    module given as None in sys.modules."""
+    if "matplotlib" not in sys.modules and importlib.util.find_spec("matplotlib") is None:
+        sys.modules["matplotlib"] = None
+
+
 def model_cards() -> None:
     """A footer with each bundled model's card: data, recipe, hardware, time, measured quality."""
     with gr.Accordion(t("app_cards"), open=False):
@@ -145,11 +152,13 @@ def examples_cache() -> None:
         os.environ["GRADIO_EXAMPLES_CACHE"] = folder
 
 
-def build_demo(queue_size: int = 32) -> gr.Blocks:
-    """The whole app: every registered tab, a bounded queue, English or Chinese by the browser's language."""
+def build_demo(queue_size: int = 32, concurrency: int | None = None) -> gr.Blocks:
+    """The whole app: every registered tab, a bounded queue, English or Chinese by the browser's language.
+    `concurrency`: model computations at once, app-wide (default: the core count; see share_compute)."""
     examples_cache()
     media.serve_static()
-    share_cpu(CONCURRENCY)
+    remember_missing_matplotlib()
+    workers = serving.configure(concurrency)
     with Playground(title=TITLE) as demo:
         gr.Markdown(t("app_title"))
         gr.Markdown(t("app_header"))
@@ -158,8 +167,18 @@ def build_demo(queue_size: int = 32) -> gr.Blocks:
                 with gr.Tab(t(f"{tab.key}_title")):
                     tab.build()
         model_cards()
-    demo.queue(max_size=queue_size, default_concurrency_limit=CONCURRENCY)
+    share_compute(demo, workers)
+    demo.queue(max_size=queue_size, default_concurrency_limit=workers)
     return demo
+
+
+def share_compute(demo: gr.Blocks, workers: int) -> None:
+    """Every public endpoint without a queue group of its own joins one group of `workers`: that many model
+    computations run at once in the whole app (Gradio's default is a limit per endpoint: 2 each made 8 at once).
+    A tab may give an endpoint its own group: the text tab does while batching, its requests waiting on one engine."""
+    for fn in demo.fns.values():
+        if fn.fn is not None and fn.api_name and fn.api_visibility == "public" and fn.concurrency_id == str(id(fn.fn)):
+            fn.concurrency_id, fn.concurrency_limit = "models", workers
 
 
 def launch_local(demo: gr.Blocks, **kwargs) -> str:
@@ -184,6 +203,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                                   "--auth-file)")
     p.add_argument("--device", choices=["cpu", "cuda"], help="force the models onto this device")
     p.add_argument("--queue-size", type=int, default=32, help="requests waiting beyond this are refused")
+    p.add_argument("--concurrency", type=int, metavar="N",
+                   help="model computations at once, app-wide (default: the CPU cores), cores/N torch threads each")
+    p.add_argument("--no-batching", action="store_true",
+                   help="one request, one computation: no shared text engine or image micro-batches (same as "
+                        "PLAYGROUND_BATCHING=0; for comparison)")
     p.add_argument("--mcp", action="store_true", help="also serve the endpoints as MCP tools (needs gradio[mcp])")
     where, address = backend.from_environment()
     p.add_argument("--backend", choices=backend.BACKENDS, default=where,
@@ -214,6 +238,8 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     if args.device:
         os.environ["PLAYGROUND_DEVICE"] = args.device
+    if args.no_batching:
+        os.environ["PLAYGROUND_BATCHING"] = "0"
     auth = read_auth(args)
     handler = logging.StreamHandler()  # users' mistakes, one line each (ui/errors.py, ui/guard.py)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
@@ -224,7 +250,7 @@ def main(argv=None) -> None:
     if args.backend == "ray":
         backend.use_ray(args.ray_address)  # before the tabs are built: their adapters become Ray stand-ins
     share = args.share and can_share()  # offline, Gradio would print a long note about a missing frpc download
-    demo = build_demo(args.queue_size)
+    demo = build_demo(args.queue_size, args.concurrency)
     demo.launch(server_name=args.host, server_port=args.port, share=share, auth=auth, mcp_server=args.mcp,
                 theme=gr.themes.Soft(), max_file_size="10mb", prevent_thread_lock=True)
     if args.share and not demo.share_url:

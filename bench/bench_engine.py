@@ -201,7 +201,7 @@ def main(argv=None):
         print(row("today", clients, wall, cpu, base), "  -", f"  [{timers.line()}]")
         timers = Timers()
         timers.wrap(eng.net, "step", "forward", rows=lambda ids, pos: ids.shape[0])
-        timers.wrap(eng, "_choose", "sampling", rows=lambda logits: logits.shape[0])
+        timers.wrap(eng.sampler, "choose", "sampling", rows=lambda logits, live: logits.shape[0])
         timers.wrap(eng, "_deliver", "deliver", rows=lambda logits, *a: logits.shape[0])
         with through_engine(eng):
             wall, cpu, res = level(tc, clients, args.rounds, args.new_tokens)

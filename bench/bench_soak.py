@@ -63,12 +63,12 @@ def padded(url: str) -> list:
     return work
 
 
-def serve() -> tuple[subprocess.Popen, str]:
-    """`python app.py` on a free loopback port; its process and URL once it answers."""
+def serve(*flags: str) -> tuple[subprocess.Popen, str]:
+    """`python app.py` (with `flags`) on a free loopback port; its process and URL once it answers."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT,
+    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *flags], cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}/"
     for _ in range(240):

@@ -10,6 +10,8 @@ from safetensors.torch import load_file
 from generators.device import pick_device, require_weights
 from generators.digits import DigitClassifier, DigitDiscriminator, DigitGenerator
 from generators.limits import SEED, Range
+from generators.microbatch import MicroBatcher
+from generators.serving import batching
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 COUNT = Range(1, 64)  # digits per sample
@@ -50,6 +52,8 @@ class GanSampler:
         self.path, self.device = Path(path), device
         self._lock, self._models = threading.Lock(), None
         self._real: dict[int, list[float]] = {}  # class -> realness of its real test digits
+        # concurrent sample() calls run as one forward of G, D and the classifier (their rows are independent)
+        self._batcher = MicroBatcher(self._forward)
 
     def load(self) -> tuple[DigitGenerator, DigitDiscriminator, DigitClassifier]:
         with self._lock:
@@ -78,22 +82,24 @@ class GanSampler:
     def sample(self, *, digit: int | None, count: int, seed: int, truncation: float = 1.0) -> DigitBatch:
         """`count` digits of class `digit` (None = each a random class), reproducible from `seed`."""
         validate(digit=digit, count=count, seed=seed, truncation=truncation)
-        G = self.load()[0]
         z = self.noise(count, seed, truncation)
         if digit is None:
             labels = torch.randint(0, 10, (COUNT.hi,), generator=torch.Generator().manual_seed(seed + 1))[:count]
         else:
             labels = torch.full((count,), digit)
-        return self._grade(G(z.to(self.device), labels.to(self.device)), labels.to(self.device))
-
-    @torch.inference_mode()
-    def _grade(self, x: torch.Tensor, labels: torch.Tensor) -> DigitBatch:
-        _, D, C = self.load()
-        realness = torch.sigmoid(D(x, labels))
-        images = (x + 1) / 2  # tanh range -> [0, 1]
-        probs = torch.softmax(C(images), dim=1)
+        forward = self._batcher if batching() else self._forward  # drawn from this seed alone either way
+        images, realness, probs = forward(z.to(self.device), labels.to(self.device))
         confidence, predicted = probs.max(1)
         return DigitBatch(images.cpu(), labels.tolist(), realness.tolist(), predicted.tolist(), confidence.tolist())
+
+    @torch.inference_mode()
+    def _forward(self, z: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Noise (B, z_dim) and labels (B,) -> digits (B, 1, 28, 28) in [0, 1], D's realness (B,) and the
+        classifier's probabilities (B, 10); each row depends on its own inputs only (eval mode)."""
+        G, D, C = self.load()
+        x = G(z, labels)
+        images = (x + 1) / 2  # tanh range -> [0, 1]
+        return images, torch.sigmoid(D(x, labels)), torch.softmax(C(images), dim=1)
 
     @torch.inference_mode()
     def stream_walk(self, *, digit: int, seed_a: int, seed_b: int, steps: int, truncation: float = 1.0,

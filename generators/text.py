@@ -11,6 +11,7 @@ generator: Stop is the consumer closing it or no longer iterating, and no comput
     alts[0].tokens[0].prob, alts[0].tokens[0].top  # per-token probabilities, on the last item
 """
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterator
@@ -22,9 +23,11 @@ import torch
 
 from generators import gpt2_fast, lora, smollm
 from generators.device import pick_device
+from generators.engine import engine_for
 from generators.errors import InputError, ModelUnavailable, Notice
 from generators.limits import SEED, Range, check_choice
 from generators.network import reachable
+from generators.serving import batching, compute_slot
 from generators.text_decoding import Detokenizer, Gpt2Session, HfSession, Sampling, SamplingLoop
 from generators.watermark import STRENGTH as WATERMARK, Watermark
 
@@ -223,27 +226,44 @@ class TextContinuation:
         ids, prompt_text, max_new, notices = fit_context(lm, prompt, max_new)
         if sampling.temperature == 0 and n > 1:
             notices.append(Notice("text_greedy_alternatives"))
-        prompt_ids = torch.tensor([ids], device=lm.device)  # (1, T)
-        length = len(ids) + max_new
-        session = (Gpt2Session(lm.fast, n, length) if lm.fast is not None and self.fast_path
-                   else HfSession(lm.model, n))
         generator = torch.Generator(lm.device).manual_seed(seed)
+        loop, slot = self._loop(lm, ids, max_new, sampling, generator, n, watermark)
         tok = lm.tokenizer
-        loop = SamplingLoop(session, prompt_ids, n, max_new, sampling, generator, tok.eos_token_id, watermark)
         texts = [Detokenizer(lm.decode, tok.eos_token_id, tok.eos_token) for _ in range(n)]
         notices, halted = tuple(notices), False
-        for step in range(max_new):
-            for d, token in zip(texts, loop.step()):
-                if not d.ended():
-                    d.add(token)
-            if loop.all_done() or step == max_new - 1 or (halted := stop is not None and stop.is_set()):
-                break
-            yield [Continuation(prompt_text + d.text, prompt_text, notices=notices) for d in texts]
+        try:
+            for step in range(max_new):
+                with slot():
+                    tokens = loop.step()
+                for d, token in zip(texts, tokens):
+                    if not d.ended():
+                        d.add(token)
+                if loop.all_done() or step == max_new - 1 or (halted := stop is not None and stop.is_set()):
+                    break
+                yield [Continuation(prompt_text + d.text, prompt_text, notices=notices) for d in texts]
+        finally:  # a closed stream (Stop) takes the request's rows out of the engine's batch at the next step
+            getattr(loop, "close", lambda: None)()
         if halted:
             notices += (Notice("text_stopped", n=step + 1),)
         yield [Continuation(prompt_text + d.final_text(), prompt_text,
                             _token_infos(lm, d, *loop.records(i, len(d.ids))), notices, True)
                for i, d in enumerate(texts)]
+
+    def _loop(self, lm: LoadedModel, ids: list[int], max_new: int, sampling: Sampling, generator: torch.Generator,
+              n: int, watermark: Watermark | None):
+        """The request's decoding steps (`step()`, `all_done()`, `records()`) and what each step holds: on the lean
+        GPT-2 with batching on, a request to the model's shared engine (its one thread is the computation);
+        otherwise a loop of its own that takes one of the app's compute slots for each step."""
+        eos = lm.tokenizer.eos_token_id
+        if lm.fast is not None and self.fast_path and batching():
+            engine = engine_for(lm.fast, eos)
+            return engine.submit(ids, n=n, max_new=max_new, sampling=sampling, generator=generator,
+                                 watermark=watermark), contextlib.nullcontext
+        length = len(ids) + max_new
+        session = (Gpt2Session(lm.fast, n, length) if lm.fast is not None and self.fast_path
+                   else HfSession(lm.model, n))
+        prompt_ids = torch.tensor([ids], device=lm.device)  # (1, T)
+        return SamplingLoop(session, prompt_ids, n, max_new, sampling, generator, eos, watermark), compute_slot
 
 
 def fit_context(lm: LoadedModel, prompt: str, max_new: int) -> tuple[list[int], str, int, list[Notice]]:

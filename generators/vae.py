@@ -17,6 +17,8 @@ from generators.digit_check import Fence, judge, likeness
 from generators.digits import DigitClassifier, DigitVAE
 from generators.errors import InputError, Notice
 from generators.limits import SEED, Range, check_choice
+from generators.microbatch import MicroBatcher
+from generators.serving import batching
 from generators.vae_map import LatentProjection
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "vae"
@@ -64,6 +66,8 @@ class VaeInterpolator:
         self._checker: tuple[DigitClassifier, Fence] | None = None
         self.projection: LatentProjection | None = None  # the latent map's (generators/vae_map.py)
         self._dots: tuple[torch.Tensor, torch.Tensor] | None = None
+        # concurrent interpolations encode and decode together, one forward each (rows are independent)
+        self._encode, self._decode = MicroBatcher(lambda x: self._model.encode(x)), MicroBatcher(self._decoded)
 
     def load(self) -> DigitVAE:
         with self._lock:
@@ -91,6 +95,11 @@ class VaeInterpolator:
         idx = torch.nonzero(self.bank["digit_labels"] == digit).squeeze(1)
         pick = idx[torch.randint(len(idx), (1,), generator=torch.Generator().manual_seed(seed))]
         return self.bank["digits"][pick].float() / 255
+
+    @torch.inference_mode()
+    def _decoded(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents (n, latent) -> digits (n, 1, 28, 28) on the CPU."""
+        return self._model.decode(z).cpu()
 
     @staticmethod
     def from_image(image) -> torch.Tensor:
@@ -154,15 +163,16 @@ class VaeInterpolator:
         """Decodes the path from `start` to `end` (latent means) in up to `chunks` pieces, yielding each."""
         steps, method = STEPS.check("steps", steps), check_choice("method", method, METHODS)
         vae = self.load()
+        encode, decode = (self._encode, self._decode) if batching() else (vae.encode, self._decoded)
         x = torch.cat([start, end]).to(self.device)  # (2, 1, 28, 28)
-        mu, _ = vae.encode(x)  # (2, latent)
+        mu, _ = encode(x)  # (2, latent)
         t = torch.linspace(0, 1, steps, device=self.device)[:, None]  # (steps, 1)
         mix = torch.lerp if method == "linear" else slerp
         z = mix(mu[:1], mu[1:], t)  # (steps, latent)
-        recon, path = vae.decode(mu).cpu(), self.to_map(z)
+        recon, path = decode(mu), self.to_map(z)
         frames, size = [], -(-steps // chunks)
         for i in range(0, steps, size):
-            frames.append(vae.decode(z[i:i + size]).cpu())
+            frames.append(decode(z[i:i + size]))
             yield Interpolation(torch.cat(frames), x.cpu(), recon, path, done=i + size >= steps)
 
 

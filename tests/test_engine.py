@@ -1,4 +1,4 @@
-"""The continuous-batching text engine and the image micro-batcher, on tiny seeded models (no download)."""
+"""The continuous-batching text engine, on a tiny seeded GPT-2 (no download)."""
 
 import contextlib
 import os
@@ -9,9 +9,8 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from generators import engine as engine_mod
-from generators.engine import DecodingEngine, _candidates
-from generators.microbatch import MicroBatcher
+from generators.batch_sampling import candidates, pick, uniforms
+from generators.engine import DecodingEngine, engine_for
 from generators.text import TextContinuation
 from generators.text_decoding import Gpt2Session, Sampling, SamplingLoop, filter_top_k, filter_top_p
 from generators.watermark import Watermark
@@ -168,17 +167,52 @@ def test_a_request_stopped_mid_batch_leaves_the_others_alone(lm):
         e.close()
 
 
-def test_closing_the_iterator_cancels(lm):
+def wait_until(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+
+
+def test_a_lone_request_is_stepped_by_its_own_thread_and_its_close_frees_the_rows(lm):
+    """Alone, a request's consumer runs its steps (no hand-off): nothing runs ahead of it; closing it frees its rows
+    at once (the engine thread's next step)."""
     e = DecodingEngine(lm.fast, lm.tokenizer.eos_token_id, max_rows=8)
     try:
-        with stepping(e) as tick:
-            gen = submit(e, lm, REQUESTS[1], max_new=30)
-            tick(3)
-            for i, _ in enumerate(gen):
-                if i == 1:
-                    break  # the generator's finally closes the request
-            tick()
-            assert gen.cancelled and e.live_rows() == 0
+        gen = submit(e, lm, REQUESTS[1], max_new=30)
+        for i, _ in enumerate(gen):
+            if i == 2:
+                break  # the generator's finally closes the request
+            time.sleep(0.01)
+            assert e.live_rows() == 2 and gen.sent == i + 1  # no step made ahead of the consumer
+        wait_until(lambda: e.live_rows() == 0)
+        assert gen.cancelled and len(gen._steps) == 3
+    finally:
+        e.close()
+
+
+def test_closing_a_text_stream_frees_its_rows(lm):
+    """TextContinuation on the shared engine: Stop (closing the stream) takes the request's rows out at once."""
+    engine = engine_for(lm.fast, lm.tokenizer.eos_token_id)  # the engine TextContinuation submits to
+    stream = TextContinuation(torch.device("cpu")).stream(PROMPTS[1], max_new_tokens=40, seed=2, n=2)
+    next(stream), next(stream)
+    assert engine.live_rows() == 2
+    stream.close()
+    wait_until(lambda: engine.live_rows() == 0)
+
+
+def test_a_second_request_joins_a_lone_one_mid_stream(lm):
+    """The first request steps itself while alone; the second one's arrival hands the batch to the engine thread,
+    and each still gets the tokens it gets alone."""
+    e = DecodingEngine(lm.fast, lm.tokenizer.eos_token_id, max_rows=8)
+    try:
+        alone = [run(submit(e, lm, r, max_new=24)) for r in REQUESTS[:2]]
+        first = submit(e, lm, REQUESTS[0], max_new=24)
+        steps = [first.next_step() for _ in range(5)]
+        second = submit(e, lm, REQUESTS[1], max_new=24)
+        got, rest = run(second), run(first)
+        assert got == alone[1]
+        assert [[s.tokens for s in steps] + rest[0], [s.probs for s in steps] + rest[1]] == list(alone[0][:2])
     finally:
         e.close()
 
@@ -234,8 +268,8 @@ def test_concurrent_consumers_in_threads(engine, lm):
 
 
 def filtered(y, k, p):
-    """_candidates' filtered rows (B, V)."""
-    ids, rows = _candidates(y, k, torch.tensor([1 - float(x) if x < 1 else -1.0 for x in p]))
+    """candidates' filtered rows (B, V)."""
+    ids, rows = candidates(y, k, torch.tensor([1 - float(x) if x < 1 else -1.0 for x in p]))
     assert torch.equal(torch.isfinite(rows).sum(-1), torch.isfinite(rows.gather(1, ids)).sum(-1))  # all in ids
     return rows
 
@@ -256,69 +290,20 @@ def test_top_p_keeps_the_lowest_id_of_equal_logits():
     y = torch.tensor([[0.0, 2.0, 1.0, 2.0, 2.0, -1.0]])
     got = filtered(y, torch.tensor([4]), torch.tensor([0.5]))  # the 2.0s hold 0.3 each: two reach 0.5
     assert torch.isfinite(got[0]).tolist() == [False, True, False, True, False, False]
-    y = torch.tensor([[3.0, 1.0, 1.0, 1.0, 0.0]])  # equal logits at the k-th place: not for _candidates
-    assert _candidates(y, torch.tensor([2]), torch.tensor([-1.0])) is None
+    y = torch.tensor([[3.0, 1.0, 1.0, 1.0, 0.0]])  # equal logits at the k-th place: not for candidates()
+    assert candidates(y, torch.tensor([2]), torch.tensor([-1.0])) is None
 
 
 def test_draw_equals_multinomial():
     g = torch.Generator().manual_seed(1)
     y = torch.randn(3, 300, generator=g).mul(2)
     k = torch.tensor([10, 40, 299])
-    ids, rows = _candidates(y, k, torch.tensor([0.1, -1.0, 0.2]))
+    ids, rows = candidates(y, k, torch.tensor([0.1, -1.0, 0.2]))
     full = rows.softmax(-1)
     probs = full.gather(1, ids)
     for seed in range(20):
         a, b, c = (torch.Generator().manual_seed(seed) for _ in range(3))
         want = torch.multinomial(full, 1, generator=a)[:, 0]
-        assert torch.equal(engine_mod._pick(probs, engine_mod._uniforms(b, 3, 300), ids), want)
-        assert torch.equal(engine_mod._pick(full, engine_mod._uniforms(c, 3, 300)), want)
+        assert torch.equal(pick(probs, uniforms(b, 3, 300), ids), want)
+        assert torch.equal(pick(full, uniforms(c, 3, 300)), want)
         assert torch.equal(a.get_state(), b.get_state())
-
-
-# ---- the image micro-batcher ----
-
-def test_microbatcher_gives_each_caller_its_own_rows():
-    """Callers that arrive while a batch runs go together into the next; each gets fn of its own input."""
-    calls, release = [], threading.Event()
-    net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 4)).eval()
-
-    def fn(z, labels):
-        calls.append(z.shape[0])
-        if len(calls) == 1:
-            release.wait(10)  # the first batch runs until every other caller has queued
-        with torch.no_grad():
-            return net(z) + labels[:, None], labels * 2
-
-    batcher = MicroBatcher(fn, max_batch=64, window_s=0.0)
-    inputs = [(torch.randn(i + 1, 8, generator=torch.Generator().manual_seed(i)), torch.full((i + 1,), float(i)))
-              for i in range(6)]
-    out = [None] * 6
-
-    def caller(i):
-        out[i] = batcher(*inputs[i])
-
-    threads = [threading.Thread(target=caller, args=(i,)) for i in range(6)]
-    threads[0].start()
-    while not calls:  # the first caller's batch is running
-        time.sleep(0.001)
-    for t in threads[1:]:
-        t.start()
-    while batcher.queued() < 5:
-        time.sleep(0.001)
-    release.set()
-    for t in threads:
-        t.join()
-    assert calls == [1, 2 + 3 + 4 + 5 + 6]
-    for (z, labels), (a, b) in zip(inputs, out):
-        with torch.no_grad():
-            assert torch.allclose(a, net(z) + labels[:, None], atol=1e-6) and torch.equal(b, labels * 2)
-
-
-def test_microbatcher_passes_errors_to_every_caller():
-    def fn(x):
-        raise RuntimeError("boom")
-
-    batcher = MicroBatcher(fn)
-    with pytest.raises(RuntimeError, match="boom"):
-        batcher(torch.zeros(2, 3))
-    assert batcher.queued() == 0

@@ -7,8 +7,10 @@ import gradio as gr
 
 from generators import lora, smollm
 from generators.backend import adapter
+from generators.engine import MAX_ROWS
 from generators.errors import InputError, KeyedError
 from generators.limits import SEED
+from generators.serving import batching
 from generators.text import (ALTERNATIVES, BUNDLED, HUB_MODELS, MAX_NEW_TOKENS, REPETITION_PENALTY, TEMPERATURE,
                              TOP_K, TOP_P, Continuation, TextContinuation)
 from generators.watermark import DELTA as WATERMARK_DELTA
@@ -17,6 +19,7 @@ from ui.components import RawNumber, RawSlider, RawTextbox
 from ui.errors import localized, render
 from ui.i18n import t
 from ui.registry import Tab, table
+from ui.streams import coalesced
 from ui.zerogpu import on_gpu, on_zerogpu
 
 log = logging.getLogger(__name__)
@@ -65,7 +68,7 @@ def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: floa
                   top_p: float = 0.95, repetition_penalty: float = 1.1, alternatives: int = 1,
                   model: str = BUNDLED, watermark: bool = True, adapter: str | None = None,
                   stop: StopFlag | None = None, *, lang: str = "en"):
-    """Continues a text with a language model, streaming one update per generated token.
+    """Continues a text with a language model, streaming the text as it grows (at most ~20 updates a second).
 
     Args:
         prompt: the text to continue (kept whole when it fits the model's context; a notice says what changed).
@@ -91,8 +94,8 @@ def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: floa
     if isinstance(stop, StopFlag) and graceful_stop():
         settings["stop"] = stop.event
     try:
-        for alts in CONTINUATION.stream(prompt, **settings):
-            yield _outputs(alts, lang)
+        for i, alts in enumerate(coalesced(CONTINUATION.stream(prompt, **settings))):  # <= ~20 updates/s, last always
+            yield _outputs(alts, lang, first=i == 0)
     except KeyedError:
         raise
     except Exception:
@@ -100,12 +103,14 @@ def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: floa
         raise KeyedError("text_failed") from None
 
 
-def _outputs(alts: list[Continuation], lang: str) -> tuple:
+def _outputs(alts: list[Continuation], lang: str, first: bool = True) -> tuple:
     texts = [a.text for a in alts] + [""] * (ALTERNATIVES.hi - len(alts))
     notice = " ".join(render(n.key, n.fields, lang) for n in alts[0].notices)
     notice = f"*{notice}*" if notice else ""
-    if not alts[0].finished:  # probabilities come with the last update
-        return (*texts, notice, None, gr.Dropdown(choices=[], value=None), None, None)
+    if not alts[0].finished:  # probabilities come with the last update; the first clears the last run's choices
+        # plain values after that: Gradio builds a new component for each update dict (gr.skip() included), which
+        # cost ~25% of the server's CPU per streamed update with the dropdown cleared every time
+        return (*texts, notice, None, gr.update(choices=[], value=None) if first else None, None, None)
     state = [(a.prompt_text, a.tokens) for a in alts]
     return (*texts, notice, *_inspect(state, 1), state)
 
@@ -196,6 +201,12 @@ def _controls() -> list:
             watermark, adapter]
 
 
+def _queue_group() -> dict:
+    """With batching, text requests only wait on the shared engine's one thread: as many stream at once as it has
+    rows, in a queue group of their own. Without, the endpoint joins the app's group of model computations (app.py)."""
+    return dict(concurrency_id="text", concurrency_limit=MAX_ROWS) if batching() else {}
+
+
 def build() -> None:
     """The tab's components and events."""
     # the page is up at once; the bundled model loads meanwhile (a request arriving first waits for it)
@@ -224,7 +235,7 @@ def build() -> None:
     outputs = [text, alt2, alt3, notice, highlighted, position, top5, state]
     event = generate.click(StopFlag.arm, flag, None, queue=False, api_visibility="private",
                            js=into_view("text-output")).then(continue_text, [*inputs, flag], outputs,
-                                                             api_name="continue_text")
+                                                             api_name="continue_text", **_queue_group())
     keep_on_error(event, outputs)  # a bad input, or a cancel, leaves the text shown so far
     if graceful_stop():
         stop.click(StopFlag.set, flag, None, queue=False, api_visibility="private")

@@ -1,0 +1,148 @@
+"""The image micro-batcher: concurrent calls run as one forward, each caller gets its own rows; the GAN and VAE
+adapters through it, on tiny seeded models."""
+
+import threading
+import time
+
+import pytest
+import torch
+
+from generators.digits import DigitClassifier, DigitDiscriminator, DigitGenerator, DigitVAE
+from generators.gan import GanSampler
+from generators.microbatch import MicroBatcher
+from generators.vae import VaeInterpolator
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny models, one thread
+
+
+def test_microbatcher_gives_each_caller_its_own_rows():
+    """Callers that arrive while a batch runs go together into the next; each gets fn of its own input."""
+    calls, release = [], threading.Event()
+    net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 4)).eval()
+
+    def fn(z, labels):
+        calls.append(z.shape[0])
+        if len(calls) == 1:
+            release.wait(10)  # the first batch runs until every other caller has queued
+        with torch.no_grad():
+            return net(z) + labels[:, None], labels * 2
+
+    batcher = MicroBatcher(fn, max_batch=64, window_s=0.0)
+    inputs = [(torch.randn(i + 1, 8, generator=torch.Generator().manual_seed(i)), torch.full((i + 1,), float(i)))
+              for i in range(6)]
+    out = [None] * 6
+
+    def caller(i):
+        out[i] = batcher(*inputs[i])
+
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(6)]
+    threads[0].start()
+    while not calls:  # the first caller's batch is running
+        time.sleep(0.001)
+    for t in threads[1:]:
+        t.start()
+    while batcher.queued() < 5:
+        time.sleep(0.001)
+    release.set()
+    for t in threads:
+        t.join()
+    assert calls == [1, 2 + 3 + 4 + 5 + 6]
+    for (z, labels), (a, b) in zip(inputs, out):
+        with torch.no_grad():
+            assert torch.allclose(a, net(z) + labels[:, None], atol=1e-6) and torch.equal(b, labels * 2)
+
+
+def test_microbatcher_passes_errors_to_every_caller():
+    def fn(x):
+        raise RuntimeError("boom")
+
+    batcher = MicroBatcher(fn)
+    with pytest.raises(RuntimeError, match="boom"):
+        batcher(torch.zeros(2, 3))
+    assert batcher.queued() == 0
+
+
+def wait_until(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the callers never met in the micro-batcher"
+        time.sleep(0.001)
+
+
+def together(batcher: MicroBatcher, calls: list, callers: list) -> list:
+    """Runs each caller() in its own thread, the first batch held until all the others have queued, so they all go
+    into the next batch; `calls` records the rows of each batch. Returns each caller's result."""
+    release, fn = threading.Event(), batcher.fn
+
+    def held(*inputs):
+        calls.append(inputs[0].shape[0])
+        if len(calls) == 1:
+            release.wait(30)
+        return fn(*inputs)
+
+    batcher.fn, out = held, [None] * len(callers)
+    threads = [threading.Thread(target=lambda i=i: out.__setitem__(i, callers[i]())) for i in range(len(callers))]
+    threads[0].start()
+    wait_until(lambda: calls)
+    for t in threads[1:]:
+        t.start()
+    wait_until(lambda: batcher.queued() == len(callers) - 1)
+    release.set()
+    for t in threads:
+        t.join()
+    batcher.fn = fn
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_assets(tmp_path_factory):
+    """A tiny seeded GAN, classifier and VAE (with a bank of 20 random test digits)."""
+    from safetensors.torch import save_file
+
+    root = tmp_path_factory.mktemp("assets")
+    torch.manual_seed(1)
+    models = {"gan/generator": DigitGenerator(ngf=8), "gan/discriminator": DigitDiscriminator(ndf=8),
+              "classifier": DigitClassifier(width=4, feature_dim=16), "vae": DigitVAE(latent_dim=4, width=4, hidden=16)}
+    for folder, model in models.items():
+        model.eval().save_pretrained(root / folder)
+    labels = torch.arange(10).repeat(2)
+    bank = {"digits": (torch.rand(20, 1, 28, 28) * 255).to(torch.uint8), "digit_labels": labels,
+            "pca_mean": torch.zeros(4), "pca_components": torch.eye(4)[:2].contiguous()}
+    save_file(bank, root / "vae" / "examples.safetensors")
+    return root
+
+
+def test_gan_callers_in_one_batch_get_their_own_digits(tiny_assets, monkeypatch):
+    """Four sample() calls at once: one forward (with batching), and each caller the digits its seed gives alone."""
+    sampler = GanSampler(tiny_assets, device=torch.device("cpu"))
+    requests = [dict(digit=7, count=3, seed=1), dict(digit=None, count=5, seed=2), dict(digit=0, count=1, seed=3),
+                dict(digit=None, count=2, seed=1, truncation=0.5)]
+    monkeypatch.setenv("PLAYGROUND_BATCHING", "0")
+    alone = [sampler.sample(**r) for r in requests]
+    monkeypatch.setenv("PLAYGROUND_BATCHING", "1")
+    calls = []
+    got = together(sampler._batcher, calls, [lambda r=r: sampler.sample(**r) for r in requests])
+    assert calls == [3, 5 + 1 + 2]
+    for a, b in zip(got, alone):
+        assert a.labels == b.labels and a.predicted == b.predicted
+        assert torch.allclose(a.images, b.images, atol=1e-5)
+        assert a.realness == pytest.approx(b.realness, abs=1e-5)
+
+
+def test_vae_interpolations_in_one_batch_get_their_own_frames(tiny_assets, monkeypatch):
+    vae = VaeInterpolator(tiny_assets / "vae", device=torch.device("cpu"))
+    ends = [(vae.test_digit(a, seed=0), vae.test_digit(b, seed=1)) for a, b in ((1, 7), (3, 8), (0, 0))]
+
+    def last(start, end):
+        *_, final = vae.stream(start=start, end=end, steps=6, method="spherical", chunks=1)
+        return final
+
+    monkeypatch.setenv("PLAYGROUND_BATCHING", "0")
+    alone = [last(*e) for e in ends]
+    monkeypatch.setenv("PLAYGROUND_BATCHING", "1")
+    calls = []
+    got = together(vae._decode, calls, [lambda e=e: last(*e) for e in ends])
+    assert calls[0] == 2 and sum(calls) == 3 * (2 + 6) and len(calls) < 6  # each decodes its 2 ends, then 6 frames
+    for a, b in zip(got, alone):
+        assert torch.allclose(a.frames, b.frames, atol=1e-5) and torch.allclose(a.reconstructions, b.reconstructions,
+                                                                               atol=1e-5)
