@@ -180,11 +180,11 @@ def test_text_tab_stop_keeps_the_text_and_shows_its_tokens(tc, monkeypatch):
     flag, outputs = text_tab.StopFlag(), []
     for out in text_tab.continue_text(PROMPT, 200, 1, stop=flag):
         outputs.append(out)
-        if len(outputs) == 3:
-            flag.set()
+        flag.set()  # after the first update, which is sent at once
     text, _, _, notice, highlighted, _, _, state = outputs[-1]
-    assert len(outputs) == 4 and text.startswith(outputs[-2][0]) and len(text) > len(outputs[-2][0])
-    assert "Stopped after 4 tokens." in notice and len(state[0][1]) == 4
+    assert len(outputs) == 2 and text.startswith(outputs[0][0]) and len(text) > len(outputs[0][0])
+    n = len(state[0][1])
+    assert 2 <= n < 200 and f"Stopped after {n} tokens." in notice
     assert "".join(piece for piece, _ in highlighted) == text.rstrip("\ufffd")
     assert text_tab.graceful_stop()
 
