@@ -78,15 +78,19 @@ class GanSampler:
         g = torch.Generator().manual_seed(seed)
         return torch.randn(COUNT.hi, self.load()[0].z_dim, generator=g)[:count] * truncation
 
+    @staticmethod
+    def labels(digit: int | None, count: int, seed: int) -> torch.Tensor:
+        """(count,) class labels: all `digit`, or (None) each a random class drawn from the seed (for COUNT.hi and
+        sliced, like the noise)."""
+        if digit is None:
+            return torch.randint(0, 10, (COUNT.hi,), generator=torch.Generator().manual_seed(seed + 1))[:count]
+        return torch.full((count,), digit)
+
     @torch.inference_mode()
     def sample(self, *, digit: int | None, count: int, seed: int, truncation: float = 1.0) -> DigitBatch:
         """`count` digits of class `digit` (None = each a random class), reproducible from `seed`."""
         validate(digit=digit, count=count, seed=seed, truncation=truncation)
-        z = self.noise(count, seed, truncation)
-        if digit is None:
-            labels = torch.randint(0, 10, (COUNT.hi,), generator=torch.Generator().manual_seed(seed + 1))[:count]
-        else:
-            labels = torch.full((count,), digit)
+        z, labels = self.noise(count, seed, truncation), self.labels(digit, count, seed)
         forward = self._batcher if batching() else self._forward  # drawn from this seed alone either way
         images, realness, probs = forward(z.to(self.device), labels.to(self.device))
         confidence, predicted = probs.max(1)

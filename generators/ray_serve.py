@@ -157,21 +157,15 @@ class _Gan(_Adapter):
 def sample_together(sampler, requests: list[dict]) -> list:
     """`sampler.sample(**r)` for each request r, computed as one batch: each request's noise and labels drawn from
     its own seed as GanSampler.sample draws them, so its digits match a lone call's (to float rounding)."""
-    z, labels = [], []
-    for r in requests:
-        count, seed = r["count"], r["seed"]
-        z.append(sampler.noise(count, seed, r.get("truncation", 1.0)))
-        if r["digit"] is None:  # each a random class, drawn for COUNT.hi and sliced
-            g = torch.Generator().manual_seed(seed + 1)
-            labels.append(torch.randint(0, 10, (gan.COUNT.hi,), generator=g)[:count])
-        else:
-            labels.append(torch.full((count,), r["digit"]))
-    z, labels = torch.cat(z).to(sampler.device), torch.cat(labels).to(sampler.device)  # (sum of counts, ...)
-    batch, start, out = sampler._grade(sampler.load()[0](z, labels), labels), 0, []
+    z = torch.cat([sampler.noise(r["count"], r["seed"], r.get("truncation", 1.0)) for r in requests])
+    labels = torch.cat([sampler.labels(r["digit"], r["count"], r["seed"]) for r in requests])
+    images, realness, probs = sampler._forward(z.to(sampler.device), labels.to(sampler.device))  # (sum of counts, ...)
+    confidence, predicted = probs.max(1)
+    out, start = [], 0
     for r in requests:
         rows = slice(start, start + r["count"])
-        out.append(gan.DigitBatch(batch.images[rows], batch.labels[rows], batch.realness[rows],
-                                  batch.predicted[rows], batch.confidence[rows]))
+        out.append(gan.DigitBatch(images[rows].cpu(), labels[rows].tolist(), realness[rows].tolist(),
+                                  predicted[rows].tolist(), confidence[rows].tolist()))
         start = rows.stop
     return out
 
