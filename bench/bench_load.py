@@ -7,10 +7,11 @@
 
 Each mode serves `python app.py` (plus --no-batching, and --concurrency N if given) in its own process on a free
 loopback port. Each level runs `users` clients on threads of this process, each sending one request after another
-until the level's time is up (requests in flight then are waited for). A client is Gradio's HTTP API read as an
-event stream (what gradio_client does underneath): gradio_client's Job iterator polls every millisecond under a
-lock, so 32 of them in this process took the cores the server needed.: text = a 48-token continuation
-of the UI's defaults (seed = request number), digits = 16 GAN digits, mixed = half the users each. Printed per level:
+until the level's time is up (requests in flight then are waited for): text = a 48-token continuation of the UI's
+defaults (seed = request number), digits = 16 GAN digits, mixed = half the users each. A client calls Gradio's HTTP
+API (/gradio_api/call) and reads its event stream as it comes, keeping one session as a browser tab or a
+gradio_client does; not gradio_client itself: its Job iterator polls every millisecond under a lock, so 32 of them
+in this process took the cores the server needed. Printed per level:
 aggregate generated tokens/s and digits/s, p50/p95 latency and time to the first update, errors, the server's CPU
 (cores busy over the level) and its RSS after the level against its RSS after the warm-up, and the load average
 (other work on the machine: the clients here share its cores with the server).

@@ -13,8 +13,6 @@ import threading
 from generators.device import share_cpu
 
 _OFF = ("0", "off", "false", "no")
-_workers = 0  # 0: configure() not called yet
-_slots = threading.BoundedSemaphore(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
 def cores() -> int:
@@ -23,6 +21,10 @@ def cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+_workers = 0  # N, once configure() has set it
+_slots = threading.BoundedSemaphore(cores())
 
 
 def batching() -> bool:
@@ -39,11 +41,6 @@ def configure(workers: int | None = None) -> int:
         _slots, _workers = threading.BoundedSemaphore(n), n
     share_cpu(n)
     return n
-
-
-def workers() -> int:
-    """N, as configure() set it (the core count before any call)."""
-    return _workers or cores()
 
 
 @contextlib.contextmanager

@@ -190,7 +190,8 @@ def test_text_tab_stop_keeps_the_text_and_shows_its_tokens(tc, monkeypatch):
 
 
 @pytest.mark.parametrize("settings", [dict(seed=3), dict(seed=4, n=3, temperature=1.2, top_k=0, top_p=0.9),
-                                      dict(seed=5, temperature=0.0, repetition_penalty=1.5), dict(seed=6, watermark=2.0)])
+                                      dict(seed=5, temperature=0.0, repetition_penalty=1.5),
+                                      dict(seed=6, watermark=2.0)])
 def test_the_shared_engine_gives_the_tokens_of_one_loop_per_request(tc, monkeypatch, settings):
     """Batching on (the engine) or off (a loop per request): the same text and tokens from the same seed."""
     batched = tc.continue_text(PROMPT, max_new_tokens=30, **settings)
