@@ -134,13 +134,13 @@ def remember_missing_matplotlib() -> None:
 
 
 def model_cards() -> None:
-    """A footer with each bundled model's card: data, recipe, hardware, time, measured quality."""
+    """A footer with each bundled model's card: data, recipe, hardware, time, measured quality; in Chinese from the
+    README.zh.md beside a card."""
     with gr.Accordion(t("app_cards"), open=False):
         for key, path in (card for tab in tabs() for card in tab.cards):
-            card = Path(__file__).parent / path
             with gr.Accordion(t(key), open=False):
                 missing = f"`{path}` " + t("app_card_missing")  # the frontend translates the marked part
-                gr.Markdown(cards.for_app(card.read_text(encoding="utf-8")) if card.exists() else missing)
+                gr.Markdown(t(cards.text_key(path)) if (Path(__file__).parent / path).exists() else missing)
 
 
 def examples_cache() -> None:

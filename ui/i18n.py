@@ -10,6 +10,7 @@ import functools
 
 import gradio as gr
 
+from ui import cards
 from ui.registry import Wording, merged, table, tabs
 
 APP = table("""
@@ -27,9 +28,11 @@ app_gif: Animated GIF | GIF 动图
 
 @functools.cache
 def strings() -> dict[str, Wording]:
-    """Every interface string: the app's, then each tab's title (key `<tab>_title`) and strings."""
+    """Every interface string: the app's, each model card's text (ui/cards.py), then each tab's title (key
+    `<tab>_title`) and strings."""
     titles = {f"{tab.key}_title": tab.title for tab in tabs()}
-    return merged("strings", {**APP, **titles})
+    card_texts = cards.texts(path for tab in tabs() for _, path in tab.cards)
+    return merged("strings", {**APP, **card_texts, **titles})
 
 
 @functools.cache
