@@ -140,6 +140,8 @@ def test_request_bodies_are_capped(app_url):
     assert status == "http 413"
     event, out = raw_call(app_url, "sample_digits", ["7", 2, 0, 1.0])
     assert event == "complete"  # still serving
+    event, out = raw_call(app_url, "finetune_text", full(app_url, "finetune_text", ["好" * 400_000, 1, 0]))
+    assert event == "error" and "1000000" in str(out)  # 1.2 MB of text, 2.4 escaped: the handler's own message
 
 
 # ---- images: checked from the header before anything is decoded

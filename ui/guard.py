@@ -27,7 +27,7 @@ log = logging.getLogger("playground")
 Image.MAX_IMAGE_PIXELS = 32 * 2**20
 warnings.simplefilter("error", Image.DecompressionBombWarning)
 
-MAX_BODY = 1 * 2**20  # JSON calls: a 10,000-character prompt (generators.text.MAX_PROMPT_CHARS) is ~60 KB escaped
+MAX_BODY = 4 * 2**20  # JSON calls: a text to fine-tune on may be 1 MB (generators.corpus.MAX_TEXT_BYTES), 2 escaped
 MAX_UPLOAD = 10 * 2**20  # uploads (Gradio checks each file against launch(max_file_size=...) as well)
 MEDIA_TYPES = {".png": (b"\x89PNG\r\n\x1a\n", "image/png"), ".gif": (b"GIF8", "image/gif")}
 
