@@ -192,8 +192,12 @@ def test_stop_in_the_browser_keeps_the_result_and_continues_side_by_side(app_url
         page.get_by_label("Example text").click()
         page.get_by_role("option", name="The Time Machine, chapters I-III (29 kB)").click()
         page.wait_for_function("document.querySelector('#finetune-text textarea').value.length > 20000")
+        # 2000 steps, so Stop comes first however fast the machine: at 60, a fast CPU took its steps quicker than the
+        # page was polled ("step 2 of 60" was never seen) and trained to the end before Stop was pressed
+        page.locator("#finetune-steps input[type=number]").fill("2000")
+        page.locator("#finetune-steps input[type=number]").press("Enter")
         page.locator("#finetune-train").click()
-        page.wait_for_function("document.body.innerText.includes('step 2 of 60')", timeout=120_000)
+        page.wait_for_function("/step [1-9][0-9]* of 2000/.test(document.body.innerText)", timeout=120_000)
         page.locator("#finetune-stop").click()
         page.wait_for_function("document.body.innerText.includes('Stopped after')", timeout=60_000)
         assert page.locator("a[href*='finetuned-adapter.safetensors']").count() == 1

@@ -194,7 +194,7 @@ def _controls() -> list:
             choices = [(t("finetune_model_bundled"), BUNDLED), *[(m, m) for m in smollm.offered()]]
             model = gr.Dropdown(choices, value=BUNDLED, label=t("finetune_model"), allow_custom_value=True)
     with gr.Row():
-        steps = RawSlider(STEPS.lo, STEPS.hi, value=d.steps, step=1, label=t("app_steps"))
+        steps = RawSlider(STEPS.lo, STEPS.hi, value=d.steps, step=1, label=t("app_steps"), elem_id="finetune-steps")
         seconds = RawSlider(SECONDS.lo, SECONDS.hi, value=d.seconds, step=5, label=t("finetune_seconds"))
         rank = RawSlider(RANK.lo, RANK.hi, value=d.rank, step=1, label=t("finetune_rank"))
         lr = RawNumber(d.lr, minimum=LR.lo, maximum=LR.hi, step=1e-3, label=t("finetune_lr"))
