@@ -73,7 +73,11 @@ def test_figures_come_from_the_files_or_are_not_measured(tmp_path):
     got = figures.all_families(tmp_path)
     assert got["gan"] == figures.Figures(0.985, 12.25, 3.5, 3.0, "cpu")
     assert got["vae"] == figures.Figures()  # nothing there: every figure "not measured"
-    assert got["diffusion"] == figures.Figures(0.5, 80.0, None, 9.5, None)
+    assert got["diffusion"] == figures.Figures(0.5, 80.0, None, 9.5, None)  # no card: the last graded checkpoint
+    (tmp_path / "assets" / "diffusion" / "README.md").write_text(
+        "| figure | value |\n|---|---|\n| conditional accuracy, 20 steps | **99.60%** |\n"
+        "| Frechet distance, 20 steps | **6.50** |\n| real-vs-real floor | 3.76 |\n")
+    assert figures.diffusion(tmp_path) == figures.Figures(0.996, 6.5, 3.76, 9.5, None)  # the card's bench rows first
 
 
 def test_reference_digits_are_real_test_digits_of_the_class(classifier):

@@ -35,8 +35,9 @@ def ema_update(ema, model, decay: float) -> None:
         pe.lerp_(p, 1 - decay)
 
 
-def diffusion_loss(unet, scheduler, x0, labels, g, p_uncond: float) -> torch.Tensor:
-    """The simple loss of Ho et al. (2020, eq. 14) with labels dropped to NO_LABEL at rate p_uncond."""
+def diffusion_loss(unet, scheduler, x0, labels, g, p_uncond: float, bf16: bool = False) -> torch.Tensor:
+    """The simple loss of Ho et al. (2020, eq. 14) with labels dropped to NO_LABEL at rate p_uncond; `bf16` runs the
+    UNet under bfloat16 autocast (weights, optimizer and EMA stay fp32)."""
     b = len(x0)
     noise = torch.randn(x0.shape, generator=g)
     t = torch.randint(0, scheduler.config.num_train_timesteps, (b,), generator=g)
@@ -44,7 +45,9 @@ def diffusion_loss(unet, scheduler, x0, labels, g, p_uncond: float) -> torch.Ten
     labels = torch.where(drop, torch.full_like(labels, NO_LABEL), labels)
     dev = x0.device
     x_t = scheduler.add_noise(x0, noise.to(dev), t.to(dev))  # (B, 1, 28, 28)
-    return F.mse_loss(unet(x_t, t.to(dev), class_labels=labels).sample, noise.to(dev))
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+        pred = unet(x_t, t.to(dev), class_labels=labels.to(dev)).sample
+    return F.mse_loss(pred.float(), noise.to(dev))
 
 
 @torch.no_grad()
@@ -87,12 +90,12 @@ def export(ema, out: Path) -> None:
 
 
 def train_step(unet, ema_unet, opt, scheduler, x0, labels, g, *, lr: float, p_uncond: float, ema: float,
-               step: int) -> float:
+               step: int, bf16: bool = False) -> float:
     """One AdamW update at the warmed-up rate, then the EMA; returns the loss."""
     for group in opt.param_groups:
         group["lr"] = lr * min(1.0, (step + 1) / WARMUP)
     unet.train()
-    loss = diffusion_loss(unet, scheduler, x0, labels, g, p_uncond)
+    loss = diffusion_loss(unet, scheduler, x0, labels, g, p_uncond, bf16)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -103,7 +106,7 @@ def train_step(unet, ema_unet, opt, scheduler, x0, labels, g, *, lr: float, p_un
 def train(*, data=DEFAULT_DATA, out="assets/diffusion", minutes: float = 60.0, seed: int = 0, batch_size: int = 128,
           lr: float = 1e-3, ema: float = 0.999, p_uncond: float = 0.1, channels=(16, 32, 64),
           run_dir="runs/diffusion", resume: bool = False, checkpoint_minutes: float = 5.0, eval_samples: int = 0,
-          classifier=None, real=None, dry_run: bool = False, device: str = "cpu"):
+          classifier=None, real=None, dry_run: bool = False, device: str = "cpu", bf16: bool = False):
     """Trains for `minutes` of wall clock (on top of a resumed run's); yields {"step", "epoch", "loss"} every step
     and {"step", "minutes", "eval_..."} at each checkpoint, when it also exports the EMA pipeline to `out`.
     `classifier` and `real` (test digits in [0, 1]) grade `eval_samples` samples at each checkpoint."""
@@ -121,7 +124,7 @@ def train(*, data=DEFAULT_DATA, out="assets/diffusion", minutes: float = 60.0, s
     while True:
         for x0, labels in batches(x_train, y_train, batch_size, g):
             loss = train_step(unet, ema_unet, opt, scheduler, x0.to(device), labels.to(device), g, lr=lr,
-                              p_uncond=p_uncond, ema=ema, step=step)
+                              p_uncond=p_uncond, ema=ema, step=step, bf16=bf16)
             step += 1
             yield {"step": step, "epoch": epoch, "loss": loss}
             elapsed = (time.time() - start) / 60
@@ -159,6 +162,9 @@ def parse_args():
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=0,
                    help="torch CPU threads (0 = torch's default); 1 is far faster on a busy machine, see the card")
+    p.add_argument("--bf16", action="store_true",
+                   help="bfloat16 autocast for the UNet's forward and backward (about 1.4x faster on a CPU with "
+                        "AVX512-BF16; fp32 weights)")
     p.add_argument("--dry-run", action="store_true", help="3 batches of a tiny UNet, for CI")
     return p.parse_args()
 
@@ -182,7 +188,8 @@ def run(args) -> None:
     bar = tqdm(train(data=args.data, out=args.out, minutes=args.minutes, seed=args.seed, batch_size=args.batch_size,
                      lr=args.lr, ema=args.ema, p_uncond=args.p_uncond, channels=channels, run_dir=args.run_dir,
                      resume=args.resume, checkpoint_minutes=args.checkpoint_minutes, eval_samples=args.eval,
-                     classifier=classifier, real=real, dry_run=args.dry_run, device=args.device), mininterval=5)
+                     classifier=classifier, real=real, dry_run=args.dry_run, device=args.device,
+                     bf16=args.bf16), mininterval=5)
     for m in bar:
         if "loss" in m:
             losses.append(m["loss"])
@@ -199,7 +206,7 @@ def write_summary(args, channels, history) -> None:
     summary = {"steps": history[-1]["step"], "train_minutes": history[-1]["minutes"],
                                    "device": args.device, "batch_size": args.batch_size, "lr": args.lr,
                                    "ema": args.ema, "p_uncond": args.p_uncond, "channels": list(channels),
-                                   "seed": args.seed, "dry_run": args.dry_run, "history": history}
+                                   "seed": args.seed, "bf16": args.bf16, "dry_run": args.dry_run, "history": history}
     Path(args.out, "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
