@@ -144,7 +144,7 @@ def test_stop_mid_denoising_stops_the_unet(app, tiny):
     (("7", 4, 2.5, 1.0, 0, "DDIM"), "DDIM takes 1 to 100 steps, not 2.5"),
     (("7", 4, 20, 10.5, 0, "DDIM"), "guidance must be a number between 0 and 10, not 10.5"),
     (("7", 4, 20, -1.0, 0, "DDIM"), "guidance must be a number between 0 and 10"),
-    (("7", 4, 20, 1.0, 0, "Euler"), "sampler must be one of DPM-Solver++, DDIM, DDPM; got 'Euler'"),
+    (("7", 4, 20, 1.0, 0, "Euler"), "sampler must be one of DPM-Solver++, UniPC, DDIM, DDPM; got 'Euler'"),
     (("11", 4, 20, 1.0, 0, "DDIM"), "digit must be one of"),
     (("7", 65, 20, 1.0, 0, "DDIM"), "count must be a whole number between 1 and 64, not 65"),
     (("7", 0, 20, 1.0, 0, "DDIM"), "count must be a whole number between 1 and 64"),

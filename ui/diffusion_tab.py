@@ -160,7 +160,7 @@ diffusion_digit: Digit | 数字
 diffusion_any: Any | 任意
 diffusion_count: Count | 数量
 diffusion_sampler: Sampler | 采样器
-diffusion_sampler_info: DPM-Solver++ and DDIM: 1-100 steps; DDPM: 50-1000 (1000 is its full training schedule). | DPM-Solver++ 和 DDIM：1-100 步；DDPM：50-1000 步（1000 是它完整的训练日程）。
+diffusion_sampler_info: DPM-Solver++, UniPC and DDIM: 1-100 steps (UniPC is the fast path: 4 steps); DDPM: 50-1000 (1000 is its full training schedule). | DPM-Solver++、UniPC 和 DDIM：1-100 步（UniPC 是快速路径：4 步）；DDPM：50-1000 步（1000 是它完整的训练日程）。
 diffusion_guidance: Guidance scale (0 = unguided) | 引导强度（0 = 不引导）
 diffusion_guidance_info: How hard each step is pushed toward the chosen digit; above 0 each step runs the network twice. | 每一步朝所选数字推动的力度；大于 0 时每步运行两次网络。
 diffusion_denoise: Denoise | 去噪生成
