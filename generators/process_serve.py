@@ -133,8 +133,9 @@ class WorkerProcess:
         return link, cid, link.request(cid, (op, cid, *message))
 
     def pid(self) -> int | None:
-        """The worker's process id (None before the first call)."""
-        return self._link.process.pid if self._link is not None else None
+        """The worker's process id; None while none runs (before the first call, after it died)."""
+        link = self._link
+        return link.process.pid if link is not None and link.alive() else None
 
     def ask(self, op: str, *message):
         """A plain call ("call", "attr", "stats"): the worker's result, or its error raised here."""
