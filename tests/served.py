@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @contextlib.contextmanager
 def served_app(folder: Path, *flags: str, env: dict | None = None, wait_s: float = 300):
-    """A gradio_client Client of `python app.py --port <free> *flags` (its output in folder/server.log) once it
-    answers; the app is stopped after."""
+    """(a gradio_client Client, the app's process) of `python app.py --port <free> *flags` (its output in
+    folder/server.log) once it answers; the app is stopped after."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -32,7 +32,7 @@ def served_app(folder: Path, *flags: str, env: dict | None = None, wait_s: float
             except Exception:  # noqa: BLE001 - not up yet
                 time.sleep(0.5)
         assert client is not None, Path(log.name).read_text()[-3000:]
-        yield client
+        yield client, server
     finally:
         server.terminate()
         server.wait(20)

@@ -150,16 +150,28 @@ def test_a_killed_worker_fails_its_calls_at_once_and_the_next_call_starts_anothe
 def app_on_processes(tmp_path_factory):
     """`python app.py --backend process` in its own process, its workers its own."""
     folder = tmp_path_factory.mktemp("process-app")
-    with served_app(folder, "--backend", "process", env={"PLAYGROUND_WORKER_THREADS": "1"}) as client:
-        yield client
+    with served_app(folder, "--backend", "process", env={"PLAYGROUND_WORKER_THREADS": "1"}) as served:
+        yield served
 
 
 def test_the_app_with_backend_process_answers_text_and_digits(app_on_processes, local):
-    text = app_on_processes.predict("It was a dark and stormy night;", 8, 7, api_name="/continue_text")[0]
+    client = app_on_processes[0]
+    text = client.predict("It was a dark and stormy night;", 8, 7, api_name="/continue_text")[0]
     here = local[TextContinuation].continue_text("It was a dark and stormy night;", max_new_tokens=8, seed=7,
                                                  watermark=WATERMARK)
     assert text == here[0].text
-    gallery, _, summary = app_on_processes.predict("7", 4, 3, 0.8, api_name="/sample_digits")
+    gallery, _, summary = client.predict("7", 4, 3, 0.8, api_name="/sample_digits")
     assert len(gallery) == 4 and "cpu" in summary
     with pytest.raises(Exception, match="64"):  # a keyed error from a worker, worded for the user
-        app_on_processes.predict("7", 65, 3, 0.8, api_name="/sample_digits")
+        client.predict("7", 65, 3, 0.8, api_name="/sample_digits")
+
+
+def test_the_workers_end_with_the_app(app_on_processes):
+    """The app killed by a signal (no exit handlers run): its workers see their socket close and end too."""
+    psutil = pytest.importorskip("psutil")
+    _, server = app_on_processes
+    workers = psutil.Process(server.pid).children()
+    assert len(workers) >= 2  # the text model's (started by its warm-up) and the GAN's (the test above)
+    server.terminate()
+    server.wait(20)
+    assert not psutil.wait_procs(workers, timeout=20)[1]

@@ -163,7 +163,7 @@ def app_on_ray(remote, tmp_path_factory):
     """`python app.py --backend ray --ray-address <this module's Ray>` in its own process: it joins the cluster and
     uses the deployments already there."""
     address = ray.get_runtime_context().gcs_address
-    with served_app(tmp_path_factory.mktemp("ray-app"), "--backend", "ray", "--ray-address", address) as client:
+    with served_app(tmp_path_factory.mktemp("ray-app"), "--backend", "ray", "--ray-address", address) as (client, _):
         yield client
 
 
