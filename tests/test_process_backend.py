@@ -10,7 +10,6 @@ import os
 import signal
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -31,9 +30,23 @@ LIMIT_S = 120  # the longest any call here may take: a worker's start and model 
 
 
 def within(fn, seconds: float = LIMIT_S):
-    """fn(), failing the test if it has not returned after `seconds`."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(fn).result(timeout=seconds)
+    """fn(), failing the test if it has not returned after `seconds` (its thread, a daemon, is left behind)."""
+    out = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - raised again in the test's thread
+            out["error"] = e
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        pytest.fail(f"no answer within {seconds} s")
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
 
 
 @pytest.fixture(scope="module")
