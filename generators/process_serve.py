@@ -5,6 +5,8 @@ its first call, so the model computes beside the Gradio process instead of under
 a `ProcessAdapter` with the adapter's methods: plain methods return the worker's result, `stream*` methods stream
 item by item, and closing such a stream (Stop, a cancel, a client gone) closes the adapter's generator in the worker
 after its current step. A stream's `stop` flag (the text tab's Stop) is carried: once set here, it is set there.
+The worker does not wait for each item to be taken (as the text engine's shared batch does not): while this process
+is slower than the model, a Stop or a close lands after the items already made.
 Keyed errors (InputError, ModelUnavailable) arrive as themselves. A worker that dies fails the calls it had with
 ModelUnavailable("worker_down") at once; the next call starts a fresh one.
 
@@ -51,7 +53,7 @@ class _Link:
         self.pending: dict[int, queue.SimpleQueue] = {}
         self.down: ModelUnavailable | None = None
         self._lock, self._send_lock = threading.Lock(), threading.Lock()
-        self.post(("init", target, options, threads()))
+        _post(self, ("init", target, options, threads()))  # a worker that dies at once fails its calls as usual
         threading.Thread(target=self._read, daemon=True, name=f"{family}-replies").start()
 
     def alive(self) -> bool:
