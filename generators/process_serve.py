@@ -70,6 +70,9 @@ class _Link:
             self.post(message)
         except OSError:  # the worker died just now: the reader fails this call too
             pass
+        except Exception:  # an argument that cannot travel: this call's error
+            self.forget(cid)
+            raise
         return replies
 
     def post(self, message: tuple) -> None:
@@ -158,7 +161,8 @@ class WorkerProcess:
         try:
             while True:
                 if not told and stop.is_set():
-                    told = _post(link, ("stop", cid))
+                    _post(link, ("stop", cid))
+                    told = True
                 try:
                     kind, *value = replies.get(timeout=None if told else STOP_POLL_S)
                 except queue.Empty:
@@ -181,14 +185,12 @@ class WorkerProcess:
             link.close()
 
 
-
-def _post(link: _Link, message: tuple) -> bool:
-    """Sends `message` if the worker is still there (if not, its reader fails the call); True."""
+def _post(link: _Link, message: tuple) -> None:
+    """Sends `message` if the worker is still there (if not, its reader fails the call)."""
     try:
         link.post(message)
     except OSError:
         pass
-    return True
 
 
 _workers: dict[str, WorkerProcess] = {}  # adapter class name -> its worker, one for all stand-ins of that class

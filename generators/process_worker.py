@@ -118,7 +118,8 @@ class Worker:
     def _stream(self, cid: int, name: str, args: tuple, kwargs: dict, has_stop: bool) -> None:
         """Sends the stream's items as they come; a close stops it after the step in progress (no step after)."""
         closed, stop = self.streams[cid]
-        taken = self._count(1)
+        self._count(1)
+        taken = 0
         try:
             items = iter(getattr(self.adapter, name)(*args, **(dict(kwargs, stop=stop) if has_stop else kwargs)))
             try:
@@ -137,13 +138,12 @@ class Worker:
             self.streams.pop(cid, None)
             self._count(-1, taken if closed.is_set() else None)
 
-    def _count(self, change: int, stopped_after: int | None = None) -> int:
-        """Streams running (+1, -1); a stream closed early counts with the items it took. Returns 0."""
+    def _count(self, change: int, stopped_after: int | None = None) -> None:
+        """Streams running (+1, -1); a stream closed early counts with the items it took."""
         with self._count_lock:
             self.open += change
             if stopped_after is not None:
                 self.stopped, self.taken = self.stopped + 1, stopped_after
-        return 0
 
 
 def make(target: str, options: dict):
