@@ -230,7 +230,8 @@ class ProcessAdapter(StandIn):
         return self._worker.stream(name, args, kwargs, stop)
 
     def worker_stats(self) -> dict:
-        """The worker's streams: how many run, how many were closed early, how many items the last of those took."""
+        """The worker's streams: how many run (open) and ran at once at most (peak), how many were closed early
+        (stopped) and how many items the last of those took (taken)."""
         return self._worker.ask("stats")
 
     def worker_pid(self) -> int | None:

@@ -68,7 +68,8 @@ class Worker:
         self.adapter, self.conn = adapter, conn
         self._send_lock, self._count_lock = threading.Lock(), threading.Lock()
         self.streams: dict[int, tuple[threading.Event, threading.Event]] = {}  # id -> (closed, stop)
-        self.open, self.stopped, self.taken = 0, 0, None  # streams running, closed early, items the last one took
+        self.open, self.peak = 0, 0  # streams running now, and the most that ran at once
+        self.stopped, self.taken = 0, None  # streams closed early, and the items the last of those took
 
     def dispatch(self, message: tuple) -> None:
         op, cid, *rest = message
@@ -113,7 +114,7 @@ class Worker:
         self._answer(cid, lambda: (self.adapter.load(), getattr(self.adapter, name))[1])
 
     def _stats(self, cid: int) -> None:
-        self._answer(cid, lambda: dict(open=self.open, stopped=self.stopped, taken=self.taken))
+        self._answer(cid, lambda: dict(open=self.open, peak=self.peak, stopped=self.stopped, taken=self.taken))
 
     def _stream(self, cid: int, name: str, args: tuple, kwargs: dict, has_stop: bool) -> None:
         """Sends the stream's items as they come; a close stops it after the step in progress (no step after)."""
@@ -142,6 +143,7 @@ class Worker:
         """Streams running (+1, -1); a stream closed early counts with the items it took."""
         with self._count_lock:
             self.open += change
+            self.peak = max(self.peak, self.open)
             if stopped_after is not None:
                 self.stopped, self.taken = self.stopped + 1, stopped_after
 

@@ -96,6 +96,19 @@ def test_text_streams_the_local_tokens_for_the_same_seed(remote, local):
     assert len(there) > 1 and there == here  # streamed, token by token, the same text
 
 
+def test_concurrent_streams_run_at_once_in_the_worker(remote, local):
+    """Each call has a thread in the worker: two streams run there together (so the text engine batches them), and
+    each gets the tokens it gets alone."""
+    text, settings, prompts = remote[TextContinuation], dict(max_new_tokens=200, seed=5), ("Once", "The old captain")
+    assert within(text.worker_stats)["peak"] < 2
+    streams = [text.stream(p, **settings) for p in prompts]
+    firsts = [within(lambda s=s: next(s)[0].text) for s in streams]  # 200 tokens each: both started, none ended
+    for s, prompt, first in zip(streams, prompts, firsts):
+        rest = within(lambda s=s: [alts[0].text for alts in s])
+        assert [first, *rest] == [alts[0].text for alts in local[TextContinuation].stream(prompt, **settings)]
+    assert within(text.worker_stats)["peak"] == 2
+
+
 def test_keyed_errors_arrive_with_their_key_and_fields(remote):
     with pytest.raises(InputError) as call:
         within(lambda: remote[GanSampler].sample(digit=7, count=65, seed=0, truncation=1.0))
