@@ -4,7 +4,7 @@ own, so concurrent requests still meet in the text engine's batch and the image 
 
 Started as `python -m generators.process_worker FD` with one end of a socket pair as FD (a fresh interpreter: no
 fork of a process whose torch and threads already run, and no import of the app's main module, as
-multiprocessing's "spawn" does). Messages are pickles of small tuples; CPU tensors travel as numpy arrays
+multiprocessing's "spawn" does). Messages are pickles of small tuples; tensors travel as numpy arrays, on the CPU
 (only the rows a result holds, not the whole batch its storage belongs to).
 
     from the server: ("init", target "module:Class", options, threads) first, then
@@ -35,10 +35,11 @@ def _tensor(array: np.ndarray) -> torch.Tensor:
 
 class _Pickler(pickle.Pickler):
     def reducer_override(self, obj):
-        """A plain CPU tensor as a numpy array: ~7x cheaper to pickle than torch's own format, and only its view."""
-        if (type(obj) is torch.Tensor and obj.device.type == "cpu" and obj.layout == torch.strided
-                and not obj.requires_grad and obj.dtype not in (torch.bfloat16, torch.complex32)):
-            return _tensor, (obj.numpy(),)
+        """A tensor as a numpy array: ~7x cheaper to pickle than torch's own format, only its view (not the whole
+        batch it was cut from), and on the CPU (the server never starts CUDA; adapters move inputs to their device)."""
+        if type(obj) is torch.Tensor and obj.layout == torch.strided and obj.dtype not in (torch.bfloat16,
+                                                                                          torch.complex32):
+            return _tensor, (obj.detach().cpu().numpy(),)
         return NotImplemented
 
 
