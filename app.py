@@ -211,7 +211,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--mcp", action="store_true", help="also serve the endpoints as MCP tools (needs gradio[mcp])")
     where, address = backend.from_environment()
     p.add_argument("--backend", choices=backend.BACKENDS, default=where,
-                   help="where the models compute: in this process, or Ray Serve deployments (PLAYGROUND_BACKEND)")
+                   help="where the models compute: in this process, a worker process per model family on this machine, "
+                        "or Ray Serve deployments (PLAYGROUND_BACKEND)")
     p.add_argument("--ray-address", default=address, help="with --backend ray: join this Ray cluster ('auto': the "
                    "one this machine is in; PLAYGROUND_RAY_ADDRESS); default: start a local one")
     return p.parse_args(argv)
@@ -249,6 +250,8 @@ def main(argv=None) -> None:
         raise SystemExit('--mcp needs the MCP extra: pip install "gradio[mcp]==6.31.0"')
     if args.backend == "ray":
         backend.use_ray(args.ray_address)  # before the tabs are built: their adapters become Ray stand-ins
+    elif args.backend == "process":
+        backend.use_process()  # the same, for worker processes on this machine
     share = args.share and can_share()  # offline, Gradio would print a long note about a missing frpc download
     demo = build_demo(args.queue_size, args.concurrency)
     demo.launch(server_name=args.host, server_port=args.port, share=share, auth=auth, mcp_server=args.mcp,

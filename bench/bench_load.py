@@ -1,23 +1,28 @@
 """A room full of users on one link: aggregate throughput and latency from 1 to 32 simulated users, with batching
-(the shared text engine, the image micro-batchers) and without (`python app.py --no-batching`), in the same run.
+(the shared text engine, the image micro-batchers) and without (`python app.py --no-batching`), in the same run;
+and, as a third mode, batched with the models in worker processes (`python app.py --backend process`).
 
     python -m bench.bench_load                                  # 1, 4, 8, 16, 32 users; text, digits, mixed; 20 s
     python -m bench.bench_load --levels 1 16 --workloads text --seconds 30
+    python -m bench.bench_load --modes batched process          # in the Gradio process vs in worker processes
+    python -m bench.bench_load --backend process                # every mode with --backend process
     python -m bench.bench_load --dry-run                        # a smoke run: 1 and 2 users, 3 s a level
 
-Each mode serves `python app.py` (plus --no-batching, and --concurrency N if given) in its own process on a free
-loopback port. Each level runs `users` clients on threads of this process, each sending one request after another
+Each mode serves `python app.py` (plus the mode's flags, and --concurrency N or --backend B if given) in its own
+process on a free loopback port. Each level runs `users` clients on threads of this process, each sending one request after another
 until the level's time is up (requests in flight then are waited for): text = a 48-token continuation of the UI's
 defaults (seed = request number), digits = 16 GAN digits, mixed = half the users each. A client calls Gradio's HTTP
 API (/gradio_api/call) and reads its event stream as it comes, keeping one session as a browser tab or a
 gradio_client does; not gradio_client itself: its Job iterator polls every millisecond under a lock, so 32 of them
 in this process took the cores the server needed. Printed per level:
 aggregate generated tokens/s and digits/s, p50/p95 latency and time to the first update, errors, the server's CPU
-(cores busy over the level) and its RSS after the level against its RSS after the warm-up, and the load average
-(other work on the machine: the clients here share its cores with the server).
+(cores busy over the level: the app's process with its worker processes, then the app's process alone) and its RSS
+(with the workers) after the level against its RSS after the warm-up, and the load average (other work on the
+machine: the clients here share its cores with the server).
 """
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -37,6 +42,7 @@ from bench.bench_soak import serve  # noqa: E402
 PROMPTS = ["The old captain looked out over the harbour and said", "It was a dark and stormy night;",
            "She opened the letter and read", "In the morning the village"]
 NEW_TOKENS, DIGITS = 48, 16
+MODES = {"batched": [], "one-by-one": ["--no-batching"], "process": ["--backend", "process"]}  # app.py's flags
 
 
 def text_request(j: int) -> tuple[str, list, str]:
@@ -116,7 +122,8 @@ def pct(xs: list[float], q: int) -> float:
     return statistics.quantiles(xs, n=100, method="inclusive")[q - 1] * 1000 if len(xs) > 1 else xs[0] * 1000
 
 
-def row(mode: str, workload: str, users: int, wall: float, res: list[dict], cpu: float, rss: float, rss0: float) -> str:
+def row(mode: str, workload: str, users: int, wall: float, res: list[dict], cpu: tuple[float, float], rss: float,
+        rss0: float) -> str:
     ok = [r for r in res if "error" not in r]
     text, digits = [r for r in ok if "tokens" in r], [r for r in ok if "digits" in r]
     cells = [f"{mode:8s} {workload:7s} {users:5d} {len(res):5d} {len(res) - len(ok):4d}",
@@ -127,8 +134,38 @@ def row(mode: str, workload: str, users: int, wall: float, res: list[dict], cpu:
             cells.append(f"{pct(lat, 50):6.0f}/{pct(lat, 95):<6.0f} {pct(first, 50):5.0f}/{pct(first, 95):<5.0f}")
         else:
             cells.append(f"{'-':>13s} {'-':>11s}")
-    cells.append(f"{cpu:5.2f} {rss:6.0f} {100 * (rss / rss0 - 1):+5.1f}% {os.getloadavg()[0]:5.1f}")
+    cells.append(f"{cpu[0]:5.2f} {cpu[1]:5.2f} {rss:6.0f} {100 * (rss / rss0 - 1):+5.1f}% {os.getloadavg()[0]:5.1f}")
     return " ".join(cells)
+
+
+def tree(server: psutil.Process) -> list[psutil.Process]:
+    """The app's process and its worker processes (--backend process), the app's first."""
+    return [server, *server.children(recursive=True)]
+
+
+def cpu_seconds(server: psutil.Process) -> dict[int, float]:
+    """CPU seconds (user + system) so far of each process of the app's tree, by pid."""
+    seconds = {}
+    for proc in tree(server):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            seconds[proc.pid] = sum(proc.cpu_times()[:2])
+    return seconds
+
+
+def rss_mb(server: psutil.Process) -> float:
+    """The RSS of the app's process and its workers together."""
+    total = 0
+    for proc in tree(server):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += proc.memory_info().rss
+    return total / 2**20
+
+
+def cores_busy(server: psutil.Process, before: dict[int, float], wall: float) -> tuple[float, float]:
+    """(the whole tree, the app's process alone): cores busy since `before` (a process started since counts whole)."""
+    after = cpu_seconds(server)
+    used = {pid: t - before.get(pid, 0.0) for pid, t in after.items()}
+    return sum(used.values()) / wall, used.get(server.pid, 0.0) / wall
 
 
 def run_mode(mode: str, flags: list[str], args) -> None:
@@ -139,14 +176,14 @@ def run_mode(mode: str, flags: list[str], args) -> None:
         with httpx.Client(timeout=300) as http:
             for request in (text_request, digit_request):  # every model loaded, the engine started
                 print(f"  warm-up {request.__name__}: {timed(http, url, defaults, request, 0)}", flush=True)
-        rss0 = proc.memory_info().rss / 2**20
+        rss0 = rss_mb(proc)
         for workload in args.workloads:
             for users in args.levels:
-                cpu0 = sum(proc.cpu_times()[:2])
+                cpu0 = cpu_seconds(proc)
                 wall, res = level(url, defaults, users, workload, args.seconds)
-                cpu = (sum(proc.cpu_times()[:2]) - cpu0) / wall
+                cpu = cores_busy(proc, cpu0, wall)
                 time.sleep(args.settle)  # what the server holds once the room is quiet again
-                print(row(mode, workload, users, wall, res, cpu, proc.memory_info().rss / 2**20, rss0), flush=True)
+                print(row(mode, workload, users, wall, res, cpu, rss_mb(proc), rss0), flush=True)
                 for r in [r for r in res if "error" in r][:2]:
                     print("    error:", r["error"])
     finally:
@@ -160,21 +197,25 @@ def main(argv=None) -> None:
     p.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))
     p.add_argument("--seconds", type=float, default=20.0, help="each level sends requests for this long")
     p.add_argument("--settle", type=float, default=3.0, help="seconds after a level before its RSS is read")
-    p.add_argument("--modes", nargs="+", choices=["batched", "one-by-one"], default=["batched", "one-by-one"])
+    p.add_argument("--modes", nargs="+", choices=list(MODES), default=["batched", "one-by-one"],
+                   help="batched, one-by-one (--no-batching), process (batched, --backend process)")
     p.add_argument("--concurrency", type=int, help="passed to app.py (default: its own, the core count)")
+    p.add_argument("--backend", choices=["local", "process"], help="passed to app.py for every mode (default: the "
+                   "app's own, or the mode's)")
     p.add_argument("--dry-run", action="store_true", help="1 and 2 users, 3 s a level")
     args = p.parse_args(argv)
     if args.dry_run:
         args.levels, args.seconds, args.settle = [1, 2], 3.0, 0.5
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     extra = ["--concurrency", str(args.concurrency)] if args.concurrency else []
+    extra += ["--backend", args.backend] if args.backend else []  # after a mode's own flags: argparse keeps the last
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {NEW_TOKENS}-token texts, {DIGITS} digits "
           f"a call, {args.seconds:.0f} s a level")
     print(f"{'mode':8s} {'work':7s} {'users':>5s} {'reqs':>5s} {'errs':>4s} {'tok/s':>7s} {'dig/s':>7s} "
           f"{'text p50/p95':>13s} {'1st p50/95':>11s} {'digits p50/p95':>13s} {'1st p50/95':>11s} "
-          f"{'CPU':>5s} {'RSS MB':>6s} {'vs warm':>6s} {'load':>5s}   (ms)")
+          f"{'CPU':>5s} {'app':>5s} {'RSS MB':>6s} {'vs warm':>6s} {'load':>5s}   (ms)")
     for mode in args.modes:
-        run_mode(mode, extra + ([] if mode == "batched" else ["--no-batching"]), args)
+        run_mode(mode, MODES[mode] + extra, args)
 
 
 if __name__ == "__main__":

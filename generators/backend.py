@@ -1,14 +1,20 @@
-"""Where the adapters compute: in this process (the default), or in Ray Serve deployments on a cluster.
+"""Where the adapters compute: in this process (the default), in a worker process per adapter on this machine, or
+in Ray Serve deployments on a cluster.
 
-Each tab makes its adapter with `adapter(GanSampler)`: an instance here, or, after `use_ray()`, a stand-in with the
-same methods whose calls run in that family's deployment (generators/ray_serve.py). `python app.py --backend ray`
-calls use_ray() before the tabs are built; Ray is imported only then, so the app installs and runs without it.
+Each tab makes its adapter with `adapter(GanSampler)`: an instance here, or, after `use_process()` or `use_ray()`, a
+stand-in with the same methods whose calls run in that family's worker process (generators/process_serve.py) or
+deployment (generators/ray_serve.py). `python app.py --backend process|ray` calls use_process() or use_ray() before
+the tabs are built; Ray is imported only then, so the app installs and runs without it.
 """
 
+import atexit
+import functools
 import os
 
-BACKENDS = ("local", "ray")
+BACKENDS = ("local", "process", "ray")
 _ray = False  # whether use_ray() ran in this process
+_process = False  # whether use_process() ran (and use_local() did not since)
+LOCAL = frozenset({"load", "noise"})  # the networks themselves, for pages that read them in this process (compare)
 
 
 def use_ray(address: str | None = None, **init) -> None:
@@ -23,19 +29,36 @@ def use_ray(address: str | None = None, **init) -> None:
     _ray = True
 
 
+def use_process() -> None:
+    """Adapters made after this run in worker processes of their own (one per adapter class, each started at its
+    first call), ended when this process exits."""
+    global _process
+    from generators import process_serve
+    if not _process:
+        atexit.register(process_serve.stop_all)
+    _process = True
+
+
 def use_local() -> None:
-    """Leaves Ray (a local Ray that use_ray() started stops, with its deployments); adapters made after this
-    compute here again. For tests and benches: the app keeps its backend for its whole life."""
-    global _ray
+    """Leaves Ray (a local Ray that use_ray() started stops, with its deployments) or ends the worker processes;
+    adapters made after this compute here again. For tests and benches: the app keeps its backend for its life."""
+    global _ray, _process
     if _ray:
         from generators import ray_serve
         ray_serve.stop()
-    _ray = False
+    if _process:
+        from generators import process_serve
+        process_serve.stop_all()
+        atexit.unregister(process_serve.stop_all)
+    _ray = _process = False
 
 
 def adapter(cls: type, **options):
-    """`cls(**options)`, in this process or (after use_ray) in its Ray Serve deployment, where the options travel
-    (picklable ones only): one adapter shared by every request."""
+    """`cls(**options)`, in this process, or (after use_process, use_ray) in its worker process or Ray Serve
+    deployment, where the options travel (picklable ones only): one adapter shared by every request."""
+    if _process:
+        from generators.process_serve import ProcessAdapter, worker
+        return ProcessAdapter(cls, worker(cls, options), options)
     if not _ray:
         return cls(**options)
     from generators.ray_serve import RayAdapter, deploy
@@ -48,3 +71,27 @@ def from_environment() -> tuple[str, str | None]:
     if where not in BACKENDS:
         raise SystemExit(f"PLAYGROUND_BACKEND must be one of {', '.join(BACKENDS)}, not {where!r}")
     return where, os.environ.get("PLAYGROUND_RAY_ADDRESS") or None
+
+
+class StandIn:
+    """Stands for an adapter `cls(**options)` whose work runs elsewhere, with the adapter's methods: `stream*` methods
+    go to `_stream(name, *args, **kwargs)`, other methods to `_call(name, args, kwargs)`, other attributes to
+    `_attribute(name)` (read once); `load` and `noise` use a copy of the networks here, loaded from the same assets."""
+
+    def __init__(self, cls: type, options: dict | None = None):
+        self._cls, self._options = cls, options or {}
+        self._local, self._attributes = None, {}
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in LOCAL:
+            self._local = self._local or self._cls(**self._options)
+            return getattr(self._local, name)
+        if name.startswith("stream"):
+            return functools.partial(self._stream, name)
+        if callable(getattr(self._cls, name, None)):
+            return lambda *args, **kwargs: self._call(name, args, kwargs)
+        if name not in self._attributes:
+            self._attributes[name] = self._attribute(name)
+        return self._attributes[name]

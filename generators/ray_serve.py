@@ -27,13 +27,13 @@ from ray.exceptions import RayTaskError
 from ray.serve.handle import DeploymentHandle
 
 from generators import gan
+from generators.backend import StandIn
 from generators.errors import KeyedError
 
 ROOT = Path(__file__).resolve().parents[1]
 # The code and weights each node's replicas import (uploaded once to the cluster; .gitignore'd paths are left out)
 EXCLUDES = [".git", "tests", "bench", "training", "assets/screenshot.png", "assets/gan/samples.png"]
 ENV_PREFIXES = ("PLAYGROUND_", "HF_", "TRANSFORMERS_")  # settings the replicas share with the front
-LOCAL = frozenset({"load", "noise"})  # the networks themselves, for pages that read them in the front (compare)
 MAX_ONGOING = 32  # requests a replica takes at once (threads of the sync calls, streams interleaved at each step)
 _END = object()
 _local = False  # whether start() asked for a Ray of this process's own
@@ -184,26 +184,18 @@ def _unwrapped(call):
         raise
 
 
-class RayAdapter:
+class RayAdapter(StandIn):
     """Stands for an adapter `cls(**options)` whose work runs in its Ray Serve deployment (`handle`)."""
 
     def __init__(self, cls: type, handle: DeploymentHandle, options: dict | None = None):
-        self._cls, self._handle, self._options = cls, handle, options or {}
-        self._local, self._attributes = None, {}
+        super().__init__(cls, options)
+        self._handle = handle
 
-    def __getattr__(self, name: str):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        if name in LOCAL:  # a copy of the networks in this process, loaded from the same assets
-            self._local = self._local or self._cls(**self._options)
-            return getattr(self._local, name)
-        if name.startswith("stream"):
-            return functools.partial(self._stream, name)
-        if callable(getattr(self._cls, name, None)):
-            return lambda *args, **kwargs: _unwrapped(lambda: self._handle.call.remote(name, args, kwargs).result())
-        if name not in self._attributes:
-            self._attributes[name] = _unwrapped(lambda: self._handle.attribute.remote(name).result())
-        return self._attributes[name]
+    def _call(self, name: str, args: tuple, kwargs: dict):
+        return _unwrapped(lambda: self._handle.call.remote(name, args, kwargs).result())
+
+    def _attribute(self, name: str):
+        return _unwrapped(lambda: self._handle.attribute.remote(name).result())
 
     def _stream(self, name: str, *args, **kwargs):
         """The replica's stream, item by item; closing this generator cancels it there."""

@@ -6,12 +6,8 @@ Slow, honestly: Ray's start, one replica per family and the app in its own proce
 so the module shares one Ray for all its tests. Skipped where Ray Serve is not installed (requirements-ray.txt)."""
 
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -19,7 +15,6 @@ import torch
 pytest.importorskip("ray.serve")
 
 import ray  # noqa: E402
-from gradio_client import Client  # noqa: E402
 
 from generators import backend  # noqa: E402
 from generators.diffusion import DiffusionSampler  # noqa: E402
@@ -28,9 +23,9 @@ from generators.gan import GanSampler  # noqa: E402
 from generators.text import TextContinuation  # noqa: E402
 from generators.vae import VaeInterpolator  # noqa: E402
 from generators.watermark import DELTA as WATERMARK  # noqa: E402
+from served import served_app  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: the local adapters on one thread, as the replicas
-ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = (TextContinuation, GanSampler, VaeInterpolator, DiffusionSampler)
 
 
@@ -167,23 +162,9 @@ def assert_stopped_early(before: int, limit: int = 512) -> None:
 def app_on_ray(remote, tmp_path_factory):
     """`python app.py --backend ray --ray-address <this module's Ray>` in its own process: it joins the cluster and
     uses the deployments already there."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     address = ray.get_runtime_context().gcs_address
-    log = open(tmp_path_factory.mktemp("ray-app") / "server.log", "w+")
-    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--backend", "ray", "--ray-address",
-                               address], env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=log, stderr=log, cwd=ROOT)
-    url, deadline, client = f"http://127.0.0.1:{port}/", time.time() + 300, None
-    while client is None and time.time() < deadline and server.poll() is None:
-        try:
-            client = Client(url, verbose=False)
-        except Exception:  # noqa: BLE001 - not up yet
-            time.sleep(0.5)
-    assert client is not None, Path(log.name).read_text()[-3000:]
-    yield client
-    server.terminate()
-    server.wait(20)
+    with served_app(tmp_path_factory.mktemp("ray-app"), "--backend", "ray", "--ray-address", address) as (client, _):
+        yield client
 
 
 def test_the_app_with_backend_ray_answers_every_family(app_on_ray, local):

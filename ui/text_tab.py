@@ -10,6 +10,7 @@ from generators.backend import adapter
 from generators.engine import MAX_ROWS
 from generators.errors import InputError, KeyedError
 from generators.limits import SEED
+from generators.process_serve import ProcessAdapter
 from generators.serving import batching
 from generators.text import (ALTERNATIVES, BUNDLED, HUB_MODELS, MAX_NEW_TOKENS, REPETITION_PENALTY, TEMPERATURE,
                              TOP_K, TOP_P, Continuation, TextContinuation)
@@ -34,10 +35,11 @@ CONTINUATION = adapter(TextContinuation)  # holds no per-user state: the loaded 
 
 
 def graceful_stop() -> bool:
-    """Whether Stop can reach the model's loop (a flag shared with this process's adapter) so that the stream ends
-    with its last update, the token view included. Where the adapter computes elsewhere (a Ray replica, a ZeroGPU
-    worker) Stop cancels the event instead: the compute stops there, and the text so far stays without its view."""
-    return isinstance(CONTINUATION, TextContinuation) and not on_zerogpu()
+    """Whether Stop can reach the model's loop (a flag shared with this process's adapter, or carried to its worker
+    process) so that the stream ends with its last update, the token view included. Where the adapter computes
+    elsewhere (a Ray replica, a ZeroGPU worker) Stop cancels the event instead: the compute stops there, and the
+    text so far stays without its view."""
+    return isinstance(CONTINUATION, (TextContinuation, ProcessAdapter)) and not on_zerogpu()
 
 
 class StopFlag:

@@ -1,0 +1,39 @@
+"""`python app.py` with flags in a process of its own, for tests of whole-app settings (a backend) that the shared
+in-process app (conftest.py) cannot take."""
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from gradio_client import Client
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def served_app(folder: Path, *flags: str, env: dict | None = None, wait_s: float = 300):
+    """(a gradio_client Client, the app's process) of `python app.py --port <free> *flags` (its output in
+    folder/server.log) once it answers; the app is stopped after."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = open(folder / "server.log", "w+")
+    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *flags], stdout=log, stderr=log,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, cwd=ROOT)
+    url, deadline, client = f"http://127.0.0.1:{port}/", time.time() + wait_s, None
+    try:
+        while client is None and time.time() < deadline and server.poll() is None:
+            try:
+                client = Client(url, verbose=False)
+            except Exception:  # noqa: BLE001 - not up yet
+                time.sleep(0.5)
+        assert client is not None, Path(log.name).read_text()[-3000:]
+        yield client, server
+    finally:
+        server.terminate()
+        server.wait(20)
+        log.close()
