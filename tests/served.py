@@ -37,3 +37,15 @@ def served_app(folder: Path, *flags: str, env: dict | None = None, wait_s: float
         server.terminate()
         server.wait(20)
         log.close()
+
+
+def answers_text_and_digits(client: Client, text_adapter) -> None:
+    """The served app's /continue_text gives the text `text_adapter` (a local TextContinuation) gives, with the
+    app's default watermark, and /sample_digits a 4-digit gallery computed on the CPU."""
+    from generators.watermark import DELTA
+
+    prompt = "It was a dark and stormy night;"
+    text = client.predict(prompt, 8, 7, api_name="/continue_text")[0]
+    assert text == text_adapter.continue_text(prompt, max_new_tokens=8, seed=7, watermark=DELTA)[0].text
+    gallery, _, summary = client.predict("7", 4, 3, 0.8, api_name="/sample_digits")
+    assert len(gallery) == 4 and "cpu" in summary

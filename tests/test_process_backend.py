@@ -22,7 +22,7 @@ from generators.process_serve import ProcessAdapter
 from generators.text import TextContinuation
 from generators.vae import VaeInterpolator
 from generators.watermark import DELTA as WATERMARK
-from served import served_app
+from served import answers_text_and_digits, served_app
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: the local adapters on one thread, as the workers
 FAMILIES = (TextContinuation, GanSampler, VaeInterpolator, DiffusionSampler)
@@ -182,12 +182,7 @@ def app_on_processes(tmp_path_factory):
 
 def test_the_app_with_backend_process_answers_text_and_digits(app_on_processes, local):
     client = app_on_processes[0]
-    text = client.predict("It was a dark and stormy night;", 8, 7, api_name="/continue_text")[0]
-    here = local[TextContinuation].continue_text("It was a dark and stormy night;", max_new_tokens=8, seed=7,
-                                                 watermark=WATERMARK)
-    assert text == here[0].text
-    gallery, _, summary = client.predict("7", 4, 3, 0.8, api_name="/sample_digits")
-    assert len(gallery) == 4 and "cpu" in summary
+    answers_text_and_digits(client, local[TextContinuation])
     with pytest.raises(Exception, match="64"):  # a keyed error from a worker, worded for the user
         client.predict("7", 65, 3, 0.8, api_name="/sample_digits")
 

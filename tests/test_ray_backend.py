@@ -22,8 +22,7 @@ from generators.errors import InputError  # noqa: E402
 from generators.gan import GanSampler  # noqa: E402
 from generators.text import TextContinuation  # noqa: E402
 from generators.vae import VaeInterpolator  # noqa: E402
-from generators.watermark import DELTA as WATERMARK  # noqa: E402
-from served import served_app  # noqa: E402
+from served import answers_text_and_digits, served_app  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: the local adapters on one thread, as the replicas
 FAMILIES = (TextContinuation, GanSampler, VaeInterpolator, DiffusionSampler)
@@ -168,12 +167,7 @@ def app_on_ray(remote, tmp_path_factory):
 
 
 def test_the_app_with_backend_ray_answers_every_family(app_on_ray, local):
-    text = app_on_ray.predict("It was a dark and stormy night;", 8, 7, api_name="/continue_text")[0]
-    here = local[TextContinuation].continue_text("It was a dark and stormy night;", max_new_tokens=8, seed=7,
-                                                 watermark=WATERMARK)
-    assert text == here[0].text
-    gallery, _, summary = app_on_ray.predict("7", 4, 3, 0.8, api_name="/sample_digits")
-    assert len(gallery) == 4 and "cpu" in summary
+    answers_text_and_digits(app_on_ray, local[TextContinuation])
     frames = app_on_ray.predict("1", "7", 4, "linear", 0, api_name="/interpolate_digits")[0]
     assert len(frames) == 4
     digits = app_on_ray.predict("3", 2, 2, 1.0, 0, "DPM-Solver++", api_name="/denoise_digits")[0]
