@@ -214,9 +214,9 @@ def build() -> None:
         seed = RawNumber(value=0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("app_seed"))
     go = gr.Button(t("compare_go"), variant="primary")
     galleries = [gr.Gallery(label=t(f"compare_{k}_row"), columns=16, height="auto", object_fit="contain",
-                            format="png", elem_classes=["pixelated"], elem_id=f"compare-{k}")
+                            format="png", elem_classes=["pixelated", "captioned"], elem_id=f"compare-{k}")
                  for k in ("reference", *FAMILIES)]
-    table_md, trade_md = gr.Markdown(), gr.Markdown()
+    table_md, trade_md = gr.Markdown(elem_id="compare-table"), gr.Markdown()
     # postprocess=False: the handler returns values already in Gradio's form (ui/media.py says why)
     outputs = [*galleries, table_md, trade_md]
     keep_on_error(go.click(compare_families, [digit, count, seed], outputs, api_name="compare_families",
@@ -252,5 +252,10 @@ compare_fidelity: *Likeness to real digits (bench):* Frechet distance {gan} for 
 compare_control: *Control:* the GAN offers a class and a truncation knob; the VAE a latent space to walk and to encode your own drawing into; diffusion trades time for quality when sampling (steps, sampler, guidance), with no retraining. | *可控性：* GAN 可以选类别和截断；VAE 有可以漫步的潜空间，还能编码你自己画的数字；扩散模型在采样时用时间换质量（步数、采样器、引导强度），无需重新训练。
 """)
 
+CSS = """
+#compare-table table { display: block; overflow-x: auto; }  /* a phone scrolls the 8 columns, words stay whole */
+#compare-table th, #compare-table td { min-width: 5.5em; word-break: normal; overflow-wrap: normal; }
+"""
+
 TAB = Tab(key="compare", order=50, title=("Compare the families", "三类模型对比"), build=build, strings=STRINGS,
-          messages=MESSAGES)
+          messages=MESSAGES, css=CSS)

@@ -139,7 +139,8 @@ def build() -> None:
     summary = gr.Markdown()
     with gr.Row():
         samples = gr.Gallery(label=t("diffusion_samples"), columns=8, height="auto", object_fit="contain",
-                             format="png", elem_id="diffusion-gallery", elem_classes=["pixelated"], scale=3)
+                             format="png", elem_id="diffusion-gallery", elem_classes=["pixelated", "captioned"],
+                             scale=3)
         guess = gr.Image(label=t("diffusion_guess"), type="filepath", elem_classes=["pixelated"], scale=2)
     with gr.Row():
         gif = gr.Image(label=t("app_gif"), type="filepath", format="gif", elem_classes=["pixelated"])
