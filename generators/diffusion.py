@@ -144,7 +144,13 @@ class DigitDiffusionPipeline(DiffusionPipeline):
         x = noise.to(device) * scheduler.init_noise_sigma  # (B, 1, 28, 28) = x_T
         labels = labels.to(device)
         # the stochastic samplers (DDPM) draw their step noise from `generator`; ODE solvers take no generator
-        noise_from = {"generator": generator} if "generator" in inspect.signature(scheduler.step).parameters else {}
+        accepts = inspect.signature(scheduler.step).parameters
+        noise_from = {"generator": generator} if "generator" in accepts else {}
+        if "use_clipped_model_output" in accepts:
+            # DDIM: re-derive eps from the clipped x_0, as GLIDE does. Without it a guided eps (which lies outside
+            # what the UNet predicts) walks x_t along an eps that disagrees with the clipped x_0, and the error
+            # grows with the steps: at guidance 3 and 20 steps only 4% of the digits read as asked (100% with it).
+            noise_from["use_clipped_model_output"] = True
         for i, t in enumerate(scheduler.timesteps):
             eps = self.predict_noise(scheduler.scale_model_input(x, t), t, labels, guidance)
             out = scheduler.step(eps, t, x, **noise_from)
