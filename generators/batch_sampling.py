@@ -2,17 +2,13 @@
 text_decoding.choose() row by row, as tensor ops over the batch (temperature, top-k, top-p and the repetition
 penalty as per-row tensors).
 
-Each request draws from its own torch.Generator exactly the numbers torch.multinomial draws (argmax(p / q),
-q ~ Exp(1); aten/src/ATen/native/Distributions.cpp), so its tokens do not depend on the rows around it.
+Each request draws from its own torch.Generator exactly the numbers text_decoding.draw() draws (one uniform per
+token its filters left, in increasing id order), so its tokens do not depend on the rows around it.
 """
-
-from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from generators.text_decoding import TOP, Sampling, filter_top_k, filter_top_p
-
-AHEAD_ROWS = 4  # from this many rows a request's next uniforms are drawn during this step, on a helper thread
+from generators.text_decoding import TOP, Sampling, draw, filter_top_k, filter_top_p, pick, uniforms
 
 
 class RowState:
@@ -72,21 +68,6 @@ def _top_p(vals: torch.Tensor, idx: torch.Tensor, p_floor: torch.Tensor, V: int)
     return vals.scatter(1, by_id.gather(1, order), torch.where(drop, float("-inf"), ascending))
 
 
-def uniforms(generator: torch.Generator, n: int, vocab: int) -> torch.Tensor:
-    """The float64 uniforms torch.multinomial draws from `generator` for n rows of vocab probabilities, in order
-    (its exponential noise is -log1p(-u) of these: aten Distributions.cpp, cpu/DistributionTemplates.h)."""
-    return torch.empty(n, vocab, dtype=torch.float64).uniform_(generator=generator)
-
-
-def pick(probs: torch.Tensor, u: torch.Tensor, idx: torch.Tensor | None = None) -> torch.Tensor:
-    """torch.multinomial(probs, 1)[:, 0] given its uniforms u (n, V): argmax(probs / q), q = -log1p(-u).
-    probs may be (n, c) at the increasing ids idx (n, c), every other probability 0: q is then computed
-    only there, and the lowest id still wins an exact tie."""
-    u = u if idx is None else u.gather(1, idx)
-    best = (probs / (-torch.log1p(-u)).float()).argmax(-1)
-    return best if idx is None else idx.gather(1, best[:, None])[:, 0]
-
-
 class BatchSampler:
     """Chooses the next token of every row; `rows` holds the per-row settings and sequences so far. A request
     (engine.Generation) brings its rows, `sampling`, `generator`, `watermark` and the last tokens `prev`."""
@@ -94,19 +75,11 @@ class BatchSampler:
     def __init__(self, rows: RowState, vocab: int, eos_id: int | None):
         self.rows, self.vocab, self.eos_id = rows, vocab, eos_id
         self.arange = torch.arange(rows.seq.shape[0], device=rows.seq.device)
-        self._batch = 0  # rows in the step being sampled
-        # from AHEAD_ROWS rows on, a request's next uniforms are drawn during this step; below, a thread hand-off
-        # costs more than the draw (measured at 1 row: ~1 ms a step waiting for the helper under load)
-        self._rng = ThreadPoolExecutor(1, thread_name_prefix="text-engine-rng")
-
-    def close(self) -> None:
-        self._rng.shutdown()
 
     def choose(self, logits: torch.Tensor, live: list) -> tuple[torch.Tensor, ...]:
         """Next tokens for all rows, text_decoding.choose() with per-row settings: logits (B, V) of the rows of the
         requests `live` -> tokens (B,), each one's model probability (B,), the top ids and probabilities (B, TOP)."""
         B, st = logits.shape[0], self.rows
-        self._batch = B
         x = self._penalised(logits)
         tokens = torch.zeros(B, dtype=torch.long, device=logits.device)
         greedy = [g for g in live if g.sampling.temperature == 0]
@@ -120,7 +93,7 @@ class BatchSampler:
         for g in sampled:  # no top-k (or equal logits at the k-th place): today's filters, on this request alone
             s = g.sampling
             y = filter_top_p(filter_top_k(x[g.rows] / s.temperature, s.top_k), s.top_p)
-            tokens[g.rows] = self._draw(g, watermarked(y, [g]).softmax(-1))
+            tokens[g.rows] = draw(watermarked(y, [g]), g.generator)
         if self.eos_id is not None:  # a finished alternative keeps repeating EOS, as in SamplingLoop
             tokens = tokens.masked_fill(st.done[:B], self.eos_id)
             st.done[:B] |= tokens == self.eos_id
@@ -147,27 +120,22 @@ class BatchSampler:
         if found is None:
             return False
         ids, filtered = found
-        probs = watermarked(filtered, gens).softmax(-1).gather(1, ids)
+        filtered = watermarked(filtered, gens)
+        probs = filtered.softmax(-1).gather(1, ids)  # (B, c), at the increasing ids
         if x.device.type != "cpu":
             full = probs.new_zeros(probs.shape[0], self.vocab).scatter_(1, ids, probs)
-            tokens[idx] = torch.cat([self._draw(g, full[at:at + g.n]) for g, at in zip(gens, offsets(gens))])
-        else:  # every request's own uniforms, then one multinomial step for all rows
-            tokens[idx] = pick(probs, torch.cat([self._noise(g) for g in gens]), ids)
+            tokens[idx] = torch.cat([torch.multinomial(full[at:at + g.n], 1, generator=g.generator)[:, 0]
+                                     for g, at in zip(gens, offsets(gens))])
+            return True
+        # text_decoding.draw()'s numbers: each request's uniforms for its possible tokens, rows in order, ids
+        # increasing; a boolean assignment fills in that same order
+        possible = torch.isfinite(filtered.gather(1, ids))
+        per_row = possible.sum(1).tolist()
+        u = torch.full(ids.shape, 0.5, dtype=torch.float64)
+        u[possible] = torch.cat([uniforms(g.generator, sum(per_row[at:at + g.n]))
+                                 for g, at in zip(gens, offsets(gens))])
+        tokens[idx] = pick(probs, u, ids)
         return True
-
-    def _noise(self, g) -> torch.Tensor:
-        """Request g's uniforms for this step; in a batch of AHEAD_ROWS or more, drawn during the previous step on the
-        helper thread (the same numbers from its generator, in the same order, either way)."""
-        u = g.next_u.result() if g.next_u is not None else uniforms(g.generator, g.n, self.vocab)
-        more = g.sent + 1 < g.max_new and self._batch >= AHEAD_ROWS
-        g.next_u = self._rng.submit(uniforms, g.generator, g.n, self.vocab) if more else None
-        return u
-
-    def _draw(self, g, probs: torch.Tensor) -> torch.Tensor:
-        """torch.multinomial(probs, 1)[:, 0] from request g's generator (probs (n, V))."""
-        if probs.device.type != "cpu":
-            return torch.multinomial(probs, 1, generator=g.generator)[:, 0]
-        return pick(probs, self._noise(g))
 
 
 def watermarked(x: torch.Tensor, gens: list) -> torch.Tensor:

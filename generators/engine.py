@@ -57,7 +57,6 @@ class Generation:
         self.prompt = torch.tensor([prompt_ids], device=engine.device)  # (1, T)
         self.generator, self.watermark = generator, watermark
         self.prev = [prompt_ids[-1]] * n  # engine thread: each alternative's last token, what green lists hash
-        self.next_u = None  # engine thread: the next step's uniforms, being drawn on the helper thread
         self.rows: list[int] = []  # engine thread: the cache row of each alternative
         self.sent, self.ended = 0, [False] * n  # engine thread: steps delivered, alternatives at EOS
         self.cancelled = False
@@ -180,7 +179,6 @@ class DecodingEngine:
             self._cond.notify()
         if self._thread is not None:
             self._thread.join()
-        self.sampler.close()
         for gen in [*self._live, *self._waiting]:
             gen._queue.put(_END)
 

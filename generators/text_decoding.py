@@ -86,19 +86,52 @@ def filter_top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
     return logits.masked_fill(drop.scatter(1, order, drop), float("-inf"))
 
 
-def choose(logits: torch.Tensor, seen: torch.Tensor, s: Sampling, generator: torch.Generator,
-           bias: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
-    """logits (n, V) -> next tokens (n,); the same processing order as transformers' generate(), whose
-    WatermarkLogitsProcessor also comes last: `bias` (the watermark) acts on the penalised, tempered, filtered
-    logits, so it only reorders the tokens top-k and top-p kept (a filtered -inf stays -inf)."""
+def processed(logits: torch.Tensor, seen: torch.Tensor, s: Sampling,
+              bias: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """logits (n, V) -> the logits the draw sees, in transformers' generate() order (its sampler's scores): the
+    repetition penalty, the temperature, top-k, top-p, and `bias` (the watermark) last, as transformers'
+    WatermarkLogitsProcessor: it only reorders the tokens top-k and top-p kept (a filtered -inf stays -inf)."""
     logits = penalise_repeats(logits, seen, s.repetition_penalty)
     if s.temperature != 0:
         logits = filter_top_p(filter_top_k(logits / s.temperature, s.top_k), s.top_p)
-    if bias is not None:
-        logits = bias(logits)
-    if s.temperature == 0:
-        return logits.argmax(-1)
-    return torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(1)
+    return logits if bias is None else bias(logits)
+
+
+def choose(logits: torch.Tensor, seen: torch.Tensor, s: Sampling, generator: torch.Generator,
+           bias: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """logits (n, V) -> next tokens (n,): the processed logits' argmax at temperature 0, else a draw."""
+    logits = processed(logits, seen, s, bias)
+    return logits.argmax(-1) if s.temperature == 0 else draw(logits, generator)
+
+
+def uniforms(generator: torch.Generator, count: int) -> torch.Tensor:
+    """The next `count` float64 uniforms of `generator` (torch.multinomial's exponential noise is -log1p(-u) of
+    these: aten Distributions.cpp, cpu/DistributionTemplates.h)."""
+    return torch.empty(count, dtype=torch.float64).uniform_(generator=generator)
+
+
+def pick(probs: torch.Tensor, u: torch.Tensor, idx: torch.Tensor | None = None) -> torch.Tensor:
+    """argmax(probs / q), q = -log1p(-u): torch.multinomial(probs, 1)[:, 0]'s rule given uniforms u (n, V).
+    probs may be (n, c) at the increasing ids idx (n, c), every other probability 0: u is then (n, c) too, and the
+    lowest id still wins an exact tie."""
+    best = (probs / (-torch.log1p(-u)).float()).argmax(-1)
+    return best if idx is None else idx.gather(1, best[:, None])[:, 0]
+
+
+def draw(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One token per row of softmax(logits), filtered logits being -inf: torch.multinomial's rule (argmax p / q,
+    q ~ Exp(1)), but with one uniform for each token still possible, drawn from `generator` row by row in increasing
+    id order, where torch.multinomial draws one for each of the V tokens. The same distribution (the others have
+    p = 0); at top-k 40, 40 numbers instead of 50,257: the draw was the largest part of a batched sampling step.
+    An unfiltered row draws all V, so its tokens are torch.multinomial's. The text engine draws the same numbers
+    (batch_sampling), so a seed gives the same tokens alone as in a batch. On a GPU: torch.multinomial."""
+    probs = logits.softmax(-1)
+    if logits.device.type != "cpu":
+        return torch.multinomial(probs, 1, generator=generator)[:, 0]
+    possible = torch.isfinite(logits)
+    u = torch.full(logits.shape, 0.5, dtype=torch.float64)  # p = 0 there: any q > 0 does
+    u[possible] = uniforms(generator, int(possible.sum()))
+    return pick(probs, u)
 
 
 class SamplingLoop:

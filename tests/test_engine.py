@@ -9,10 +9,11 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from generators.batch_sampling import candidates, pick, uniforms
+from generators.batch_sampling import candidates
 from generators.engine import DecodingEngine, engine_for
 from generators.text import TextContinuation
-from generators.text_decoding import Gpt2Session, Sampling, SamplingLoop, filter_top_k, filter_top_p
+from generators.text_decoding import (Gpt2Session, Sampling, SamplingLoop, draw, filter_top_k, filter_top_p, pick,
+                                      uniforms)
 from generators.watermark import Watermark
 from training.train_text import build_tokenizer
 
@@ -294,16 +295,33 @@ def test_top_p_keeps_the_lowest_id_of_equal_logits():
     assert candidates(y, torch.tensor([2]), torch.tensor([-1.0])) is None
 
 
-def test_draw_equals_multinomial():
+def test_candidate_draw_equals_the_full_draw_and_multinomial_without_filters():
+    """The engine's pick over candidates draws text_decoding.draw()'s numbers: one uniform per possible token, so the
+    generators end in the same state; an unfiltered row draws V, as torch.multinomial does, and gets its token."""
     g = torch.Generator().manual_seed(1)
     y = torch.randn(3, 300, generator=g).mul(2)
     k = torch.tensor([10, 40, 299])
     ids, rows = candidates(y, k, torch.tensor([0.1, -1.0, 0.2]))
-    full = rows.softmax(-1)
-    probs = full.gather(1, ids)
+    probs = rows.softmax(-1).gather(1, ids)
+    possible = torch.isfinite(rows.gather(1, ids))
     for seed in range(20):
         a, b, c = (torch.Generator().manual_seed(seed) for _ in range(3))
-        want = torch.multinomial(full, 1, generator=a)[:, 0]
-        assert torch.equal(pick(probs, uniforms(b, 3, 300), ids), want)
-        assert torch.equal(pick(full, uniforms(c, 3, 300)), want)
+        u = torch.full(ids.shape, 0.5, dtype=torch.float64)
+        u[possible] = uniforms(b, int(possible.sum()))
+        assert torch.equal(pick(probs, u, ids), draw(rows, a))
         assert torch.equal(a.get_state(), b.get_state())
+        want = torch.multinomial(y.softmax(-1), 1, generator=torch.Generator().manual_seed(seed))[:, 0]
+        assert torch.equal(draw(y, c), want)
+
+
+def test_draw_follows_the_filtered_distribution():
+    """40,000 draws of one filtered row land on each possible token as often as its probability says (within 5
+    standard errors), and never on a filtered one."""
+    logits = torch.tensor([[2.0, 1.0, float("-inf"), 0.0, -1.0, float("-inf")]]).expand(40_000, -1)
+    p = logits[0].softmax(-1)
+    counts = torch.bincount(draw(logits, torch.Generator().manual_seed(0)), minlength=6).double()
+    se = (40_000 * p * (1 - p)).sqrt()
+    assert counts[2] == counts[5] == 0
+    assert bool(((counts - 40_000 * p).abs() <= 5 * se + 1e-9).all())
+
+

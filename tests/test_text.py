@@ -9,7 +9,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausa
 from generators import gpt2_fast, text
 from generators.errors import InputError, ModelUnavailable
 from generators.text import TextContinuation
-from generators.text_decoding import Detokenizer
+from generators.text_decoding import Detokenizer, Sampling, processed
 from training.train_text import build_tokenizer
 
 PROMPT = "The old captain looked out over the harbour and said"
@@ -126,16 +126,38 @@ def test_other_architectures_use_the_generic_path(llama_tc):
     assert items[-1][0].text != items[-1][1].text
 
 
-def test_sampling_equals_generate(tc):
-    """Same processing order and the same draws as transformers' sampler under the same seed."""
+def test_unfiltered_sampling_equals_generate(tc):
+    """Without top-k and top-p, the same processing order and the same draws as transformers' sampler under the
+    same seed (with them, draw() takes one number per possible token where torch.multinomial takes V)."""
     lm = tc.load()
     ids = lm.tokenizer(PROMPT, return_tensors="pt").input_ids
-    settings = dict(temperature=0.9, top_k=20, top_p=0.9, repetition_penalty=1.2)
+    settings = dict(temperature=0.9, top_k=0, top_p=1.0, repetition_penalty=1.2)
     torch.manual_seed(7)
     ref = lm.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=20, do_sample=True,
                             pad_token_id=lm.tokenizer.eos_token_id, **settings)
     got = tc.continue_text(PROMPT, max_new_tokens=20, seed=7, **settings)
     assert token_ids(got[0]) == ref[0, ids.shape[1]:].tolist()
+
+
+def test_processed_logits_equal_generates_scores(tc):
+    """With every filter on, the logits our draw sees are the scores transformers' sampler drew from, step by
+    step along its own sample: the same repetition penalty, temperature, top-k and top-p, in the same order."""
+    lm = tc.load()
+    ids = lm.tokenizer(PROMPT, return_tensors="pt").input_ids
+    settings = dict(temperature=0.9, top_k=20, top_p=0.9, repetition_penalty=1.2)
+    torch.manual_seed(7)
+    ref = lm.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=12, do_sample=True,
+                            pad_token_id=lm.tokenizer.eos_token_id, output_scores=True,
+                            return_dict_in_generate=True, **settings)
+    with torch.no_grad():
+        logits = lm.model(ref.sequences).logits[0]  # (T, V): position t predicts token t + 1
+    for i, scores in enumerate(ref.scores):
+        t = ids.shape[1] + i
+        seen = torch.zeros(1, logits.shape[-1], dtype=torch.bool)
+        seen[0, ref.sequences[0, :t]] = True
+        ours = processed(logits[t - 1:t], seen, Sampling(**settings))
+        assert torch.equal(torch.isfinite(ours), torch.isfinite(scores))
+        torch.testing.assert_close(ours[torch.isfinite(ours)], scores[torch.isfinite(scores)], rtol=1e-4, atol=1e-4)
 
 
 def test_closing_the_stream_stops_the_model(tc, monkeypatch):
@@ -185,7 +207,7 @@ def test_text_tab_stop_keeps_the_text_and_shows_its_tokens(tc, monkeypatch):
     assert len(outputs) == 2 and text.startswith(outputs[0][0]) and len(text) > len(outputs[0][0])
     n = len(state[0][1])
     assert 2 <= n < 200 and f"Stopped after {n} tokens." in notice
-    assert "".join(piece for piece, _ in highlighted) == text.rstrip("\ufffd")
+    assert "".join(t["token"] for t in highlighted) == text.rstrip("\ufffd")  # in Gradio's form (postprocess=False)
     assert text_tab.graceful_stop()
 
 
@@ -324,6 +346,21 @@ def test_app_streams_the_growing_text(app_client):
     assert len(updates) >= 2
     assert updates[0][0].startswith(PROMPT) and len(updates[0][0]) < len(updates[-1][0])
     assert updates[-1][0] == app_client.predict(PROMPT, 48, 0, api_name="/continue_text")[0]
+
+
+def test_app_outputs_the_token_view_and_top5_in_gradios_form(app_client):
+    """The handler hands Gradio its outputs ready (postprocess=False): the last update carries the tokens coloured by
+    rank (the prompt first, uncoloured) and the first token's top 5, as HighlightedText and Label give them."""
+    job = app_client.submit(PROMPT, 12, 3, api_name="/continue_text")
+    job.result(timeout=60)
+    *streamed, last = job.outputs()
+    tokens, top5 = last[4], last[6]
+    assert tokens[0] == {"token": PROMPT, "class_or_confidence": None} and len(tokens) == 13
+    assert {t["class_or_confidence"] for t in tokens[1:]} <= {"#1", "#2-5", "#6+"}
+    confidences = [c["confidence"] for c in top5["confidences"]]
+    assert len(confidences) == 5 and confidences == sorted(confidences, reverse=True)
+    assert top5["label"] == top5["confidences"][0]["label"]
+    assert all(u[4] is None for u in streamed)
 
 
 def test_app_keyword_call_with_alternatives(app_client):

@@ -116,8 +116,9 @@ def test_watermarked_text_is_detected_and_unmarked_text_is_not(tc):
 
 
 def test_watermark_off_is_the_old_loop(tc):
-    """watermark=0 draws the same tokens as transformers' generate() (as the loop did before the watermark)."""
-    lm, settings = tc.load(), dict(temperature=0.9, top_k=20, top_p=0.9, repetition_penalty=1.2)
+    """watermark=0 draws the same tokens as transformers' generate() (as the loop did before the watermark); no
+    top-k or top-p, where draw() takes fewer numbers than torch.multinomial (tests/test_text.py)."""
+    lm, settings = tc.load(), dict(temperature=0.9, top_k=0, top_p=1.0, repetition_penalty=1.2)
     ids = lm.tokenizer(PROMPT, return_tensors="pt").input_ids
     torch.manual_seed(7)
     ref = lm.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=20, do_sample=True,
