@@ -2,7 +2,7 @@
 
 import itertools
 
-from ui.streams import coalesced
+from ui.streams import APP_UPDATES_PER_S, UPDATES_PER_S, OpenStreams, coalesced
 
 
 def timed(times):
@@ -44,3 +44,24 @@ def test_closing_the_coalesced_stream_closes_the_source():
     next(stream), next(stream)
     stream.close()
     assert closed == [True]
+
+
+def test_many_open_streams_share_the_apps_updates():
+    """With 15 other streams open, one stream sends every 16/APP_UPDATES_PER_S s; alone, every 1/UPDATES_PER_S."""
+    ms = 1000
+    times = range(0, 2000, 5)  # an item every 5 ms, in whole milliseconds
+    crowd = list(coalesced(range(400), clock=timed(t / ms for t in times), streams=OpenStreams(15)))
+    alone = list(coalesced(range(400), clock=timed(t / ms for t in times), streams=OpenStreams()))
+    gap = lambda out: min(b - a for a, b in itertools.pairwise(out[:-1])) * 5 / ms  # noqa: E731 - seconds
+    assert gap(alone) >= 1 / UPDATES_PER_S and gap(crowd) >= 16 / APP_UPDATES_PER_S > 1 / UPDATES_PER_S
+    assert len(crowd) < len(alone) and crowd[-1] == alone[-1] == 399
+
+
+def test_a_stream_counts_as_open_until_it_ends_or_is_closed():
+    streams = OpenStreams()
+    stream = coalesced(iter(range(3)), interval=0, streams=streams)
+    next(stream)
+    assert streams.count == 1
+    stream.close()
+    assert streams.count == 0
+    assert list(coalesced(range(3), interval=0, streams=streams)) == [0, 1, 2] and streams.count == 0

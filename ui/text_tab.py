@@ -11,7 +11,7 @@ from generators.engine import MAX_ROWS
 from generators.errors import InputError, KeyedError
 from generators.limits import SEED
 from generators.process_serve import ProcessAdapter
-from generators.serving import batching
+from generators.serving import batched_group
 from generators.text import (ALTERNATIVES, BUNDLED, HUB_MODELS, MAX_NEW_TOKENS, REPETITION_PENALTY, TEMPERATURE,
                              TOP_K, TOP_P, Continuation, TextContinuation)
 from generators.watermark import DELTA as WATERMARK_DELTA
@@ -32,6 +32,10 @@ EXAMPLES = [[DEFAULT_PROMPT, 48, 0, 0.8], ["It was a dark and stormy night;", 64
 
 RANK_COLOURS = {"#1": "#2ca02c", "#2-5": "#f2c500", "#6+": "#d62728"}  # green, yellow, red: GLTR's buckets
 CONTINUATION = adapter(TextContinuation)  # holds no per-user state: the loaded models only
+# /continue_text has postprocess=False: its handler returns each output in Gradio's form (strings, and these two
+# postprocessed). Gradio runs each output's postprocess on a worker thread, 8 thread hand-offs a streamed update
+# for values that are plain strings or None; the token view and top-5 are converted once, on the last update.
+_TOKENS, _TOP5 = gr.HighlightedText(render=False), gr.Label(num_top_classes=5, render=False)
 
 
 def graceful_stop() -> bool:
@@ -112,9 +116,17 @@ def _outputs(alts: list[Continuation], lang: str, first: bool = True) -> tuple:
     if not alts[0].finished:  # probabilities come with the last update; the first clears the last run's choices
         # plain values after that: Gradio builds a new component for each update dict (gr.skip() included), which
         # cost ~25% of the server's CPU per streamed update with the dropdown cleared every time
-        return (*texts, notice, None, gr.update(choices=[], value=None) if first else None, None, None)
+        return (*texts, notice, None, gr.update(choices=[], value=None) if first else None, _served(_TOP5, None),
+                None)
     state = [(a.prompt_text, a.tokens) for a in alts]
-    return (*texts, notice, *_inspect(state, 1), state)
+    highlighted, position, top5 = _inspect(state, 1)
+    return (*texts, notice, _served(_TOKENS, highlighted), position, _served(_TOP5, top5), state)
+
+
+def _served(component, value):
+    """`value` as `component`'s postprocess gives it to the page (for an event with postprocess=False)."""
+    out = component.postprocess(value)
+    return out.model_dump() if hasattr(out, "model_dump") else out
 
 
 def rank_bucket(token) -> str:
@@ -203,12 +215,6 @@ def _controls() -> list:
             watermark, adapter]
 
 
-def _queue_group() -> dict:
-    """With batching, text requests only wait on the shared engine's one thread: as many stream at once as it has
-    rows, in a queue group of their own. Without, the endpoint joins the app's group of model computations (app.py)."""
-    return dict(concurrency_id="text", concurrency_limit=MAX_ROWS) if batching() else {}
-
-
 def build() -> None:
     """The tab's components and events."""
     # the page is up at once; the bundled model loads meanwhile (a request arriving first waits for it)
@@ -237,7 +243,8 @@ def build() -> None:
     outputs = [text, alt2, alt3, notice, highlighted, position, top5, state]
     event = generate.click(StopFlag.arm, flag, None, queue=False, api_visibility="private",
                            js=into_view("text-output")).then(continue_text, [*inputs, flag], outputs,
-                                                             api_name="continue_text", **_queue_group())
+                                                             api_name="continue_text", postprocess=False,
+                                                             **batched_group("text", MAX_ROWS))
     keep_on_error(event, outputs)  # a bad input, or a cancel, leaves the text shown so far
     if graceful_stop():
         stop.click(StopFlag.set, flag, None, queue=False, api_visibility="private")
