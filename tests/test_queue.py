@@ -5,7 +5,7 @@ import time
 import pytest
 from gradio_client import Client
 
-LONG = ("1", "7", 24, "spherical", 0)  # 24 streamed frames, each update a growing gallery: seconds of work
+LONG = ("7", 64, 100, 1.0, 0, "DDIM")  # 64 digits denoised in 100 guided steps, streamed: seconds of work
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def test_full_queue_refuses_with_a_clear_message(small_queue_url):
     """Five at once: two run, one waits, the others are told at once that the queue is full (the server answers
     503 "Queue is full. Max size is 1 ..."; gradio_client raises QueueError("Queue is full! Please try again."))."""
     client = Client(small_queue_url, verbose=False)
-    jobs = [client.submit(*LONG, api_name="/interpolate_digits") for _ in range(5)]
+    jobs = [client.submit(*LONG, api_name="/denoise_digits") for _ in range(5)]
     deadline, refused = time.time() + 60, []
     while time.time() < deadline and not refused:
         refused = [job for job in jobs if job.done() and "Queue is full" in str(job.exception())]
@@ -30,3 +30,20 @@ def test_full_queue_refuses_with_a_clear_message(small_queue_url):
     for job in jobs:
         job.cancel()
     assert refused, [str(job.exception()) if job.done() else "running" for job in jobs]
+
+
+def test_batched_endpoints_have_queue_groups_of_their_own(monkeypatch):
+    """While batching, text and the micro-batched image endpoints may run many requests at once (their forwards
+    meet in one batch); every other public endpoint shares the app's group of N computations. Without batching,
+    all of them share it."""
+    import app
+
+    def groups() -> dict[str, tuple[str, int]]:
+        demo = app.build_demo(concurrency=2)
+        return {fn.api_name: (fn.concurrency_id, fn.concurrency_limit) for fn in demo.fns.values()
+                if fn.api_name in ("continue_text", "sample_digits", "interpolate_digits", "denoise_digits")}
+
+    assert groups() == {"continue_text": ("text", 32), "sample_digits": ("digits", 16),
+                        "interpolate_digits": ("interpolations", 16), "denoise_digits": ("models", 2)}
+    monkeypatch.setenv("PLAYGROUND_BATCHING", "0")
+    assert set(groups().values()) == {("models", 2)}

@@ -8,6 +8,7 @@ import gradio as gr
 from generators.backend import adapter
 from generators.gan import COUNT, TRUNCATION, WALK_STEPS, GanSampler
 from generators.limits import SEED, check_choice
+from generators.serving import BATCHED_REQUESTS, batched_group
 from ui import media
 from ui.common import DIGITS, examples, into_view, keep_on_error
 from ui.components import RawNumber, RawSlider
@@ -154,7 +155,8 @@ def build() -> None:
     grid_file = gr.File(label=t("gan_grid"))
     # postprocess=False: the handlers return values already in Gradio's form (ui/media.py says why)
     sampled = sample_btn.click(sample_digits, [digit, count, seed, truncation], [gallery, grid_file, summary],
-                               api_name="sample_digits", postprocess=False, js=into_view("gan-gallery"))
+                               api_name="sample_digits", postprocess=False, js=into_view("gan-gallery"),
+                               **batched_group("digits", BATCHED_REQUESTS))
     keep_on_error(sampled, [gallery, grid_file, summary])
     # cached at first use, then instant for everyone (the summary's timing is the first run's)
     examples(EXAMPLES, [digit, count, seed, truncation], "gan_examples", outputs=[gallery, grid_file, summary],

@@ -9,6 +9,7 @@ from PIL import Image
 from generators.backend import adapter
 from generators.errors import InputError
 from generators.limits import SEED, check_choice
+from generators.serving import BATCHED_REQUESTS, batched_group
 from generators.vae import MAX_SIDE, METHODS, STEPS, VaeInterpolator
 from ui import media
 from ui.common import DIGITS, examples, into_view, keep_on_error
@@ -172,6 +173,7 @@ def build() -> None:
     # postprocess=False: the handler returns values already in Gradio's form (ui/media.py says why)
     event = go.click(interpolate_digits, [start_digit, end_digit, steps, method, seed, start_image, end_image],
                      outputs, api_name="interpolate_digits", postprocess=False,
+                     **batched_group("interpolations", BATCHED_REQUESTS),
                      js=into_view("vae-frames"))
     keep_on_error(event, outputs)
     stop.click(None, None, None, cancels=[event])
