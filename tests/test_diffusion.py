@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from generators.diffusion import (COUNT, GUIDANCE, SAMPLERS, STEPS, DigitDiffusionPipeline, DiffusionSampler,
-                                  build_scheduler, build_unet)
+                                  build_scheduler, build_unet, unet_passes)
 from generators.digits import DigitClassifier
 from generators.errors import InputError, ModelUnavailable
 
@@ -107,11 +107,32 @@ def test_closing_the_stream_stops_the_unet(sampler):
     ({"steps": 0}, "int_range"), ({"steps": 101}, "int_range"), ({"sampler": "DDPM", "steps": 20}, "int_range"),
     ({"guidance": -0.5}, "float_range"), ({"guidance": float("nan")}, "float_range"), ({"count": 0}, "int_range"),
     ({"count": 65}, "int_range"), ({"digit": 10}, "int_range"), ({"seed": -1}, "int_range"),
-    ({"sampler": "Euler"}, "choice"), ({"steps": 2.5}, "int_range")])
+    ({"sampler": "Euler"}, "choice"), ({"steps": 2.5}, "int_range"), ({"interval": 0.0}, "float_range"),
+    ({"interval": 1.5}, "float_range")])
 def test_bad_input_raises_input_error(sampler, bad, key):
     with pytest.raises(InputError) as e:
         next(sampler.stream(**request(**bad)))
     assert e.value.key == key
+
+
+def test_guidance_interval_guides_only_the_steps_below_it(sampler):
+    """interval 1 is classic guidance at every step; an interval below every timestep of the run guides none of
+    them (the unguided digits); in between, neither. unet_passes counts the UNet rows a digit costs."""
+    pipe, seen = sampler.load(), []
+    hook = pipe.unet.register_forward_pre_hook(lambda module, args: seen.append(len(args[0])))
+    try:
+        run = {name: sampler.sample(**request(steps=3, guidance=2.0, interval=interval)).sample
+               for name, interval in (("classic", 1.0), ("none", 0.05), ("some", 0.5))}
+    finally:
+        hook.remove()
+    assert torch.equal(run["classic"], sampler.sample(**request(steps=3, guidance=2.0)).sample)
+    assert torch.equal(run["none"], sampler.sample(**request(steps=3, guidance=0.0)).sample)
+    assert not torch.equal(run["some"], run["classic"]) and not torch.equal(run["some"], run["none"])
+    rows = [sum(seen[i:i + 3]) // 2 for i in (0, 3, 6)]  # 2 digits a run: rows per digit over its 3 steps
+    config = pipe.scheduler.config
+    assert rows == [unet_passes(config, steps=3, sampler="DPM-Solver++", guidance=2.0, interval=i)
+                    for i in (1.0, 0.05, 0.5)] == [6, 3, 4]  # trailing timesteps 999, 666, 332
+    assert unet_passes(config, steps=20, sampler="DPM-Solver++", guidance=0.0, interval=0.7) == 20
 
 
 def test_limits_read_by_the_ui():
@@ -156,3 +177,21 @@ def test_training_dry_run_exports_a_loadable_pipeline(tmp_path):
     assert json.loads((out / "metrics.json").read_text())["steps"] == 3 and (tmp_path / "run" / "last.pt").exists()
     step = DiffusionSampler(out, device=torch.device("cpu")).sample(**request())
     assert step.done and step.sample.shape == (2, 1, 28, 28)
+
+
+@pytest.mark.skipif(not MNIST.exists(), reason="../shared/data/mnist is not beside the checkout")
+def test_a_resumed_run_keeps_the_earlier_runs_recipe_and_checkpoints(tmp_path):
+    """--resume with --cosine (a final phase at a falling learning rate): the summary keeps the first run's recipe
+    and graded checkpoints ahead of its own, and the step count goes on."""
+    def dry_run(*flags):
+        subprocess.run([sys.executable, "-m", "training.train_diffusion", "--dry-run", "--batch-size", "8",
+                        "--out", str(tmp_path / "out"), "--run-dir", str(tmp_path / "run"), *flags],
+                       check=True, cwd=ROOT, timeout=300, capture_output=True)
+        return json.loads((tmp_path / "out" / "metrics.json").read_text())
+
+    first = dry_run("--lr", "0.002")
+    second = dry_run("--resume", "--cosine", "--lr", "0.001", "--seed", "1")
+    assert second["steps"] == first["steps"] + 3 == 6 and second["cosine"] and second["lr"] == 0.001
+    assert second["earlier_runs"] == [{k: first[k] for k in first if k in second["earlier_runs"][0]}]
+    assert second["earlier_runs"][0]["lr"] == 0.002 and not second["earlier_runs"][0]["cosine"]
+    assert [h["step"] for h in second["history"]] == [3, 6]

@@ -15,6 +15,7 @@ the trained one. A checkpoint and an export of the EMA pipeline are written ever
 import argparse
 import copy
 import json
+import math
 import time
 from pathlib import Path
 
@@ -106,10 +107,12 @@ def train_step(unet, ema_unet, opt, scheduler, x0, labels, g, *, lr: float, p_un
 def train(*, data=DEFAULT_DATA, out="assets/diffusion", minutes: float = 60.0, seed: int = 0, batch_size: int = 128,
           lr: float = 1e-3, ema: float = 0.999, p_uncond: float = 0.1, channels=(16, 32, 64),
           run_dir="runs/diffusion", resume: bool = False, checkpoint_minutes: float = 5.0, eval_samples: int = 0,
-          classifier=None, real=None, dry_run: bool = False, device: str = "cpu", bf16: bool = False):
+          classifier=None, real=None, dry_run: bool = False, device: str = "cpu", bf16: bool = False,
+          cosine: bool = False):
     """Trains for `minutes` of wall clock (on top of a resumed run's); yields {"step", "epoch", "loss"} every step
     and {"step", "minutes", "eval_..."} at each checkpoint, when it also exports the EMA pipeline to `out`.
-    `classifier` and `real` (test digits in [0, 1]) grade `eval_samples` samples at each checkpoint."""
+    `classifier` and `real` (test digits in [0, 1]) grade `eval_samples` samples at each checkpoint.
+    `cosine`: the learning rate falls from `lr` to 0 along a half cosine over this run's `minutes` of wall clock."""
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     x_train, y_train = load_mnist(data, "train")
@@ -123,7 +126,8 @@ def train(*, data=DEFAULT_DATA, out="assets/diffusion", minutes: float = 60.0, s
     stop_step = step + 3 if dry_run else None  # --dry-run: 3 batches, then one checkpoint + export
     while True:
         for x0, labels in batches(x_train, y_train, batch_size, g):
-            loss = train_step(unet, ema_unet, opt, scheduler, x0.to(device), labels.to(device), g, lr=lr,
+            rate = lr * (0.5 + 0.5 * math.cos(math.pi * min(1.0, (time.time() - start) / 60 / minutes))) if cosine else lr
+            loss = train_step(unet, ema_unet, opt, scheduler, x0.to(device), labels.to(device), g, lr=rate,
                               p_uncond=p_uncond, ema=ema, step=step, bf16=bf16)
             step += 1
             yield {"step": step, "epoch": epoch, "loss": loss}
@@ -150,6 +154,8 @@ def parse_args():
     p.add_argument("--seed", type=int, default=0, help="seed for init, shuffling, timesteps, noise and label drop")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--cosine", action="store_true",
+                   help="the learning rate falls from --lr to 0 along a half cosine over --minutes (a final phase)")
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the shipped UNet")
     p.add_argument("--p-uncond", type=float, default=0.1, help="rate at which the label is dropped (CFG)")
     p.add_argument("--channels", default="16,32,64", help="UNet block_out_channels (28, 14, 7 px)")
@@ -184,12 +190,12 @@ def run(args) -> None:
         from generators.digits import DigitClassifier
         classifier = DigitClassifier.from_pretrained(args.classifier).eval()
         real = load_mnist(args.data, "test")[0]
-    history, losses = [], []
+    (history, earlier), losses = earlier_runs(args), []
     bar = tqdm(train(data=args.data, out=args.out, minutes=args.minutes, seed=args.seed, batch_size=args.batch_size,
                      lr=args.lr, ema=args.ema, p_uncond=args.p_uncond, channels=channels, run_dir=args.run_dir,
                      resume=args.resume, checkpoint_minutes=args.checkpoint_minutes, eval_samples=args.eval,
                      classifier=classifier, real=real, dry_run=args.dry_run, device=args.device,
-                     bf16=args.bf16), mininterval=5)
+                     bf16=args.bf16, cosine=args.cosine), mininterval=5)
     for m in bar:
         if "loss" in m:
             losses.append(m["loss"])
@@ -198,17 +204,30 @@ def run(args) -> None:
             m["loss_last_100"] = round(sum(losses[-100:]) / max(1, len(losses[-100:])), 4)
             history.append(m)
             tqdm.write(str(m))
-            write_summary(args, channels, history)
+            write_summary(args, channels, history, earlier)
 
 
-def write_summary(args, channels, history) -> None:
-    """metrics.json beside the exported pipeline, rewritten at each checkpoint so it matches the export."""
+RECIPE = ("steps", "train_minutes", "device", "batch_size", "lr", "cosine", "ema", "p_uncond", "seed", "bf16")
+
+
+def earlier_runs(args) -> tuple[list, list]:
+    """On --resume: the graded checkpoints and the recipes of the runs before, from the export's metrics.json."""
+    path = Path(args.out, "metrics.json")
+    if not (args.resume and path.exists()):
+        return [], []
+    old = json.loads(path.read_text())
+    return old.get("history", []), old.get("earlier_runs", []) + [{k: old[k] for k in RECIPE if k in old}]
+
+
+def write_summary(args, channels, history, earlier=()) -> None:
+    """metrics.json beside the exported pipeline, rewritten at each checkpoint so it matches the export.
+    `earlier`: the recipes of the runs this one resumed (their checkpoints lead `history`)."""
     summary = {"steps": history[-1]["step"], "train_minutes": history[-1]["minutes"],
-                                   "device": args.device, "batch_size": args.batch_size, "lr": args.lr,
-                                   "ema": args.ema, "p_uncond": args.p_uncond, "channels": list(channels),
-                                   "seed": args.seed, "bf16": args.bf16, "dry_run": args.dry_run, "history": history}
+               "device": args.device, "batch_size": args.batch_size, "lr": args.lr, "cosine": args.cosine,
+               "ema": args.ema, "p_uncond": args.p_uncond, "channels": list(channels),
+               "seed": args.seed, "bf16": args.bf16, "dry_run": args.dry_run, "history": history,
+               "earlier_runs": list(earlier)}
     Path(args.out, "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
-
 
 if __name__ == "__main__":
     run(parse_args())
