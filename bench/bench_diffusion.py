@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from bench.bench_digits import timed
-from generators.diffusion import ASSETS, DiffusionSampler
+from generators.diffusion import ASSETS, DEFAULT_GUIDANCE, DEFAULT_INTERVAL, DiffusionSampler
 from generators.gan import GanSampler
 from generators.vae import VaeInterpolator
 from training.metrics import frechet, sample_quality
@@ -32,11 +32,12 @@ HEADLINE = (("DPM-Solver++", 20), ("UniPC", 4))  # the tab's default, and the fa
 
 @torch.no_grad()
 def diffusion_samples(sampler: DiffusionSampler, n: int, *, steps: int, guidance: float, name: str,
-                      seed: int = 0, batch: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+                      interval: float = 1.0, seed: int = 0, batch: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
     """n conditional samples (digit i % 10), in batches, reproducible from `seed`."""
     pipe, labels = sampler.load(), torch.arange(n) % 10
     g = torch.Generator().manual_seed(seed)
-    fake = torch.cat([pipe(labels[i:i + batch], steps=steps, guidance=guidance, generator=g, sampler=name)
+    fake = torch.cat([pipe(labels[i:i + batch], steps=steps, guidance=guidance, generator=g, sampler=name,
+                           interval=interval)
                       for i in range(0, n, batch)])
     return fake, labels
 
@@ -71,22 +72,23 @@ def quality(sampler, gan, real, args) -> list[tuple[str, str]]:
     g = gan_frechet(gan, real, n)
     rows.append((f"GAN ({n} samples): accuracy, Frechet", f"{g['conditional_accuracy']:.2%}, {g['frechet']:.2f}"))
     for name, steps in HEADLINE:
-        for w in args.headline_guidance:
-            m, s = graded(sampler, C, real, n, steps=steps, guidance=w, name=name)
-            rows.append((f"diffusion {name} {steps} steps, guidance {w} ({n} samples): accuracy, Frechet",
-                         f"{m['conditional_accuracy']:.2%}, {m['frechet']:.2f}  ({s:.0f} s)"))
+        for w, interval in [(w, i) for w in args.headline_guidance for i in (args.interval if w else [1.0])]:
+            m, s = graded(sampler, C, real, n, steps=steps, guidance=w, name=name, interval=interval)
+            rows.append((f"diffusion {name} {steps} steps, guidance {w}, interval {interval} ({n} samples): "
+                         "accuracy, Frechet", f"{m['conditional_accuracy']:.2%}, {m['frechet']:.2f}  ({s:.0f} s)"))
     return rows
 
 
 def table(sampler, C, real, args) -> None:
     """The grid sampler x steps x guidance at --table-samples, printed as it goes (a long run shows progress)."""
     n = args.table_samples
-    print(f"\ntable: {n} samples each; real-vs-real floor at {n}: {floor(C, real, n):.2f}")
+    print(f"\ntable: {n} samples each, guidance interval {args.table_interval}; real-vs-real floor at {n}: "
+          f"{floor(C, real, n):.2f}")
     print(f"{'sampler':<13} {'steps':>5} {'guidance':>8} {'accuracy':>9} {'Frechet':>8} {'seconds':>8}", flush=True)
     for name in args.samplers:
         for steps in args.steps:
             for w in args.guidance:
-                m, s = graded(sampler, C, real, n, steps=steps, guidance=w, name=name)
+                m, s = graded(sampler, C, real, n, steps=steps, guidance=w, name=name, interval=args.table_interval)
                 print(f"{name:<13} {steps:>5} {w:>8} {m['conditional_accuracy']:>9.2%} {m['frechet']:>8.2f}"
                       f" {s:>8.1f}", flush=True)
 
@@ -95,10 +97,11 @@ def speed(sampler, gan, vae, repeats: int) -> list[tuple[str, str]]:
     start, end = vae.test_digit(1, 0), vae.test_digit(7, 0)
     rows = []
     for name, steps in HEADLINE:
-        for w in (0.0, 1.0):
+        for w, interval in ((0.0, 1.0), (1.0, 1.0), (DEFAULT_GUIDANCE, DEFAULT_INTERVAL)):
             ms = timed(lambda: sampler.sample(digit=None, count=16, steps=steps, guidance=w, seed=0,
-                                              sampler=name), repeats)
-            rows.append((f"diffusion: 16 digits, {name} {steps} steps, guidance {w}, ms", f"{ms:.0f}"))
+                                              sampler=name, interval=interval), repeats)
+            rows.append((f"diffusion: 16 digits, {name} {steps} steps, guidance {w}, interval {interval}, ms",
+                         f"{ms:.0f}"))
     rows.append(("GAN: 64-digit grid (G + D + classifier), ms",
                  f"{timed(lambda: gan.sample(digit=None, count=64, seed=0), repeats):.1f}"))
     rows.append(("VAE: 16-frame interpolation, ms",
@@ -115,7 +118,10 @@ def parse_args():
     p.add_argument("--samplers", nargs="+", default=["DPM-Solver++", "UniPC", "DDIM"])
     p.add_argument("--steps", nargs="+", type=int, default=[1, 2, 4, 10, 20, 50])
     p.add_argument("--guidance", nargs="+", type=float, default=[0.0, 1.0, 3.0, 5.0])
-    p.add_argument("--headline-guidance", nargs="+", type=float, default=[0.0, 1.0])
+    p.add_argument("--headline-guidance", nargs="+", type=float, default=[0.0, DEFAULT_GUIDANCE])
+    p.add_argument("--interval", type=float, nargs="+", default=[1.0, DEFAULT_INTERVAL],
+                   help="guidance only below this share of the noise schedule, in the headline rows (1 = always)")
+    p.add_argument("--table-interval", type=float, default=1.0, help="the same for the table")
     p.add_argument("--no-table", action="store_true", help="headline rows and speed only")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     p.add_argument("--quick", action="store_true", help="200 samples, a 2 x 3 x 2 table, 3 timing repeats")

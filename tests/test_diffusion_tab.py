@@ -57,7 +57,7 @@ class FakeSampler:
     def load(self):
         return None
 
-    def stream(self, *, digit, count, steps, guidance, seed, sampler):
+    def stream(self, *, digit, count, steps, guidance, seed, sampler, interval=1.0):
         try:
             for i in range(steps):
                 time.sleep(self.delay)
@@ -99,7 +99,8 @@ def test_streams_count_digits_as_the_adapter_draws_them(app, tiny):
     final = updates[-1]
     assert [item["caption"] for item in final[0]] == ["3"] * 4
     # the served digits are the adapter's finished samples, pixel for pixel: 1.0 is white (light digit on dark)
-    expected = to_uint8(tiny.sample(digit=3, count=4, steps=20, guidance=1.0, seed=5, sampler="DPM-Solver++").sample)
+    expected = to_uint8(tiny.sample(digit=3, count=4, steps=20, guidance=1.0, seed=5, sampler="DPM-Solver++",
+                                    interval=0.7).sample)  # the API's default 0: DPM-Solver++'s own interval
     assert [pixels(item) for item in final[0]] == [im.tobytes() for im in expected]
     assert all(Image.open(path(item)).size == (28, 28) for item in final[0])
     gif = Image.open(path(final[2]))
@@ -148,7 +149,10 @@ def test_stop_mid_denoising_stops_the_unet(app, tiny):
     (("11", 4, 20, 1.0, 0, "DDIM"), "digit must be one of"),
     (("7", 65, 20, 1.0, 0, "DDIM"), "count must be a whole number between 1 and 64, not 65"),
     (("7", 0, 20, 1.0, 0, "DDIM"), "count must be a whole number between 1 and 64"),
-    (("7", 4, 20, 1.0, -1, "DDIM"), "seed must be a whole number between 0 and 4294967295, not -1")])
+    (("7", 4, 20, 1.0, -1, "DDIM"), "seed must be a whole number between 0 and 4294967295, not -1"),
+    (("7", 4, 20, 1.0, 0, "DDIM", 1.5),
+     "guidance_interval must be 0 (the sampler's own) or a number between 0.05 and 1, not 1.5"),
+    (("7", 4, 20, 1.0, 0, "DDIM", 0.01), "or a number between 0.05 and 1, not 0.01")])
 def test_bad_input_is_answered_clearly(app, args, says):
     with pytest.raises(Exception) as err:
         app.predict(*args, api_name="/denoise_digits")

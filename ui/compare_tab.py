@@ -9,6 +9,7 @@ import gradio as gr
 import torch
 from safetensors.torch import load_file
 
+from generators.diffusion import DEFAULT_GUIDANCE, DEFAULT_INTERVAL, build_scheduler, unet_passes
 from generators.errors import ModelUnavailable
 from generators.gan import GanSampler
 from generators.limits import SEED, Range, check_choice
@@ -24,8 +25,9 @@ from ui.registry import Tab, table
 from ui.zerogpu import on_gpu
 
 COUNT = Range(1, 16)  # digits per family: three models run in one request
-DIFFUSION = dict(steps=20, guidance=1.0, sampler="DPM-Solver++")  # the diffusion tab's default request
-PASSES = DIFFUSION["steps"] * (2 if DIFFUSION["guidance"] else 1)  # UNet passes a digit: cond + uncond each step
+# the diffusion tab's default request, and the UNet passes a digit it costs (two on a guided step: cond + uncond)
+DIFFUSION = dict(steps=20, guidance=DEFAULT_GUIDANCE, sampler="DPM-Solver++", interval=DEFAULT_INTERVAL)
+PASSES = unet_passes(build_scheduler().config, **DIFFUSION)
 GAN = GanSampler()  # also the classifier that reads every family's digits
 VAE = VaeClassPrior()
 FAMILIES = ("gan", "vae", "diffusion")
@@ -165,6 +167,7 @@ def _trade(runs: dict, crisp: dict, fig: dict, lang: str) -> str:
     if diffusion.missing is None:
         parts.append(render("compare_speed_diffusion", dict(
             passes=diffusion.passes, steps=DIFFUSION["steps"], guidance=DIFFUSION["guidance"],
+            interval=DIFFUSION["interval"],
             ms=num(diffusion.ms_per_digit), ratio=f"{diffusion.ms_per_digit / gan.ms_per_digit:.0f}"), lang))
     share = {k: num(crisp.get(k), "{:.0%}") for k in ("reference", *FAMILIES)}
     parts.append(render("compare_sharp", dict(real=share["reference"], gan=share["gan"], vae=share["vae"],
@@ -246,7 +249,7 @@ compare_caption: reads {reads} ({confidence}) | 认作 {reads}（{confidence}）
 compare_fd: {fd} ({ratio}x the floor {floor}) | {fd}（下限 {floor} 的 {ratio} 倍）
 compare_trade: **What does each family trade?** | **每类模型各有什么取舍？**
 compare_speed: *One pass or many steps:* the GAN and the VAE draw a digit in one network pass ({gan_ms} and {vae_ms} ms a digit in this request). | *一次计算还是多步：* GAN 和 VAE 一次网络计算就画出一个数字（本次请求每个数字 {gan_ms} 和 {vae_ms} 毫秒）。
-compare_speed_diffusion: Diffusion ran {passes} UNet passes a digit ({steps} steps, guidance {guidance}): {ms} ms a digit, {ratio}x the GAN's time. | 扩散模型每个数字运行了 {passes} 次 UNet（{steps} 步，引导强度 {guidance}）：每个数字 {ms} 毫秒，是 GAN 的 {ratio} 倍。
+compare_speed_diffusion: Diffusion ran {passes} UNet passes a digit ({steps} steps, guidance {guidance} on the steps below {interval} of the noise schedule): {ms} ms a digit, {ratio}x the GAN's time. | 扩散模型每个数字运行了 {passes} 次 UNet（{steps} 步，在噪声日程 {interval} 以下的步骤上引导强度为 {guidance}）：每个数字 {ms} 毫秒，是 GAN 的 {ratio} 倍。
 compare_sharp: *Sharp or smooth:* full-strength ink is {real} of the real digits' ink, {gan} of the GAN's, {vae} of the VAE's and {diffusion} of diffusion's; a VAE decodes the average of the digits a latent code could stand for, which blurs stroke cores, while a GAN is pushed toward digits a discriminator takes for real. | *清晰还是平滑：* 满强度的笔画像素在真实数字的笔画中占 {real}，GAN 占 {gan}，VAE 占 {vae}，扩散模型占 {diffusion}；VAE 解码出的是一个潜编码可能代表的各种数字的平均，笔画中心因此变淡变糊，而 GAN 被推向判别器信以为真的数字。
 compare_fidelity: *Likeness to real digits (bench):* Frechet distance {gan} for the GAN, {vae} for the VAE, {diffusion} for diffusion, against a floor of {floor} between two sets of real digits. | *与真实数字的相似度（基准）：* Fréchet 距离 GAN 为 {gan}，VAE 为 {vae}，扩散模型为 {diffusion}；两组真实数字之间的下限为 {floor}。
 compare_control: *Control:* the GAN offers a class and a truncation knob; the VAE a latent space to walk and to encode your own drawing into; diffusion trades time for quality when sampling (steps, sampler, guidance), with no retraining. | *可控性：* GAN 可以选类别和截断；VAE 有可以漫步的潜空间，还能编码你自己画的数字；扩散模型在采样时用时间换质量（步数、采样器、引导强度），无需重新训练。
