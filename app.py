@@ -27,7 +27,7 @@ except ImportError:
 import gradio as gr
 from starlette.middleware import Middleware
 
-from generators import backend, serving
+from generators import backend, memory, serving
 from generators.network import reachable
 from ui import cards, guard, media
 from ui.housekeeping import SessionPruner
@@ -236,6 +236,7 @@ def read_auth(args: argparse.Namespace):
 
 def main(argv=None) -> None:
     """Builds the app and serves it until interrupted; --share falls back to local serving when offline."""
+    memory.limit_arenas()  # before the server's threads start (generators/memory.py says why)
     args = parse_args(argv)
     if args.device:
         os.environ["PLAYGROUND_DEVICE"] = args.device

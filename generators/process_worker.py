@@ -28,6 +28,8 @@ from multiprocessing.connection import Connection
 import numpy as np
 import torch
 
+from generators import memory
+
 
 def _tensor(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(array)
@@ -157,6 +159,7 @@ def make(target: str, options: dict):
 def main(fd: int) -> None:
     """Serves one adapter over the socket `fd` until the server closes it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the terminal stops the app, which closes the socket
+    memory.limit_arenas()  # before the calls' threads start (generators/memory.py says why)
     conn = Connection(fd)
     _, target, options, threads = loads(conn.recv_bytes())
     torch.set_num_threads(threads)

@@ -24,7 +24,7 @@ from gradio.components.gallery import GalleryData, GalleryImage
 from gradio.data_classes import FileData, ImageData
 
 from ui import provenance
-from ui.housekeeping import trim_heap
+from generators.memory import trim_heap
 from ui.calls import Hooks, wrap
 from ui.images import png_bytes
 
