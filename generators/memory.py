@@ -2,7 +2,9 @@
 
 glibc gives threads their own malloc arenas (up to 8 per core) and keeps each arena's freed pages. With 16 image
 requests at once (bench/bench_load.py, 16 users asking for 16 GAN digits each, RSS 3 s after the level against its
-warm start): +65.5% with glibc's default arenas, +19.0% with two (MALLOC_ARENA_MAX=2), at 458 and 524 digits/s.
+warm start): +99.5% and +65.5% in two runs with glibc's default arenas (the second with a malloc_trim once the server
+had been idle for 1 s, which is not kept), +19.0% with two arenas set by MALLOC_ARENA_MAX=2 and +22.8% with this
+module's limit_arenas(), at 581, 458, 524 and 501 digits/s.
 
     limit_arenas()   # at the start of the app and of each worker process, before its threads start
     trim_heap()      # the free pages back to the system (ui/media.py's cleanup thread, every 30 s)
