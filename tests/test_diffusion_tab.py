@@ -98,6 +98,7 @@ def test_streams_count_digits_as_the_adapter_draws_them(app, tiny):
     assert all(len(u[0]) == 4 and path(u[1]).endswith(".png") for u in updates)
     final = updates[-1]
     assert [item["caption"] for item in final[0]] == ["3"] * 4
+    assert "guidance 1.0, interval 0.7)" in final[4]  # the summary names the interval the default 0 stood for
     # the served digits are the adapter's finished samples, pixel for pixel: 1.0 is white (light digit on dark)
     expected = to_uint8(tiny.sample(digit=3, count=4, steps=20, guidance=1.0, seed=5, sampler="DPM-Solver++",
                                     interval=0.7).sample)  # the API's default 0: DPM-Solver++'s own interval

@@ -118,7 +118,7 @@ def denoise_digits(digit: str, count: int, steps: int, guidance: float, seed: in
         if step.index % gif_every == 0 or step.done:
             frames.append(Image.fromarray(upscale(grid(to_uint8(step.sample)), GIF_SCALE), "L"))
         if step.done:
-            done = dict(count=count, steps=steps, sampler=sampler, guidance=guidance, interval=guidance_interval,
+            done = dict(count=count, steps=steps, sampler=sampler, guidance=guidance, interval=request["interval"],
                         ms=f"{compute * 1000:.0f}", device=model.device.type)
             yield _final(step, folder, frames, render("diffusion_done", done, lang), made)
         elif _due(step, last, every):
