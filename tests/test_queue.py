@@ -47,3 +47,18 @@ def test_batched_endpoints_have_queue_groups_of_their_own(monkeypatch):
                         "interpolate_digits": ("interpolations", 16), "denoise_digits": ("models", 2)}
     monkeypatch.setenv("PLAYGROUND_BATCHING", "0")
     assert set(groups().values()) == {("models", 2)}
+
+
+def test_queue_analytics_are_summarised_every_500_events_over_the_last_2000(monkeypatch):
+    """Gradio rebuilds its monitoring summary (a pandas DataFrame of up to 10,000 events) after every event unless
+    told otherwise; the app tells it every 500 events, over the last 2,000, and the environment still wins."""
+    import app
+
+    monkeypatch.delenv("GRADIO_ANALYTICS_CACHE_FREQUENCY", raising=False)
+    monkeypatch.delenv("GRADIO_ANALYTICS_MAX_EVENTS", raising=False)
+    queue = app.build_demo()._queue
+    assert (queue.ANAYLTICS_CACHE_FREQUENCY, queue.ANALYTICS_MAX_EVENTS) == (500, 2000)  # Gradio's spelling
+    monkeypatch.setenv("GRADIO_ANALYTICS_CACHE_FREQUENCY", "7")
+    monkeypatch.setenv("GRADIO_ANALYTICS_MAX_EVENTS", "30")
+    queue = app.build_demo()._queue
+    assert (queue.ANAYLTICS_CACHE_FREQUENCY, queue.ANALYTICS_MAX_EVENTS) == (7, 30)
