@@ -18,11 +18,13 @@ import zlib
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
 from generators.text import BUNDLED
+from ui.images import png_bytes
 
 TEXT_DEFAULTS = [8, 0, 0.8, 40, 0.95, 1.1, 1, BUNDLED]  # continue_text's first arguments after the prompt
 SHORT = {("sample_digits", 1), ("latent_walk", 3)}  # (endpoint, inputs): too few on purpose, not padded
@@ -232,6 +234,36 @@ def test_media_cap_removes_oldest_first(tmp_path, monkeypatch):
         os.utime(folder, (time.time() - 100 + i, time.time() - 100 + i))
     media.prune(tmp_path, max_bytes=2500, keep_seconds=3600)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r3", "r4"]
+
+
+def test_written_folders_are_pruned_least_recently_written_first_without_listing_any(tmp_path, monkeypatch):
+    """The cleanup thread's look every 30 s prunes from what this process wrote: no folder is listed or stat-ed."""
+    from ui import media
+
+    ledger, folders = media.Ledger(), []
+    for i in range(5):
+        folder = tmp_path / f"r{i}"
+        folder.mkdir()
+        (folder / "a.png").write_bytes(b"\0" * 1000)
+        ledger.record(folder, 1000)
+        folders.append(folder)
+    ledger.record(folders[0], 0)  # r0 written to again: now the most recent
+    monkeypatch.setattr(Path, "iterdir", lambda self: (_ for _ in ()).throw(AssertionError("listed " + str(self))))
+    monkeypatch.setattr(Path, "stat", lambda self, **kw: (_ for _ in ()).throw(AssertionError("stat " + str(self))))
+    assert ledger.prune(max_bytes=2500, keep_seconds=3600) == 3
+    assert sorted(os.listdir(tmp_path)) == ["r0", "r4"] and ledger.bytes == 2000 and len(ledger) == 2
+    assert ledger.prune(max_bytes=2500, keep_seconds=3600) == 0
+    assert ledger.prune(max_bytes=10**9, keep_seconds=-1) == 2 and os.listdir(tmp_path) == [] and ledger.bytes == 0
+
+
+def test_new_folder_and_write_record_their_bytes():
+    from ui import media
+
+    folder = media.new_folder()
+    assert media.WRITTEN.bytes_of(folder) == 0
+    path = media.write(folder, "a.png", png_bytes(np.zeros((28, 28), np.uint8)), generator="test")
+    media.write(folder, "b.bin", b"\0" * 10, generator=None)
+    assert media.WRITTEN.bytes_of(folder) == os.path.getsize(path) + 10
 
 
 def test_new_folder_never_cleans_up_inline(monkeypatch):
