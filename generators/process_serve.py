@@ -3,7 +3,8 @@
 One worker process per adapter class (GanSampler, TextContinuation, ...; generators/process_worker.py), started at
 its first call, so the model computes beside the Gradio process instead of under its GIL. The Gradio process holds
 a `ProcessAdapter` with the adapter's methods: plain methods return the worker's result, `stream*` methods stream
-item by item, and closing such a stream (Stop, a cancel, a client gone) closes the adapter's generator in the worker
+item by item (a stream the adapter names in SNAPSHOT_STREAMS only its newest item, at most one per interval, the
+first and last at once: each of its items holds all before it), and closing such a stream (Stop, a cancel, a client gone) closes the adapter's generator in the worker
 after its current step. A stream's `stop` flag (the text tab's Stop) is carried: once set here, it is set there.
 The worker does not wait for each item to be taken (as the text engine's shared batch does not): while this process
 is slower than the model, a Stop or a close lands after the items already made.
@@ -153,10 +154,12 @@ class WorkerProcess:
             raise value[0]
         return value[0]
 
-    def stream(self, name: str, args: tuple, kwargs: dict, stop=None):
+    def stream(self, name: str, args: tuple, kwargs: dict, stop=None, every: float = 0.0):
         """The worker's stream, item by item; closing this generator closes it there. `stop`: a flag (is_set())
-        that, once set, is set in the worker's loop too (looked at every STOP_POLL_S while no item comes)."""
-        link, cid, replies = self._open("stream", name, args, kwargs, stop is not None)
+        that, once set, is set in the worker's loop too (looked at every STOP_POLL_S while no item comes).
+        `every` > 0: each item supersedes the one before (a snapshot), so the worker sends at most one per `every`
+        seconds, the first and the last at once."""
+        link, cid, replies = self._open("stream", name, args, kwargs, stop is not None, every)
         told, done = stop is None, False
         try:
             while True:
@@ -227,7 +230,8 @@ class ProcessAdapter(StandIn):
         return self._worker.ask("attr", name)
 
     def _stream(self, name: str, *args, stop=None, **kwargs):
-        return self._worker.stream(name, args, kwargs, stop)
+        every = getattr(self._cls, "SNAPSHOT_STREAMS", {}).get(name, 0.0)  # the adapter says which streams may drop
+        return self._worker.stream(name, args, kwargs, stop, every)
 
     def worker_stats(self) -> dict:
         """The worker's streams: how many run (open) and ran at once at most (peak), how many were closed early

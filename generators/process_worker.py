@@ -17,11 +17,13 @@ The worker ends when the server's end of the socket closes (the app stopped, or 
 
 import importlib
 import io
+import math
 import os
 import pickle
 import signal
 import sys
 import threading
+import time
 import traceback
 from multiprocessing.connection import Connection
 
@@ -119,20 +121,28 @@ class Worker:
     def _stats(self, cid: int) -> None:
         self._answer(cid, lambda: dict(open=self.open, peak=self.peak, stopped=self.stopped, taken=self.taken))
 
-    def _stream(self, cid: int, name: str, args: tuple, kwargs: dict, has_stop: bool) -> None:
-        """Sends the stream's items as they come; a close stops it after the step in progress (no step after)."""
+    def _stream(self, cid: int, name: str, args: tuple, kwargs: dict, has_stop: bool, every: float = 0.0) -> None:
+        """Sends the stream's items as they come; a close stops it after the step in progress (no step after).
+        every > 0 (snapshots: each item holds all before it): at most one item per `every` seconds, the first at
+        once; an item that comes sooner waits, replaced by the next, and the last is always sent."""
         closed, stop = self.streams[cid]
         self._count(1)
-        taken = 0
+        taken, sent_at, held = 0, -math.inf, None
         try:
             items = iter(getattr(self.adapter, name)(*args, **(dict(kwargs, stop=stop) if has_stop else kwargs)))
             try:
                 for item in items:
                     if closed.is_set():
                         break
-                    self.send(("item", cid, item))
                     taken += 1
+                    if every > 0 and time.monotonic() - sent_at < every:
+                        held = item
+                        continue
+                    self.send(("item", cid, item))
+                    sent_at, held = time.monotonic(), None
                 else:
+                    if held is not None:
+                        self.send(("item", cid, held))
                     self.send(("end", cid))
             finally:
                 getattr(items, "close", lambda: None)()

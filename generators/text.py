@@ -173,6 +173,10 @@ def load(name: str, device: torch.device) -> LoadedModel:
 class TextContinuation:
     """Continues prompts with one of `MODELS`; `stream()` yields, `continue_text()` returns the last item."""
 
+    # Each item of stream() holds the whole text so far, so a worker process (generators/process_serve.py) may send
+    # only the newest: at most 40 a second, twice what the text tab shows (ui/streams.py), the first and last at once.
+    SNAPSHOT_STREAMS = {"stream": 1 / 40}
+
     def __init__(self, device: torch.device | None = None, fast_path: bool = True):
         self.device = device  # None: pick_device() on first load, so constructing has no side effects
         self.fast_path = fast_path  # False: the generic transformers forward (for benchmarks and checks)
