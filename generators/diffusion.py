@@ -90,12 +90,16 @@ def make_scheduler(config, sampler: str):
     return SCHEDULERS[sampler].from_config(config)
 
 
+def guided_at(t, interval: float, config) -> bool:
+    """Whether timestep t is in the guidance interval: t < interval x the schedule's training steps."""
+    return int(t) < interval * config.num_train_timesteps
+
+
 def unet_passes(config, *, steps: int, sampler: str, guidance: float, interval: float = 1.0) -> int:
     """UNet passes a digit costs under the schedule `config`: one a step, two where the step is guided."""
     scheduler = make_scheduler(config, sampler)
     scheduler.set_timesteps(steps)
-    limit = interval * config.num_train_timesteps
-    return sum(2 if guidance and int(t) < limit else 1 for t in scheduler.timesteps)
+    return sum(2 if guidance and guided_at(t, interval, config) else 1 for t in scheduler.timesteps)
 
 
 def to_unit(x: torch.Tensor) -> torch.Tensor:
@@ -149,9 +153,8 @@ class DigitDiffusionPipeline(DiffusionPipeline):
         return (x - (1 - a_t).sqrt() * eps) / a_t.sqrt()
 
     def guided(self, t, guidance: float, interval: float) -> float:
-        """The guidance scale at timestep t: `guidance` where t < interval x the training steps (as unet_passes
-        counts), else 0."""
-        return guidance if int(t) < interval * self.scheduler.config.num_train_timesteps else 0.0
+        """The guidance scale at timestep t: `guidance` inside the interval (guided_at, as unet_passes counts), else 0."""
+        return guidance if guided_at(t, interval, self.scheduler.config) else 0.0
 
     @torch.no_grad()
     def denoise(self, labels: torch.Tensor, *, steps: int, guidance: float, generator: torch.Generator,

@@ -64,14 +64,14 @@ def serve_static() -> None:
 
 
 def _cleanup() -> None:
-    scanned = 0.0
+    next_scan = 0.0
     while True:
         time.sleep(PRUNE_EVERY)
-        if time.monotonic() - scanned >= SCAN_EVERY or not scanned:
+        if time.monotonic() >= next_scan:  # the whole folder, for what this process did not write
             prune(ROOT, MAX_BYTES, KEEP_SECONDS)
-            scanned = time.monotonic()
+            next_scan = time.monotonic() + SCAN_EVERY
         WRITTEN.prune(MAX_BYTES, KEEP_SECONDS)
-        trim_heap()  # the C heap's free pages back to the system (ui/housekeeping.py says why)
+        trim_heap()  # the C heap's free pages back to the system (generators/memory.py says why)
 
 
 class Ledger:

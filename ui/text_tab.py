@@ -116,8 +116,7 @@ def _outputs(alts: list[Continuation], lang: str, first: bool = True) -> tuple:
     if not alts[0].finished:  # probabilities come with the last update; the first clears the last run's choices
         # plain values after that: Gradio builds a new component for each update dict (gr.skip() included), which
         # cost ~25% of the server's CPU per streamed update with the dropdown cleared every time
-        return (*texts, notice, None, gr.update(choices=[], value=None) if first else None, _served(_TOP5, None),
-                None)
+        return (*texts, notice, None, gr.update(choices=[], value=None) if first else None, _NO_TOP5, None)
     state = [(a.prompt_text, a.tokens) for a in alts]
     highlighted, position, top5 = _inspect(state, 1)
     return (*texts, notice, _served(_TOKENS, highlighted), position, _served(_TOP5, top5), state)
@@ -127,6 +126,9 @@ def _served(component, value):
     """`value` as `component`'s postprocess gives it to the page (for an event with postprocess=False)."""
     out = component.postprocess(value)
     return out.model_dump() if hasattr(out, "model_dump") else out
+
+
+_NO_TOP5 = _served(_TOP5, None)  # the top-5 while a text streams: the same every update, made once
 
 
 def rank_bucket(token) -> str:
