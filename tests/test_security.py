@@ -266,6 +266,23 @@ def test_new_folder_and_write_record_their_bytes():
     assert media.WRITTEN.bytes_of(folder) == os.path.getsize(path) + 10
 
 
+def test_our_files_are_found_static_at_the_first_path_gradio_checks(monkeypatch):
+    """Gradio checks each file of each update against its static paths in turn; ours come first, even after an
+    icon is registered later, so one of our files costs one check, not one per icon."""
+    import gradio as gr
+    from gradio import utils
+    from ui import media
+
+    folder = media.new_folder()  # registers ROOT (once a process)
+    gr.set_static_paths([gr.utils.get_icon_path("plus.svg")])  # as a component with an icon does later
+    path = media.write(folder, "a.png", png_bytes(np.zeros((28, 28), np.uint8)), generator="test")
+    checked = []
+    real = utils.is_in_or_equal
+    monkeypatch.setattr(utils, "is_in_or_equal", lambda a, b: checked.append(b) or real(a, b))
+    assert utils.is_static_file(str(path)) and checked == [media.ROOT]
+    assert not utils.is_static_file(__file__)  # and the others are still checked
+
+
 def test_new_folder_never_cleans_up_inline(monkeypatch):
     from ui import media
 
