@@ -11,6 +11,7 @@ from generators.device import pick_device, require_weights
 from generators.digits import DigitClassifier, DigitDiscriminator, DigitGenerator
 from generators.limits import SEED, Range
 from generators.microbatch import MicroBatcher
+from generators.traced import gil_free
 from generators.serving import batching
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -38,6 +39,20 @@ def validate(*, digit: int | None, count: int, seed: int, truncation: float) -> 
     COUNT.check("count", count), SEED.check("seed", seed), TRUNCATION.check("truncation", truncation)
 
 
+class SampleNet(torch.nn.Module):
+    """The generator, the discriminator and the classifier as one module: noise (B, z_dim) and labels (B,) ->
+    digits (B, 1, 28, 28) in [0, 1], D's realness (B,) and the classifier's probabilities (B, 10)."""
+
+    def __init__(self, G: DigitGenerator, D: DigitDiscriminator, C: DigitClassifier):
+        super().__init__()
+        self.G, self.D, self.C = G, D, C
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = self.G(z, labels)
+        images = (x + 1) / 2  # tanh range -> [0, 1]
+        return images, torch.sigmoid(self.D(x, labels)), torch.softmax(self.C(images), dim=1)
+
+
 class GanSampler:
     """Loads the generator, discriminator and grading classifier once; samples on demand.
 
@@ -50,7 +65,7 @@ class GanSampler:
 
     def __init__(self, path: Path = ASSETS, device: torch.device | None = None):
         self.path, self.device = Path(path), device
-        self._lock, self._models = threading.Lock(), None
+        self._lock, self._models, self._net = threading.Lock(), None, None
         self._real: dict[int, list[float]] = {}  # class -> realness of its real test digits
         # concurrent sample() calls run as one forward of G, D and the classifier (their rows are independent)
         self._batcher = MicroBatcher(self._forward)
@@ -68,6 +83,9 @@ class GanSampler:
                 # instead of 48, the classifier's convolutions and max-pools 10 instead of 23; same results to ~1e-6
                 layout = torch.channels_last if self.device.type == "cpu" else torch.preserve_format
                 self._models = tuple(m.to(self.device, memory_format=layout).eval() for m in models)
+                example = torch.zeros(2, models[0].z_dim), torch.zeros(2, dtype=torch.long)
+                # G, D and the classifier in one call that releases the GIL (generators/traced.py says why)
+                self._net = gil_free(SampleNet(*self._models), *(x.to(self.device) for x in example))
         return self._models
 
     def noise(self, count: int, seed: int, truncation: float) -> torch.Tensor:
@@ -100,10 +118,8 @@ class GanSampler:
     def _forward(self, z: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Noise (B, z_dim) and labels (B,) -> digits (B, 1, 28, 28) in [0, 1], D's realness (B,) and the
         classifier's probabilities (B, 10); each row depends on its own inputs only (eval mode)."""
-        G, D, C = self.load()
-        x = G(z, labels)
-        images = (x + 1) / 2  # tanh range -> [0, 1]
-        return images, torch.sigmoid(D(x, labels)), torch.softmax(C(images), dim=1)
+        self.load()
+        return self._net(z, labels)
 
     @torch.inference_mode()
     def stream_walk(self, *, digit: int, seed_a: int, seed_b: int, steps: int, truncation: float = 1.0,

@@ -18,6 +18,7 @@ from generators.digits import DigitClassifier, DigitVAE
 from generators.errors import InputError, Notice
 from generators.limits import SEED, Range, check_choice
 from generators.microbatch import MicroBatcher
+from generators.traced import Method, gil_free
 from generators.serving import batching
 from generators.vae_map import LatentProjection
 
@@ -67,7 +68,8 @@ class VaeInterpolator:
         self.projection: LatentProjection | None = None  # the latent map's (generators/vae_map.py)
         self._dots: tuple[torch.Tensor, torch.Tensor] | None = None
         # concurrent interpolations encode and decode together, one forward each (rows are independent)
-        self._encode, self._decode = MicroBatcher(lambda x: self._model.encode(x)), MicroBatcher(self._decoded)
+        self._encode, self._decode = MicroBatcher(self._encoded), MicroBatcher(self._decoded)
+        self._encoder = self._decoder = None  # the model's encode and decode, each in one GIL-free call
 
     def load(self) -> DigitVAE:
         with self._lock:
@@ -76,6 +78,9 @@ class VaeInterpolator:
                 require_weights(self.path, "training.train_vae")
                 self.bank = load_file(self.path / "examples.safetensors")
                 self._model = DigitVAE.from_pretrained(self.path).to(self.device).eval()
+                digits, latents = torch.zeros(2, 1, 28, 28), torch.zeros(2, self._model.latent_dim)
+                self._encoder = gil_free(Method(self._model, "encode"), digits.to(self.device))
+                self._decoder = gil_free(Method(self._model, "decode"), latents.to(self.device))
                 self.projection = self._projection(self._model)
         return self._model
 
@@ -97,9 +102,16 @@ class VaeInterpolator:
         return self.bank["digits"][pick].float() / 255
 
     @torch.inference_mode()
+    def _encoded(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Digits (n, 1, 28, 28) -> the latents' means and log-variances (n, latent) each."""
+        self.load()
+        return self._encoder(x)
+
+    @torch.inference_mode()
     def _decoded(self, z: torch.Tensor) -> torch.Tensor:
         """Latents (n, latent) -> digits (n, 1, 28, 28) on the CPU."""
-        return self._model.decode(z).cpu()
+        self.load()
+        return self._decoder(z).cpu()
 
     @staticmethod
     def from_image(image) -> torch.Tensor:
@@ -162,8 +174,8 @@ class VaeInterpolator:
                chunks: int = 8):
         """Decodes the path from `start` to `end` (latent means) in up to `chunks` pieces, yielding each."""
         steps, method = STEPS.check("steps", steps), check_choice("method", method, METHODS)
-        vae = self.load()
-        encode, decode = (self._encode, self._decode) if batching() else (vae.encode, self._decoded)
+        self.load()
+        encode, decode = (self._encode, self._decode) if batching() else (self._encoded, self._decoded)
         x = torch.cat([start, end]).to(self.device)  # (2, 1, 28, 28)
         mu, _ = encode(x)  # (2, latent)
         t = torch.linspace(0, 1, steps, device=self.device)[:, None]  # (steps, 1)
