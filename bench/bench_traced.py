@@ -1,6 +1,7 @@
-"""Eager vs traced (generators/traced.py) forwards of the image models, alone and beside busy Python threads.
+"""Eager vs traced forwards, alone and beside busy Python threads: the image models (generators/traced.py) and the
+text engine's decoding step (generators/batched_gpt2.step_graph, scripted).
 
-    python -m bench.bench_traced                  # GAN sample (G + D + classifier) and VAE decode, 16 and 100 rows
+    python -m bench.bench_traced                  # GAN sample, VAE decode, text step; 16 and 100 rows
     python -m bench.bench_traced --busy 0 1 3     # beside 0, 1 and 3 threads that run Python and nothing else
 
 Under load a server's other threads run Python (Gradio, the handlers' PNGs), and an eager forward takes the GIL back
@@ -15,7 +16,9 @@ import time
 
 import torch
 
+from generators.batched_gpt2 import BatchedGpt2, _step, step_graph
 from generators.gan import GanSampler, SampleNet
+from generators.text import TextContinuation
 from generators.traced import Method
 from generators.vae import VaeInterpolator
 
@@ -54,15 +57,27 @@ def median_ms(fn, inputs: tuple, repeats: int) -> float:
     return statistics.median(times)
 
 
+def text_step():
+    """The bundled text model's batched decoding step, eager and scripted, over one cache of 100 rows."""
+    fast = TextContinuation(torch.device("cpu")).load().fast
+    net = BatchedGpt2(fast, 100, onednn=True)
+
+    def with_graph(graph):
+        return lambda ids, pos: (setattr(net, "_graph", graph), net.step(ids, pos))[1]
+    inputs = lambda n: (torch.randint(0, fast.wte.shape[0], (n,)), torch.randint(0, 90, (n,)))  # noqa: E731
+    return "text decoding step", with_graph(_step), with_graph(step_graph(True)), inputs
+
+
 def models() -> list[tuple[str, torch.nn.Module, object, callable]]:
-    """(name, eager module, traced callable, inputs for n rows) for the GAN's sample and the VAE's decode."""
+    """(name, eager module, traced callable, inputs for n rows) for the GAN's sample, the VAE's decode and the text
+    model's decoding step."""
     gan, vae = GanSampler(device=torch.device("cpu")), VaeInterpolator(device=torch.device("cpu"))
     G, D, C = gan.load()
     vae.load()
     return [("GAN sample (G + D + classifier)", SampleNet(G, D, C), gan._net,
              lambda n: (torch.randn(n, G.z_dim), torch.randint(0, 10, (n,)))),
             ("VAE decode", Method(vae._model, "decode"), vae._decoder,
-             lambda n: (torch.randn(n, vae._model.latent_dim),))]
+             lambda n: (torch.randn(n, vae._model.latent_dim),)), text_step()]
 
 
 def main():

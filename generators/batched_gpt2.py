@@ -10,38 +10,87 @@ kernel computes a row differently when the batch around it changes:
 step to all rows (`pad=True`), so every kernel sees one shape.
 """
 
+import threading
+from typing import List, Optional, Union
+
 import torch
 import torch.nn.functional as F
 
 from generators.gpt2_fast import FastGpt2, KVCache
+from generators.traced import tracing
 
 ALIGN = 32  # attention lengths are multiples of this: a row's softmax runs the same vector loop alone or padded
 
 
-def _linear(w_in_out: torch.Tensor, bias: torch.Tensor | None, onednn: bool):
+def _linear(x: torch.Tensor, w: torch.Tensor, b: Optional[torch.Tensor], onednn: bool) -> torch.Tensor:
     """x (B, in) -> x @ W + b. oneDNN with a prepacked weight computes each row the same whatever B (measured);
-    elsewhere addmm, made invariant by padding every step to one shape."""
+    elsewhere addmm with W as (in, out), made invariant by padding every step to one shape."""
     if onednn:
-        packed = torch.ops.mkldnn._reorder_linear_weight(w_in_out.T.contiguous(), None)
-        return lambda x: torch.ops.mkldnn._linear_pointwise(x, packed, bias, "none", [], "")
-    return (lambda x: torch.addmm(bias, x, w_in_out)) if bias is not None else (lambda x: x @ w_in_out)
+        scalars: List[Optional[Union[int, float, complex]]] = []
+        return torch.ops.mkldnn._linear_pointwise(x, w, b, "none", scalars, "")
+    return torch.addmm(b, x, w) if b is not None else x @ w
+
+
+def _step(ids: torch.Tensor, pos: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, wte: torch.Tensor,
+          wpe: torch.Tensor, layers: List[List[torch.Tensor]], ln_f: List[torch.Tensor], lm_head: torch.Tensor,
+          arange: torch.Tensor, nh: int, eps: float, T: int, onednn: bool) -> torch.Tensor:
+    """One decoding step of B rows: ids (B,) at positions pos (B,), K/V written into the rows' cache slots, attention
+    over the first T positions -> logits (B, V). Each layer's tensors: ln_1 weight and bias, c_attn W and b, c_proj W
+    and b, ln_2 weight and bias, c_fc W and b, the MLP's c_proj W and b (W packed for oneDNN, else (in, out))."""
+    B, C = ids.shape[0], wte.shape[1]
+    hs = C // nh
+    mask = torch.zeros(B, 1, 1, T, device=ids.device)
+    mask.masked_fill_((arange[:T] > pos[:, None])[:, None, None], float("-inf"))  # (B, 1, 1, T)
+    x = wte[ids] + wpe[pos]  # (B, C)
+    rows = arange[:B]
+    for i in range(len(layers)):
+        w = layers[i]
+        h = F.layer_norm(x, [C], w[0], w[1], eps)
+        qkv = _linear(h, w[2], w[3], onednn).view(B, 3, nh, hs)
+        k_cache[i, rows, :, pos], v_cache[i, rows, :, pos] = qkv[:, 1], qkv[:, 2]
+        att = qkv[:, 0, :, None] @ k_cache[i, :B, :, :T].transpose(-1, -2)  # (B, nh, 1, T)
+        att = (att * hs ** -0.5 + mask).softmax(-1)
+        y = (att @ v_cache[i, :B, :, :T]).view(B, C)  # (B, nh, 1, hs) -> (B, C)
+        x = x + _linear(y, w[4], w[5], onednn)
+        h = F.layer_norm(x, [C], w[6], w[7], eps)
+        x = x + _linear(F.gelu(_linear(h, w[8], w[9], onednn), approximate="tanh"), w[10], w[11], onednn)
+    x = F.layer_norm(x, [C], ln_f[0], ln_f[1], eps)
+    return _linear(x, lm_head, None, onednn)
+
+
+_compiled, _compile_lock = {}, threading.Lock()
+
+
+def step_graph(script: bool):
+    """`_step` as one TorchScript call that runs every op with the GIL released (generators/traced.py says why it
+    matters under load: a 16-row step took 3.8 ms alone and 585 ms beside one busy Python thread in eager mode, 3.5
+    and 63 ms scripted), compiled once a process; `_step` itself when `script` is False or scripting fails."""
+    if not script:
+        return _step
+    with _compile_lock:
+        if "step" not in _compiled:
+            try:
+                _compiled["step"] = torch.jit.script(_step)
+            except Exception:  # noqa: BLE001 - the eager function computes the same
+                _compiled["step"] = _step
+        return _compiled["step"]
 
 
 class BatchedGpt2:
     """FastGpt2's arithmetic for B rows at their own positions, over per-row cache slots (rows 0..B-1)."""
 
     def __init__(self, fast: FastGpt2, rows: int, onednn: bool):
-        self.fast, self.nh, self.C, self.eps = fast, fast.n_head, fast.n_embd, fast.eps
+        self.fast, self.nh, self.C, self.eps, self.onednn = fast, fast.n_head, fast.n_embd, fast.eps, onednn
         slot = -(-fast.max_len // ALIGN) * ALIGN
         shape = (len(fast.layers), rows, self.nh, slot, self.C // self.nh)  # (L, R, nh, T, hs), FastGpt2's layout
         self.k, self.v = fast.wte.new_zeros(shape), fast.wte.new_zeros(shape)  # finite: masked slots get 0 weight
-        self.scale = (self.C // self.nh) ** -0.5
         self.pad_to = 0 if onednn else rows
-        self.layers = [(ln1_w, ln1_b, _linear(aw, ab, onednn), _linear(pw, pb, onednn), ln2_w, ln2_b,
-                        _linear(fw, fb, onednn), _linear(ow, ob, onednn))
+        pack = (lambda w: torch.ops.mkldnn._reorder_linear_weight(w.T.contiguous(), None)) if onednn else (lambda w: w)
+        self.layers = [[ln1_w, ln1_b, pack(aw), ab, pack(pw), pb, ln2_w, ln2_b, pack(fw), fb, pack(ow), ob]
                        for ln1_w, ln1_b, aw, ab, pw, pb, ln2_w, ln2_b, fw, fb, ow, ob in fast.layers]
-        self.lm_head = _linear(fast.lm_head_t, None, onednn)
+        self.lm_head = pack(fast.lm_head_t)
         self.arange = torch.arange(max(rows, slot), device=fast.wte.device)
+        self._graph = step_graph(tracing() and fast.wte.device.type == "cpu")
 
     @property
     def rows(self) -> int:
@@ -57,27 +106,8 @@ class BatchedGpt2:
         if self.pad_to > B:  # padding rows write position 0 of free slots, which a prefill overwrites
             ids, pos = F.pad(ids, (0, self.pad_to - B)), F.pad(pos, (0, self.pad_to - B))
         T = min(-(-(int(pos.max()) + 1) // ALIGN) * ALIGN, self.k.shape[3])
-        mask = torch.zeros(ids.shape[0], 1, 1, T, device=ids.device)
-        mask.masked_fill_((self.arange[:T] > pos[:, None])[:, None, None], float("-inf"))  # (B', 1, 1, T)
-        x = self.fast.wte[ids] + self.fast.wpe[pos]  # (B', C)
-        for i, layer in enumerate(self.layers):
-            x = self._block(x, i, layer, pos, mask, T)
-        x = F.layer_norm(x, (self.C,), *self.fast.ln_f, self.eps)
-        return self.lm_head(x)[:B]  # (B, V)
-
-    def _block(self, x, i, layer, pos, mask, T) -> torch.Tensor:
-        ln1_w, ln1_b, attn, proj, ln2_w, ln2_b, fc, out = layer
-        B, C, nh = x.shape[0], self.C, self.nh
-        h = F.layer_norm(x, (C,), ln1_w, ln1_b, self.eps)
-        q, k, v = attn(h).view(B, 3, nh, C // nh).unbind(1)  # each (B, nh, hs)
-        rows = self.arange[:B]
-        self.k[i, rows, :, pos], self.v[i, rows, :, pos] = k, v
-        att = q[:, :, None] @ self.k[i, :B, :, :T].transpose(-1, -2)  # (B, nh, 1, T)
-        att = (att * self.scale + mask).softmax(-1)
-        y = (att @ self.v[i, :B, :, :T]).view(B, C)  # (B, nh, 1, hs) -> (B, C)
-        x = x + proj(y)
-        h = F.layer_norm(x, (C,), ln2_w, ln2_b, self.eps)
-        return x + out(F.gelu(fc(h), approximate="tanh"))
+        return self._graph(ids, pos, self.k, self.v, self.fast.wte, self.fast.wpe, self.layers, list(self.fast.ln_f),
+                           self.lm_head, self.arange, self.nh, self.eps, T, self.onednn)[:B]  # (B, V)
 
     @torch.inference_mode()
     def is_batch_invariant(self, vocab: int, context: int) -> bool:

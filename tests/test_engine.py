@@ -75,6 +75,7 @@ def run(gen):
 
 def test_the_engine_checks_its_kernels(engine):
     assert engine.net.pad_to == 0  # oneDNN passed the check on this CPU (else every step is padded)
+    assert isinstance(engine.net._graph, torch.jit.ScriptFunction)  # each step one call, the GIL released
     assert engine.batch_invariant()
 
 
@@ -240,6 +241,26 @@ def test_a_burst_beyond_the_batch_limit_queues_and_completes(lm):
             submit(small, lm, (0, Sampling(), 0, 4, 0))  # more alternatives than rows can never run
     finally:
         small.close()
+
+
+@pytest.mark.parametrize("onednn", [True, False])
+def test_the_scripted_step_equals_the_eager_one_bit_for_bit(lm, onednn):
+    """The decoding step runs as one TorchScript call (batched_gpt2.step_graph: the GIL released for all its ops);
+    its logits and the cache it writes equal the plain function's, bit for bit."""
+    from generators.batched_gpt2 import BatchedGpt2, _step, step_graph
+
+    assert isinstance(step_graph(True), torch.jit.ScriptFunction) and step_graph(False) is _step
+    net = BatchedGpt2(lm.fast, 6, onednn=onednn)
+    g = torch.Generator().manual_seed(0)
+    ids, pos = torch.randint(0, lm.fast.wte.shape[0], (6,), generator=g), torch.randint(0, 40, (6,), generator=g)
+    base = [torch.randn(t.shape, generator=g) for t in (net.k, net.v)]
+    out = []
+    for graph in (step_graph(True), _step):
+        net._graph = graph
+        net.k[:], net.v[:] = base
+        with torch.inference_mode():
+            out.append((net.step(ids[:5], pos[:5]), net.k.clone(), net.v.clone()))
+    assert all(torch.equal(a, b) for a, b in zip(*out))
 
 
 def test_padded_mode_is_invariant_too(lm):
