@@ -10,7 +10,7 @@ kernel computes a row differently when the batch around it changes:
 step to all rows (`pad=True`), so every kernel sees one shape.
 """
 
-import threading
+import functools
 from typing import List, Optional, Union
 
 import torch
@@ -58,22 +58,19 @@ def _step(ids: torch.Tensor, pos: torch.Tensor, k_cache: torch.Tensor, v_cache: 
     return _linear(x, lm_head, None, onednn)
 
 
-_compiled, _compile_lock = {}, threading.Lock()
-
-
 def step_graph(script: bool):
     """`_step` as one TorchScript call that runs every op with the GIL released (generators/traced.py says why it
     matters under load: a 16-row step took 3.8 ms alone and 585 ms beside one busy Python thread in eager mode, 3.5
     and 63 ms scripted), compiled once a process; `_step` itself when `script` is False or scripting fails."""
-    if not script:
+    return _scripted() if script else _step
+
+
+@functools.cache
+def _scripted():
+    try:
+        return torch.jit.script(_step)
+    except Exception:  # noqa: BLE001 - the eager function computes the same
         return _step
-    with _compile_lock:
-        if "step" not in _compiled:
-            try:
-                _compiled["step"] = torch.jit.script(_step)
-            except Exception:  # noqa: BLE001 - the eager function computes the same
-                _compiled["step"] = _step
-        return _compiled["step"]
 
 
 class BatchedGpt2:
@@ -88,7 +85,7 @@ class BatchedGpt2:
         pack = (lambda w: torch.ops.mkldnn._reorder_linear_weight(w.T.contiguous(), None)) if onednn else (lambda w: w)
         self.layers = [[ln1_w, ln1_b, pack(aw), ab, pack(pw), pb, ln2_w, ln2_b, pack(fw), fb, pack(ow), ob]
                        for ln1_w, ln1_b, aw, ab, pw, pb, ln2_w, ln2_b, fw, fb, ow, ob in fast.layers]
-        self.lm_head = pack(fast.lm_head_t)
+        self.lm_head, self.ln_f = pack(fast.lm_head_t), list(fast.ln_f)
         self.arange = torch.arange(max(rows, slot), device=fast.wte.device)
         self._graph = step_graph(tracing() and fast.wte.device.type == "cpu")
 
@@ -106,7 +103,7 @@ class BatchedGpt2:
         if self.pad_to > B:  # padding rows write position 0 of free slots, which a prefill overwrites
             ids, pos = F.pad(ids, (0, self.pad_to - B)), F.pad(pos, (0, self.pad_to - B))
         T = min(-(-(int(pos.max()) + 1) // ALIGN) * ALIGN, self.k.shape[3])
-        return self._graph(ids, pos, self.k, self.v, self.fast.wte, self.fast.wpe, self.layers, list(self.fast.ln_f),
+        return self._graph(ids, pos, self.k, self.v, self.fast.wte, self.fast.wpe, self.layers, self.ln_f,
                            self.lm_head, self.arange, self.nh, self.eps, T, self.onednn)[:B]  # (B, V)
 
     @torch.inference_mode()

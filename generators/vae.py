@@ -103,14 +103,12 @@ class VaeInterpolator:
 
     @torch.inference_mode()
     def _encoded(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Digits (n, 1, 28, 28) -> the latents' means and log-variances (n, latent) each."""
-        self.load()
+        """Digits (n, 1, 28, 28) -> the latents' means and log-variances (n, latent) each (after load())."""
         return self._encoder(x)
 
     @torch.inference_mode()
     def _decoded(self, z: torch.Tensor) -> torch.Tensor:
-        """Latents (n, latent) -> digits (n, 1, 28, 28) on the CPU."""
-        self.load()
+        """Latents (n, latent) -> digits (n, 1, 28, 28) on the CPU (after load())."""
         return self._decoder(z).cpu()
 
     @staticmethod
