@@ -4,6 +4,7 @@
     python -m training.train_diffusion --resume --minutes 60    # continue from runs/diffusion/last.pt
     python -m training.train_diffusion --export-only            # write the EMA pipeline of the last checkpoint
     python -m training.train_diffusion --dry-run --out /tmp/d   # a few batches of a tiny UNet, for CI
+    python -m training.train_diffusion --init assets/diffusion  # a new run from an exported pipeline's UNet
 
 Recipe: DDPM (Ho et al., 2020): x_t = sqrt(a_t) x_0 + sqrt(1 - a_t) eps with t uniform over the 1000-step cosine
 schedule, loss = ||eps - eps_theta(x_t, t, y)||^2 (their eq. 14, the "simple" loss). The label is replaced by
@@ -24,7 +25,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from generators.diffusion import NO_LABEL, DigitDiffusionPipeline, build_scheduler, build_unet
-from training.metrics import frechet
+from training.metrics import sample_quality
 from training.mnist import DEFAULT_DATA, batches, load_mnist
 
 WARMUP = 200  # steps of linear learning-rate warm-up
@@ -43,8 +44,8 @@ def diffusion_loss(unet, scheduler, x0, labels, g, p_uncond: float, bf16: bool =
     noise = torch.randn(x0.shape, generator=g)
     t = torch.randint(0, scheduler.config.num_train_timesteps, (b,), generator=g)
     drop = torch.rand(b, generator=g) < p_uncond
-    labels = torch.where(drop, torch.full_like(labels, NO_LABEL), labels)
     dev = x0.device
+    labels = torch.where(drop.to(labels.device), torch.full_like(labels, NO_LABEL), labels)
     x_t = scheduler.add_noise(x0, noise.to(dev), t.to(dev))  # (B, 1, 28, 28)
     with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
         pred = unet(x_t, t.to(dev), class_labels=labels.to(dev)).sample
@@ -60,9 +61,8 @@ def evaluate(unet, scheduler, classifier, real: torch.Tensor, n: int, steps: int
     g = torch.Generator().manual_seed(0)
     fake = torch.cat([pipe(labels[i:i + 250], steps=steps, guidance=1.0, generator=g)
                       for i in range(0, n, 250)])
-    acc = (classifier(fake).argmax(1) == labels).float().mean().item()
-    fd = frechet(classifier.features(fake), classifier.features(real[:n]))
-    return {"eval_accuracy": round(acc, 4), "eval_frechet": round(fd, 2)}
+    m = sample_quality(classifier, fake, labels, real[:n])
+    return {"eval_accuracy": m["conditional_accuracy"], "eval_frechet": m["frechet"]}
 
 
 def save_state(run_dir: Path, step: int, minutes: float, **state) -> None:
@@ -83,6 +83,40 @@ def load_state(run_dir: Path, **state) -> tuple[int, float]:
         v.load_state_dict(ckpt[k])
     print(f"resumed from {path} at step {ckpt['step']} ({ckpt['minutes']:.1f} min trained)")
     return ckpt["step"], ckpt["minutes"]
+
+
+def checkpoint(run_dir: Path, step: int, minutes: float, *, unet, ema, opt, export, grade=None) -> dict:
+    """A checkpoint of a wall-clock run: the state for --resume, `export()` the shipped EMA pipeline, then
+    {"step", "minutes"} and what `grade()` (if given) measures of it."""
+    save_state(run_dir, step, minutes, unet=unet, ema=ema, opt=opt)
+    export()
+    return {"step": step, "minutes": round(minutes, 2)} | (grade() if grade else {})
+
+
+class WallClock:
+    """A run's budget of `minutes` of wall clock (on top of `done` minutes of the runs it resumes), with a
+    checkpoint every `every` minutes and at the end."""
+
+    def __init__(self, minutes: float, every: float, done: float = 0.0):
+        self.minutes, self.every, self.done = minutes, every, done
+        self.start = self.last = time.time()
+
+    def elapsed(self) -> float:
+        return (time.time() - self.start) / 60
+
+    def over(self) -> bool:
+        return self.elapsed() >= self.minutes
+
+    def cosine(self) -> float:
+        """The learning-rate factor of a half cosine from 1 to 0 over this run's minutes."""
+        return 0.5 + 0.5 * math.cos(math.pi * min(1.0, self.elapsed() / self.minutes))
+
+    def due(self, finished: bool) -> bool:
+        """Whether to checkpoint now: at the end, or `every` minutes after the last one."""
+        if finished or time.time() - self.last >= self.every * 60:
+            self.last = time.time()
+            return True
+        return False
 
 
 def export(ema, out: Path) -> None:
@@ -108,39 +142,38 @@ def train(*, data=DEFAULT_DATA, out="assets/diffusion", minutes: float = 60.0, s
           lr: float = 1e-3, ema: float = 0.999, p_uncond: float = 0.1, channels=(16, 32, 64),
           run_dir="runs/diffusion", resume: bool = False, checkpoint_minutes: float = 5.0, eval_samples: int = 0,
           classifier=None, real=None, dry_run: bool = False, device: str = "cpu", bf16: bool = False,
-          cosine: bool = False):
+          decay: bool = False, init=None):
     """Trains for `minutes` of wall clock (on top of a resumed run's); yields {"step", "epoch", "loss"} every step
     and {"step", "minutes", "eval_..."} at each checkpoint, when it also exports the EMA pipeline to `out`.
     `classifier` and `real` (test digits in [0, 1]) grade `eval_samples` samples at each checkpoint.
-    `cosine`: the learning rate falls from `lr` to 0 along a half cosine over this run's `minutes` of wall clock."""
+    `decay`: the learning rate falls from `lr` to 0 along a half cosine over this run's `minutes` of wall clock.
+    `init`: an exported pipeline folder whose UNet starts the model and its EMA (a new run, fresh optimizer)."""
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     x_train, y_train = load_mnist(data, "train")
-    x_train = x_train * 2 - 1  # the UNet's range [-1, 1]
-    unet = (build_unet((4, 8), 1, 4) if dry_run else build_unet(channels)).to(device)
+    x_train, y_train = (x_train * 2 - 1).to(device), y_train.to(device)  # the UNet's range [-1, 1]
+    unet = build_unet((4, 8), 1, 4) if dry_run else build_unet(channels)
+    if init is not None:
+        unet.load_state_dict(DigitDiffusionPipeline.from_pretrained(init).unet.state_dict())
+    unet = unet.to(device)
     ema_unet = copy.deepcopy(unet).eval().requires_grad_(False)
     scheduler, opt = build_scheduler(), torch.optim.AdamW(unet.parameters(), lr=lr, weight_decay=0.0)
     run_dir, out = Path(run_dir), Path(out)
     step, done_minutes = load_state(run_dir, unet=unet, ema=ema_unet, opt=opt) if resume else (0, 0.0)
-    start, last_ckpt, epoch = time.time(), time.time(), 0
+    clock, epoch = WallClock(minutes, checkpoint_minutes, done_minutes), 0
     stop_step = step + 3 if dry_run else None  # --dry-run: 3 batches, then one checkpoint + export
     while True:
         for x0, labels in batches(x_train, y_train, batch_size, g):
-            rate = lr * (0.5 + 0.5 * math.cos(math.pi * min(1.0, (time.time() - start) / 60 / minutes))) if cosine else lr
-            loss = train_step(unet, ema_unet, opt, scheduler, x0.to(device), labels.to(device), g, lr=rate,
+            loss = train_step(unet, ema_unet, opt, scheduler, x0, labels, g, lr=lr * (clock.cosine() if decay else 1),
                               p_uncond=p_uncond, ema=ema, step=step, bf16=bf16)
             step += 1
             yield {"step": step, "epoch": epoch, "loss": loss}
-            elapsed = (time.time() - start) / 60
-            finished = elapsed >= minutes or step == stop_step
-            if finished or time.time() - last_ckpt >= checkpoint_minutes * 60:
-                metrics = {"step": step, "minutes": round(done_minutes + elapsed, 2)}
-                save_state(run_dir, step, done_minutes + elapsed, unet=unet, ema=ema_unet, opt=opt)
-                export(ema_unet, out)
-                if eval_samples and classifier is not None:
-                    metrics |= evaluate(ema_unet, scheduler, classifier, real, eval_samples)
-                yield metrics
-                last_ckpt = time.time()
+            finished = clock.over() or step == stop_step
+            if clock.due(finished):
+                grade = classifier is not None and eval_samples and (
+                    lambda: evaluate(ema_unet, scheduler, classifier, real, eval_samples))
+                yield checkpoint(run_dir, step, done_minutes + clock.elapsed(), unet=unet, ema=ema_unet, opt=opt,
+                                 export=lambda: export(ema_unet, out), grade=grade)
                 if finished:
                     return
         epoch += 1
@@ -161,6 +194,8 @@ def parse_args():
     p.add_argument("--channels", default="16,32,64", help="UNet block_out_channels (28, 14, 7 px)")
     p.add_argument("--run-dir", default="runs/diffusion", help="checkpoints for --resume")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --run-dir")
+    p.add_argument("--init", default=None, metavar="DIR",
+                   help="start from the UNet of an exported pipeline (its --channels must match; a fresh optimizer)")
     p.add_argument("--checkpoint-minutes", type=float, default=5.0, help="checkpoint + export interval")
     p.add_argument("--eval", type=int, default=0, metavar="N", help="grade N samples at each checkpoint (0 = off)")
     p.add_argument("--classifier", default="assets/classifier", help="the MNIST classifier for --eval")
@@ -188,14 +223,14 @@ def run(args) -> None:
     classifier = real = None
     if args.eval:
         from generators.digits import DigitClassifier
-        classifier = DigitClassifier.from_pretrained(args.classifier).eval()
-        real = load_mnist(args.data, "test")[0]
+        classifier = DigitClassifier.from_pretrained(args.classifier).eval().to(args.device)
+        real = load_mnist(args.data, "test")[0].to(args.device)
     (history, earlier), losses = earlier_runs(args), []
     bar = tqdm(train(data=args.data, out=args.out, minutes=args.minutes, seed=args.seed, batch_size=args.batch_size,
                      lr=args.lr, ema=args.ema, p_uncond=args.p_uncond, channels=channels, run_dir=args.run_dir,
                      resume=args.resume, checkpoint_minutes=args.checkpoint_minutes, eval_samples=args.eval,
                      classifier=classifier, real=real, dry_run=args.dry_run, device=args.device,
-                     bf16=args.bf16, cosine=args.cosine), mininterval=5)
+                     bf16=args.bf16, decay=args.cosine, init=args.init), mininterval=5)
     for m in bar:
         if "loss" in m:
             losses.append(m["loss"])
@@ -207,7 +242,7 @@ def run(args) -> None:
             write_summary(args, channels, history, earlier)
 
 
-RECIPE = ("steps", "train_minutes", "device", "batch_size", "lr", "cosine", "ema", "p_uncond", "seed", "bf16")
+RECIPE = ("steps", "train_minutes", "device", "batch_size", "lr", "cosine", "ema", "p_uncond", "seed", "bf16", "init")
 
 
 def earlier_runs(args) -> tuple[list, list]:
@@ -225,7 +260,7 @@ def write_summary(args, channels, history, earlier=()) -> None:
     summary = {"steps": history[-1]["step"], "train_minutes": history[-1]["minutes"],
                "device": args.device, "batch_size": args.batch_size, "lr": args.lr, "cosine": args.cosine,
                "ema": args.ema, "p_uncond": args.p_uncond, "channels": list(channels),
-               "seed": args.seed, "bf16": args.bf16, "dry_run": args.dry_run, "history": history,
+               "seed": args.seed, "bf16": args.bf16, "init": args.init, "dry_run": args.dry_run, "history": history,
                "earlier_runs": list(earlier)}
     Path(args.out, "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
 
