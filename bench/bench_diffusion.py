@@ -7,9 +7,10 @@
 Quality, graded as bench_digits grades the GAN: the class accuracy of conditional samples (digit i % 10 for sample
 i) as read by our MNIST classifier, and the Frechet distance on its 128-d features (Heusel et al., 2017, with our
 classifier in place of Inception) to real test digits, beside the real-vs-real floor at the same sample size.
-The headline rows (DPM-Solver++ at 20 steps, and the fast path: UniPC at 4) use --samples digits; the table over
+The headline rows (DPM-Solver++ at 20 steps; UniPC at 4; the distilled student at its 4 DDIM steps, unguided, from
+assets/diffusion-4step) use --samples digits; the table over
 sampler x steps x guidance uses --table-samples, with its own floor.
-Speed: compute for 16 digits at 20 steps and at 4 (the fast path), beside the GAN's 64-digit grid and the VAE's
+Speed: compute for 16 digits at 20 steps and at 4 (UniPC; the student), beside the GAN's 64-digit grid and the VAE's
 16-frame interpolation, timed here in the same process.
 """
 
@@ -20,24 +21,25 @@ from pathlib import Path
 import torch
 
 from bench.bench_digits import timed
-from generators.diffusion import ASSETS, DEFAULT_GUIDANCE, DEFAULT_INTERVAL, DiffusionSampler
+from generators.digits import DigitClassifier
+from generators.diffusion import ASSETS, DEFAULT_GUIDANCE, DEFAULT_INTERVAL, DISTILLED, STUDENT_ASSETS, DiffusionSampler
 from generators.gan import GanSampler
 from generators.vae import VaeInterpolator
 from training.metrics import frechet, sample_quality
 from training.mnist import DEFAULT_DATA, load_mnist
 
 
-HEADLINE = (("DPM-Solver++", 20), ("UniPC", 4))  # the tab's default, and the fast path
+# the tab's default, the teacher's 4-step fast path, and the distilled student's 4 steps (guidance built in)
+HEADLINE = (("DPM-Solver++", 20), ("UniPC", 4), (DISTILLED, 4))
 
 
 @torch.no_grad()
 def diffusion_samples(sampler: DiffusionSampler, n: int, *, steps: int, guidance: float, name: str,
                       interval: float = 1.0, seed: int = 0, batch: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
     """n conditional samples (digit i % 10), in batches, reproducible from `seed`."""
-    pipe, labels = sampler.load(), torch.arange(n) % 10
+    pipe, labels, how = sampler.load(), torch.arange(n) % 10, sampler.run_kwargs(name)  # "Distilled": DDIM + student
     g = torch.Generator().manual_seed(seed)
-    fake = torch.cat([pipe(labels[i:i + batch], steps=steps, guidance=guidance, generator=g, sampler=name,
-                           interval=interval)
+    fake = torch.cat([pipe(labels[i:i + batch], steps=steps, guidance=guidance, generator=g, interval=interval, **how)
                       for i in range(0, n, batch)])
     return fake, labels
 
@@ -66,13 +68,15 @@ def gan_frechet(gan: GanSampler, real: torch.Tensor, n: int) -> dict:
 
 
 def quality(sampler, gan, real, args) -> list[tuple[str, str]]:
-    C = gan.load()[2]
+    C = DigitClassifier.from_pretrained(args.classifier).eval().to(real.device)
     n, rows = args.samples, []
     rows.append((f"real-vs-real floor ({n} vs {n} test digits)", f"{floor(C, real, n):.2f}"))
-    g = gan_frechet(gan, real, n)
-    rows.append((f"GAN ({n} samples): accuracy, Frechet", f"{g['conditional_accuracy']:.2%}, {g['frechet']:.2f}"))
+    if not args.no_gan:
+        g = gan_frechet(gan, real, n)
+        rows.append((f"GAN ({n} samples): accuracy, Frechet", f"{g['conditional_accuracy']:.2%}, {g['frechet']:.2f}"))
     for name, steps in HEADLINE:
-        for w, interval in [(w, i) for w in args.headline_guidance for i in (args.interval if w else [1.0])]:
+        guidance = [0.0] if name == DISTILLED else args.headline_guidance
+        for w, interval in [(w, i) for w in guidance for i in (args.interval if w else [1.0])]:
             m, s = graded(sampler, C, real, n, steps=steps, guidance=w, name=name, interval=interval)
             rows.append((f"diffusion {name} {steps} steps, guidance {w}, interval {interval} ({n} samples): "
                          "accuracy, Frechet", f"{m['conditional_accuracy']:.2%}, {m['frechet']:.2f}  ({s:.0f} s)"))
@@ -97,7 +101,9 @@ def speed(sampler, gan, vae, repeats: int) -> list[tuple[str, str]]:
     start, end = vae.test_digit(1, 0), vae.test_digit(7, 0)
     rows = []
     for name, steps in HEADLINE:
-        for w, interval in ((0.0, 1.0), (1.0, 1.0), (DEFAULT_GUIDANCE, DEFAULT_INTERVAL)):
+        settings = (((0.0, 1.0),) if name == DISTILLED
+                    else ((0.0, 1.0), (1.0, 1.0), (DEFAULT_GUIDANCE, DEFAULT_INTERVAL)))
+        for w, interval in settings:
             ms = timed(lambda: sampler.sample(digit=None, count=16, steps=steps, guidance=w, seed=0,
                                               sampler=name, interval=interval), repeats)
             rows.append((f"diffusion: 16 digits, {name} {steps} steps, guidance {w}, interval {interval}, ms",
@@ -113,6 +119,8 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(DEFAULT_DATA), help="MNIST IDX folder")
     p.add_argument("--model", default=str(ASSETS), help="the exported diffusion pipeline")
+    p.add_argument("--student", default=str(STUDENT_ASSETS), help="the distilled 4-step student's pipeline")
+    p.add_argument("--classifier", default="assets/classifier", help="the MNIST classifier that grades")
     p.add_argument("--samples", type=int, default=2000, help="samples for the headline rows")
     p.add_argument("--table-samples", type=int, default=500, help="samples for each cell of the table")
     p.add_argument("--samplers", nargs="+", default=["DPM-Solver++", "UniPC", "DDIM"])
@@ -123,6 +131,9 @@ def parse_args():
                    help="guidance only below this share of the noise schedule, in the headline rows (1 = always)")
     p.add_argument("--table-interval", type=float, default=1.0, help="the same for the table")
     p.add_argument("--no-table", action="store_true", help="headline rows and speed only")
+    p.add_argument("--table-only", action="store_true", help="the table alone (no GAN, VAE, speed or headline rows)")
+    p.add_argument("--no-speed", action="store_true", help="skip the timings (on a machine whose seconds don't count)")
+    p.add_argument("--no-gan", action="store_true", help="skip the GAN's quality row")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     p.add_argument("--quick", action="store_true", help="200 samples, a 2 x 3 x 2 table, 3 timing repeats")
     p.add_argument("--device", default="cpu")
@@ -138,12 +149,14 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    sampler = DiffusionSampler(Path(args.model), device=device)
+    sampler = DiffusionSampler(Path(args.model), device=device, student=Path(args.student))
     gan, vae = GanSampler(device=device), VaeInterpolator(device=device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
     print(f"torch {torch.__version__}, device {device.type} ({name})", flush=True)
     real = load_mnist(args.data, "test")[0].to(device)
-    rows = speed(sampler, gan, vae, 3 if args.quick else 10)
+    if args.table_only:
+        return table(sampler, DigitClassifier.from_pretrained(args.classifier).eval().to(device), real, args)
+    rows = [] if args.no_speed else speed(sampler, gan, vae, 3 if args.quick else 10)
     rows += quality(sampler, gan, real, args)
     width = max(len(r[0]) for r in rows)
     for label, value in rows:

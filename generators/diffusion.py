@@ -23,22 +23,27 @@ from diffusers import (DDIMScheduler, DDPMScheduler, DiffusionPipeline, DPMSolve
                        UNet2DModel, UniPCMultistepScheduler)
 
 from generators.device import pick_device
-from generators.errors import ModelUnavailable
-from generators.limits import SEED, Range, check_choice
+from generators.errors import InputError, ModelUnavailable
+from generators.limits import SEED, Range, check_choice, shown
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "diffusion"
+STUDENT_ASSETS = ASSETS.with_name("diffusion-4step")  # the distilled first step (training/distill_diffusion.py)
 NO_LABEL = 10  # the class id of "no label" (classifier-free guidance's unconditional branch)
-SAMPLERS = ("DPM-Solver++", "UniPC", "DDIM", "DDPM")
+SAMPLERS = ("DPM-Solver++", "UniPC", "DDIM", "DDPM", "Distilled")
 SCHEDULERS = {"DPM-Solver++": DPMSolverMultistepScheduler, "UniPC": UniPCMultistepScheduler, "DDIM": DDIMScheduler,
-              "DDPM": DDPMScheduler}
+              "DDPM": DDPMScheduler, "Distilled": DDIMScheduler}
 # DPM-Solver++ (2nd order, Lu et al. 2022) and DDIM (eta = 0, Song et al. 2021) are deterministic ODE solvers:
 # good from a few steps, little gained past ~50. UniPC (2nd order predictor-corrector, Zhao et al. 2023) reuses each
 # step's model output to correct the last one: at 4 steps it is the closest of the three to its 20-step samples.
 # DDPM is ancestral sampling (Ho et al. 2020): noise is added back at every step, so it needs many steps; 1000 is its
 # full training schedule, fewer take strided timesteps with the variances recomputed for the stride (Nichol &
-# Dhariwal, 2021, section 4).
-STEPS = {"DPM-Solver++": Range(1, 100), "UniPC": Range(1, 100), "DDIM": Range(1, 100), "DDPM": Range(50, 1000)}
-DEFAULT_STEPS = {"DPM-Solver++": 20, "UniPC": 4, "DDIM": 20, "DDPM": 1000}
+# Dhariwal, 2021, section 4). "Distilled" is DDIM at 4 steps whose first step (t = 999 -> 749, from pure noise) is
+# taken by a second UNet (STUDENT_ASSETS) trained to land where the default 20-step DPM-Solver++ run is at t = 749;
+# the other three are this UNet's, unguided: it runs at exactly 4 steps and guidance 0.
+STEPS = {"DPM-Solver++": Range(1, 100), "UniPC": Range(1, 100), "DDIM": Range(1, 100), "DDPM": Range(50, 1000),
+         "Distilled": Range(4, 4)}
+DEFAULT_STEPS = {"DPM-Solver++": 20, "UniPC": 4, "DDIM": 20, "DDPM": 1000, "Distilled": 4}
+DISTILLED = "Distilled"
 COUNT = Range(1, 64)
 GUIDANCE = Range(0, 10, whole=False)
 # guidance only where t < interval x 1000: the noisiest steps decide the digit's layout and there guidance mostly
@@ -49,7 +54,8 @@ INTERVAL = Range(0.05, 1, whole=False)
 # DPM-Solver++ steps, guidance 2 below 0.7 read 99.65% as asked at Frechet 16.15 (guidance 2 at every step: 100.00%,
 # 51.10; none: 96.65%, 13.26); at UniPC's 4 steps (999, 749, 499, 249) the first must be guided: 0.7 read 91.25%,
 # guidance 1 at every step 99.80%
-SAMPLER_GUIDANCE = {"DPM-Solver++": (2.0, 0.7), "UniPC": (1.0, 1.0), "DDIM": (2.0, 0.7), "DDPM": (2.0, 0.7)}
+SAMPLER_GUIDANCE = {"DPM-Solver++": (2.0, 0.7), "UniPC": (1.0, 1.0), "DDIM": (2.0, 0.7), "DDPM": (2.0, 0.7),
+                    "Distilled": (0.0, 1.0)}
 DEFAULT_GUIDANCE, DEFAULT_INTERVAL = SAMPLER_GUIDANCE["DPM-Solver++"]
 DIGIT = Range(0, 9)
 
@@ -100,6 +106,14 @@ def unet_passes(config, *, steps: int, sampler: str, guidance: float, interval: 
     scheduler = make_scheduler(config, sampler)
     scheduler.set_timesteps(steps)
     return sum(2 if guidance and guided_at(t, interval, config) else 1 for t in scheduler.timesteps)
+
+
+def ddim_from_x0(x: torch.Tensor, x0: torch.Tensor, a_t: torch.Tensor, a_next: torch.Tensor) -> torch.Tensor:
+    """One deterministic DDIM step (eta = 0) from x_t to x_next given the clean estimate x0: the eps that x0 implies,
+    eps = (x_t - sqrt(a_t) x0) / sqrt(1 - a_t), then x_next = sqrt(a_next) x0 + sqrt(1 - a_next) eps (Song et al.,
+    2021, eq. 12); a_t, a_next: cumulative alphas, 1 for a_next lands on x0."""
+    eps = (x - a_t.sqrt() * x0) / (1 - a_t).sqrt()
+    return a_next.sqrt() * x0 + (1 - a_next).sqrt() * eps
 
 
 def to_unit(x: torch.Tensor) -> torch.Tensor:
@@ -158,11 +172,16 @@ class DigitDiffusionPipeline(DiffusionPipeline):
 
     @torch.no_grad()
     def denoise(self, labels: torch.Tensor, *, steps: int, guidance: float, generator: torch.Generator,
-                sampler: str = "DPM-Solver++", noise: torch.Tensor | None = None, interval: float = 1.0):
+                sampler: str = "DPM-Solver++", noise: torch.Tensor | None = None, interval: float = 1.0,
+                first_step: UNet2DModel | None = None):
         """Yields a DenoisingStep after each of `steps` steps; the last has done=True and the finished digits.
 
         `noise` (B, 1, 28, 28) is x_T; drawn from `generator` (a CPU generator) when not given. `interval`: guidance
         only at t < interval x 1000 (1 = at every step; an unguided step costs one UNet pass, not two).
+        `first_step`: a distilled first step (training/distill_diffusion.py), a UNet that predicts x_0 from x_T at
+        the first timestep; the run takes its DDIM step from there (sampler "DDIM"), then goes on with this
+        pipeline's UNet. Where the first timestep is t = 999, sqrt(a_t) is 5e-5: an eps-predicting UNet's x_0 there
+        is its eps error magnified 20,000 times, so a network asked for one good step from pure noise predicts x_0.
         """
         device = self.unet.device
         scheduler = make_scheduler(self.scheduler.config, sampler)
@@ -179,11 +198,22 @@ class DigitDiffusionPipeline(DiffusionPipeline):
             # what the UNet predicts) walks x_t along an eps that disagrees with the clipped x_0, and the error
             # grows with the steps: at guidance 3 and 20 steps only 4% of the digits read as asked (100% with it).
             noise_from["use_clipped_model_output"] = True
+        if first_step is not None and sampler != "DDIM":
+            raise ValueError("a distilled first step is a DDIM step")
+        ts = [int(t) for t in scheduler.timesteps]
         for i, t in enumerate(scheduler.timesteps):
-            eps = self.predict_noise(scheduler.scale_model_input(x, t), t, labels, self.guided(t, guidance, interval))
-            out = scheduler.step(eps, t, x, **noise_from)
-            x0 = self.clean_estimate(scheduler, out, x, eps, t)
-            x = out.prev_sample
+            if i == 0 and first_step is not None:
+                x0 = first_step(x, torch.full((len(x),), int(t), device=device), class_labels=labels).sample
+                x0 = x0.clamp(-1, 1)
+                a = scheduler.alphas_cumprod.to(device)
+                a_next = a[ts[1]] if len(ts) > 1 else torch.ones((), device=device)
+                x = ddim_from_x0(x, x0, a[int(t)], a_next)
+            else:
+                eps = self.predict_noise(scheduler.scale_model_input(x, t), t, labels,
+                                         self.guided(t, guidance, interval))
+                out = scheduler.step(eps, t, x, **noise_from)
+                x0 = self.clean_estimate(scheduler, out, x, eps, t)
+                x = out.prev_sample
             done = i == len(scheduler.timesteps) - 1
             yield DenoisingStep(i + 1, steps, to_unit(x), to_unit(x0), labels.tolist(), done)
 
@@ -203,6 +233,8 @@ def validate(*, digit: int | None, count: int, steps: int, guidance: float, seed
     check_choice("sampler", sampler, SAMPLERS)
     STEPS[sampler].check("steps", steps)
     GUIDANCE.check("guidance", guidance)
+    if sampler == DISTILLED and guidance != 0:
+        raise InputError("diffusion_distilled_guidance", got=shown(guidance))
     INTERVAL.check("guidance_interval", interval)
     SEED.check("seed", seed)
 
@@ -217,21 +249,38 @@ class DiffusionSampler:
         >>> digits = step.sample  # the last step holds the finished digits
     """
 
-    def __init__(self, path: Path = ASSETS, device: torch.device | None = None):
+    def __init__(self, path: Path = ASSETS, device: torch.device | None = None, student: Path | None = None):
         self.path, self.device = Path(path), device
-        self._lock, self._pipe = threading.Lock(), None
+        self.student = Path(student) if student is not None else self.path.with_name(STUDENT_ASSETS.name)
+        self._lock, self._pipe, self._student = threading.Lock(), None, None
 
     def load(self) -> DigitDiffusionPipeline:
         """The pipeline on the adapter's device, loaded on the first call."""
         with self._lock:
             if self._pipe is None:
-                if not (self.path / "model_index.json").exists():
-                    raise ModelUnavailable("weights_missing", folder=str(self.path), script="training.train_diffusion")
-                self.device = self.device or pick_device()
-                pipe = DigitDiffusionPipeline.from_pretrained(self.path)
-                pipe.unet.eval()
-                self._pipe = pipe.to(self.device)
+                self._pipe = self._from(self.path, "training.train_diffusion")
         return self._pipe
+
+    def load_student(self) -> DigitDiffusionPipeline:
+        """The distilled first step of "Distilled" (its UNet predicts x_0 at t = 999), loaded on its first use."""
+        with self._lock:
+            if self._student is None:
+                self._student = self._from(self.student, "training.distill_diffusion")
+        return self._student
+
+    def run_kwargs(self, sampler: str) -> dict:
+        """How the teacher's pipeline runs `sampler`: "Distilled" is DDIM with the student's first step."""
+        if sampler == DISTILLED:
+            return {"sampler": "DDIM", "first_step": self.load_student().unet}
+        return {"sampler": sampler}
+
+    def _from(self, folder: Path, script: str) -> DigitDiffusionPipeline:
+        if not (folder / "model_index.json").exists():
+            raise ModelUnavailable("weights_missing", folder=str(folder), script=script)
+        self.device = self.device or pick_device()
+        pipe = DigitDiffusionPipeline.from_pretrained(folder)
+        pipe.unet.eval()
+        return pipe.to(self.device)
 
     @staticmethod
     def draw(*, digit: int | None, count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -253,12 +302,12 @@ class DiffusionSampler:
         """
         validate(digit=digit, count=count, steps=steps, guidance=guidance, seed=seed, sampler=sampler,
                  interval=interval)
-        pipe = self.load()
+        pipe, how = self.load(), self.run_kwargs(sampler)
         labels, noise = self.draw(digit=digit, count=count, seed=seed)
         # the step noise of DDPM comes from its own generator, seeded from the request (seed + 2: not the x_T stream)
         g = torch.Generator().manual_seed(seed + 2)
-        yield from pipe.denoise(labels, steps=steps, guidance=float(guidance), generator=g, sampler=sampler,
-                                noise=noise, interval=float(interval))
+        yield from pipe.denoise(labels, steps=steps, guidance=float(guidance), generator=g, noise=noise,
+                                interval=float(interval), **how)
 
     def sample(self, **request) -> DenoisingStep:
         """The last item of `stream(**request)`: the finished digits."""

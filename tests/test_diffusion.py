@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from generators.diffusion import (COUNT, GUIDANCE, SAMPLERS, STEPS, DigitDiffusionPipeline, DiffusionSampler,
-                                  build_scheduler, build_unet, unet_passes)
+from generators.diffusion import (COUNT, DISTILLED, GUIDANCE, SAMPLERS, STEPS, DigitDiffusionPipeline,
+                                  DiffusionSampler, build_scheduler, build_unet, unet_passes)
 from generators.digits import DigitClassifier
 from generators.errors import InputError, ModelUnavailable
 
@@ -17,15 +17,17 @@ ROOT = Path(__file__).resolve().parents[1]
 MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
 
-def tiny_pipeline() -> DigitDiffusionPipeline:
-    torch.manual_seed(0)
+def tiny_pipeline(seed: int = 0) -> DigitDiffusionPipeline:
+    torch.manual_seed(seed)
     return DigitDiffusionPipeline(build_unet((4, 8), layers_per_block=1, norm_num_groups=2), build_scheduler())
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("diffusion")
+    """A tiny teacher in diffusion/ and a tiny "student" (other weights) beside it in diffusion-4step/."""
+    path = tmp_path_factory.mktemp("models") / "diffusion"
     tiny_pipeline().save_pretrained(path)
+    tiny_pipeline(seed=1).save_pretrained(path.with_name("diffusion-4step"))
     return path
 
 
@@ -35,7 +37,10 @@ def sampler(folder) -> DiffusionSampler:
 
 
 def request(**changes) -> dict:
-    return {"digit": 3, "count": 2, "steps": 3, "guidance": 1.0, "seed": 0, "sampler": "DPM-Solver++"} | changes
+    base = {"digit": 3, "count": 2, "steps": 3, "guidance": 1.0, "seed": 0, "sampler": "DPM-Solver++"}
+    if changes.get("sampler") == DISTILLED:  # it takes 4 steps and guidance 0 only
+        base |= {"steps": 4, "guidance": 0.0}
+    return base | changes
 
 
 def test_folder_is_a_pipeline_repo(folder):
@@ -57,6 +62,8 @@ def test_save_load_round_trip_gives_the_same_digits(folder):
 @pytest.mark.parametrize("name", SAMPLERS)
 def test_same_seed_same_digits_and_streamed_final_equals_sample(sampler, name):
     steps = max(3, int(STEPS[name].lo))
+    if name == DISTILLED:
+        steps = 4
     run = list(sampler.stream(**request(sampler=name, steps=steps)))
     assert [s.index for s in run] == list(range(1, steps + 1)) and [s.done for s in run][-2:] == [False, True]
     final = sampler.sample(**request(sampler=name, steps=steps))
@@ -108,7 +115,9 @@ def test_closing_the_stream_stops_the_unet(sampler):
     ({"guidance": -0.5}, "float_range"), ({"guidance": float("nan")}, "float_range"), ({"count": 0}, "int_range"),
     ({"count": 65}, "int_range"), ({"digit": 10}, "int_range"), ({"seed": -1}, "int_range"),
     ({"sampler": "Euler"}, "choice"), ({"steps": 2.5}, "int_range"), ({"interval": 0.0}, "float_range"),
-    ({"interval": 1.5}, "float_range")])
+    ({"interval": 1.5}, "float_range"), ({"sampler": DISTILLED, "steps": 3}, "int_range"),
+    ({"sampler": DISTILLED, "steps": 20}, "int_range"),
+    ({"sampler": DISTILLED, "guidance": 1.0}, "diffusion_distilled_guidance")])
 def test_bad_input_raises_input_error(sampler, bad, key):
     with pytest.raises(InputError) as e:
         next(sampler.stream(**request(**bad)))
@@ -133,6 +142,40 @@ def test_guidance_interval_guides_only_the_steps_below_it(sampler):
     assert rows == [unet_passes(config, steps=3, sampler="DPM-Solver++", guidance=2.0, interval=i)
                     for i in (1.0, 0.05, 0.5)] == [6, 3, 4]  # trailing timesteps 999, 666, 332
     assert unet_passes(config, steps=20, sampler="DPM-Solver++", guidance=0.0, interval=0.7) == 20
+
+
+def test_distilled_is_ddim_with_the_students_first_step(sampler, folder):
+    """"Distilled" is DDIM at 4 steps, guidance 0: the student (diffusion-4step/ beside the teacher) takes the first
+    step from x_T at t = 999, the teacher's UNet the other three; one pass a step."""
+    teacher, student, seen = sampler.load(), sampler.load_student(), []
+    assert student is not teacher and student.unet.device.type == "cpu"
+    hooks = [net.unet.register_forward_pre_hook(lambda module, args, who=who: seen.append((who, int(args[1][0]),
+                                                                                             len(args[0]))))
+             for who, net in (("student", student), ("teacher", teacher))]
+    try:
+        got = sampler.sample(**request(sampler=DISTILLED)).sample
+    finally:
+        [h.remove() for h in hooks]
+    assert seen == [("student", 999, 2), ("teacher", 749, 2), ("teacher", 499, 2), ("teacher", 249, 2)]
+    labels, noise = sampler.draw(digit=3, count=2, seed=0)
+    first = DigitDiffusionPipeline.from_pretrained(folder.with_name("diffusion-4step")).unet
+    teacher = DigitDiffusionPipeline.from_pretrained(folder)
+    expected = teacher(labels, steps=4, guidance=0.0, generator=torch.Generator(), sampler="DDIM", noise=noise,
+                       first_step=first)
+    torch.testing.assert_close(got, expected)
+    plain = sampler.sample(**request(sampler="DDIM", steps=4, guidance=0.0)).sample
+    assert not torch.equal(got, plain)
+    with pytest.raises(ValueError, match="DDIM"):
+        next(teacher.denoise(labels, steps=4, guidance=0.0, generator=torch.Generator(), first_step=first))
+
+
+def test_a_missing_student_is_the_keyed_error_naming_its_script(tmp_path):
+    tiny_pipeline().save_pretrained(tmp_path / "diffusion")
+    alone = DiffusionSampler(tmp_path / "diffusion", device=torch.device("cpu"))
+    assert alone.sample(**request()).done  # the teacher's samplers still work
+    with pytest.raises(ModelUnavailable) as e:
+        next(alone.stream(**request(sampler=DISTILLED)))
+    assert e.value.key == "weights_missing" and e.value.fields["script"] == "training.distill_diffusion"
 
 
 def test_limits_read_by_the_ui():
@@ -195,3 +238,79 @@ def test_a_resumed_run_keeps_the_earlier_runs_recipe_and_checkpoints(tmp_path):
     assert second["earlier_runs"] == [{k: first[k] for k in first if k in second["earlier_runs"][0]}]
     assert second["earlier_runs"][0]["lr"] == 0.002 and not second["earlier_runs"][0]["cosine"]
     assert [h["step"] for h in second["history"]] == [3, 6]
+
+
+@pytest.mark.skipif(not MNIST.exists(), reason="../shared/data/mnist is not beside the checkout")
+def test_init_starts_a_new_run_from_an_exported_unet(tmp_path):
+    """--init: the model and its EMA start from an exported pipeline's UNet (3 warm-up steps barely move it), and
+    the summary names where the run started."""
+    start = DigitDiffusionPipeline(build_unet((4, 8), 1, 4), build_scheduler())
+    start.save_pretrained(tmp_path / "start")
+
+    def exported(*flags):
+        out = tmp_path / f"out{len(flags)}"
+        subprocess.run([sys.executable, "-m", "training.train_diffusion", "--dry-run", "--batch-size", "8",
+                        "--out", str(out), "--run-dir", str(out / "run"), "--seed", "5", *flags],
+                       check=True, cwd=ROOT, timeout=300, capture_output=True)
+        unet = DigitDiffusionPipeline.from_pretrained(out).unet
+        return unet, json.loads((out / "metrics.json").read_text())
+
+    def gap(unet):
+        return max((a - b).abs().max().item() for a, b in zip(unet.parameters(), start.unet.parameters()))
+
+    (warm, summary), (fresh, plain) = exported("--init", str(tmp_path / "start")), exported()
+    assert gap(warm) < 1e-2 < gap(fresh)
+    assert summary["init"] == str(tmp_path / "start") and plain["init"] is None
+
+
+def test_the_first_step_is_ddims_step_from_a_clean_estimate():
+    """ddim_from_x0, which the sampler and the distillation's loss take, is DDIMScheduler's step for a model that
+    predicts x_0 (prediction_type "sample", the student's config), x_0 clipped."""
+    from diffusers import DDIMScheduler
+
+    from generators.diffusion import ddim_from_x0
+    from training.distill_diffusion import student_timesteps
+
+    config = build_scheduler().config
+    ddim = DDIMScheduler.from_config(config, prediction_type="sample")
+    ddim.set_timesteps(4)
+    stops, a = student_timesteps(config), ddim.alphas_cumprod
+    assert stops == [int(t) for t in ddim.timesteps] == [999, 749, 499, 249]
+    x = torch.randn(3, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    for t, nxt in zip(stops, stops[1:] + [None]):
+        x0 = torch.randn(x.shape, generator=torch.Generator().manual_seed(t)) * 1.5
+        ours = ddim_from_x0(x, x0.clamp(-1, 1), a[t], a[nxt] if nxt is not None else torch.tensor(1.0))
+        theirs = ddim.step(x0, t, x, use_clipped_model_output=True).prev_sample
+        torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+        x = theirs
+
+
+def test_teacher_points_are_where_the_teachers_run_is():
+    """The student's targets: the tab's DPM-Solver++ run from the same x_T, stopped before its step at t = 749."""
+    from training.distill_diffusion import teacher_points
+
+    pipe, labels = tiny_pipeline(), torch.tensor([2, 7])
+    noise = torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+    point = teacher_points(pipe, labels, noise, steps=20, guidance=2.0, interval=0.7, until=749)
+    run = list(pipe.denoise(labels, steps=20, guidance=2.0, interval=0.7, generator=torch.Generator(), noise=noise))
+    torch.testing.assert_close(point.clamp(-1, 1).add(1).div(2), run[4].sample)  # after steps at 999, 949, ..., 799
+    with pytest.raises(ValueError, match="do not pass through"):
+        teacher_points(pipe, labels, noise, steps=7, guidance=0.0, interval=1.0, until=749)
+
+
+def test_distillation_dry_run_exports_a_student_and_resumes(tmp_path):
+    def dry_run(*flags):
+        subprocess.run([sys.executable, "-m", "training.distill_diffusion", "--dry-run", "--batch-size", "8",
+                        "--out", str(tmp_path / "diffusion-4step"), "--run-dir", str(tmp_path / "run"), *flags],
+                       check=True, cwd=ROOT, timeout=300, capture_output=True)
+        return json.loads((tmp_path / "diffusion-4step" / "metrics.json").read_text())
+
+    first = dry_run()
+    assert first["steps"] == 3 and first["student_steps"] == 4 and (tmp_path / "run" / "teacher.pt").exists()
+    config = json.loads((tmp_path / "diffusion-4step" / "scheduler" / "scheduler_config.json").read_text())
+    assert config["prediction_type"] == "sample"  # the student predicts x_0
+    resumed = dry_run("--resume", "--cosine")
+    assert resumed["steps"] == 6 and resumed["cosine"] and not first["cosine"]
+    tiny_pipeline().save_pretrained(tmp_path / "diffusion")
+    step = DiffusionSampler(tmp_path / "diffusion", device=torch.device("cpu")).sample(**request(sampler=DISTILLED))
+    assert step.done and step.sample.shape == (2, 1, 28, 28)

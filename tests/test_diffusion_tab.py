@@ -20,10 +20,11 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny models, 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> DiffusionSampler:
     """An adapter on a tiny seeded pipeline saved in a temp folder."""
-    path = tmp_path_factory.mktemp("tiny-diffusion")
-    torch.manual_seed(0)
-    DigitDiffusionPipeline(build_unet((4, 8), layers_per_block=1, norm_num_groups=2), build_scheduler()) \
-        .save_pretrained(path)
+    path = tmp_path_factory.mktemp("tiny-models") / "diffusion"
+    for seed, folder in ((0, path), (1, path.with_name("diffusion-4step"))):  # the teacher, and a "student"
+        torch.manual_seed(seed)
+        DigitDiffusionPipeline(build_unet((4, 8), layers_per_block=1, norm_num_groups=2), build_scheduler()) \
+            .save_pretrained(folder)
     return DiffusionSampler(path, device=torch.device("cpu"))
 
 
@@ -109,6 +110,15 @@ def test_streams_count_digits_as_the_adapter_draws_them(app, tiny):
     assert Image.open(path(final[3])).size[0] > 4 * 112 and "20 steps" in final[4]
 
 
+def test_distilled_streams_the_students_four_steps(app, tiny):
+    job = app.submit("5", 3, 4, 0.0, 2, "Distilled", api_name="/denoise_digits")
+    job.result(timeout=120)
+    final = job.outputs()[-1]
+    expected = to_uint8(tiny.sample(digit=5, count=3, steps=4, guidance=0.0, seed=2, sampler="Distilled").sample)
+    assert [pixels(item) for item in final[0]] == [im.tobytes() for im in expected]
+    assert "4 steps (Distilled" in final[4]
+
+
 def test_same_seed_same_digits_other_seed_others(app):
     a = app.predict("Any", 6, 4, 2.0, 11, "DDIM", api_name="/denoise_digits")
     b = app.predict("Any", 6, 4, 2.0, 11, "DDIM", api_name="/denoise_digits")
@@ -146,14 +156,16 @@ def test_stop_mid_denoising_stops_the_unet(app, tiny):
     (("7", 4, 2.5, 1.0, 0, "DDIM"), "DDIM takes 1 to 100 steps, not 2.5"),
     (("7", 4, 20, 10.5, 0, "DDIM"), "guidance must be a number between 0 and 10, not 10.5"),
     (("7", 4, 20, -1.0, 0, "DDIM"), "guidance must be a number between 0 and 10"),
-    (("7", 4, 20, 1.0, 0, "Euler"), "sampler must be one of DPM-Solver++, UniPC, DDIM, DDPM; got 'Euler'"),
+    (("7", 4, 20, 1.0, 0, "Euler"), "sampler must be one of DPM-Solver++, UniPC, DDIM, DDPM, Distilled; got 'Euler'"),
     (("11", 4, 20, 1.0, 0, "DDIM"), "digit must be one of"),
     (("7", 65, 20, 1.0, 0, "DDIM"), "count must be a whole number between 1 and 64, not 65"),
     (("7", 0, 20, 1.0, 0, "DDIM"), "count must be a whole number between 1 and 64"),
     (("7", 4, 20, 1.0, -1, "DDIM"), "seed must be a whole number between 0 and 4294967295, not -1"),
     (("7", 4, 20, 1.0, 0, "DDIM", 1.5),
      "guidance_interval must be 0 (the sampler's own) or a number between 0.05 and 1, not 1.5"),
-    (("7", 4, 20, 1.0, 0, "DDIM", 0.01), "or a number between 0.05 and 1, not 0.01")])
+    (("7", 4, 20, 1.0, 0, "DDIM", 0.01), "or a number between 0.05 and 1, not 0.01"),
+    (("7", 4, 20, 0.0, 0, "Distilled"), "Distilled takes exactly 4 steps (it was trained for them), not 20"),
+    (("7", 4, 4, 2.0, 0, "Distilled"), "Distilled has its guidance built in: guidance must be 0, not 2.0")])
 def test_bad_input_is_answered_clearly(app, args, says):
     with pytest.raises(Exception) as err:
         app.predict(*args, api_name="/denoise_digits")
