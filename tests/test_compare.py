@@ -16,6 +16,7 @@ from generators.errors import InputError
 from generators.gan import ASSETS
 from generators.vae_prior import VaeClassPrior, read_figures
 from training import fit_vae_prior
+from training.distill_diffusion import student_pipeline
 from ui import figures
 
 
@@ -78,6 +79,13 @@ def test_figures_come_from_the_files_or_are_not_measured(tmp_path):
         "| figure | value |\n|---|---|\n| conditional accuracy, 20 steps | **99.60%** |\n"
         "| Frechet distance, 20 steps | **6.50** |\n| real-vs-real floor | 3.76 |\n")
     assert figures.diffusion(tmp_path) == figures.Figures(0.996, 6.5, 3.76, 9.5, None)  # the card's bench rows first
+    assert got["distilled"] == figures.Figures()
+    (tmp_path / "assets" / "diffusion-4step").mkdir()
+    (tmp_path / "assets" / "diffusion-4step" / "README.md").write_text(
+        "| figure | value |\n|---|---|\n| Distilled, 4 steps (1 + 3 passes): accuracy, Frechet | **97.25%, 12.50** |\n"
+        "| real-vs-real floor | 3.76 |\n")
+    (tmp_path / "assets" / "diffusion-4step" / "metrics.json").write_text(json.dumps({"train_minutes": 35.0}))
+    assert figures.distilled(tmp_path) == figures.Figures(0.9725, 12.5, 3.76, 35.0, None)
 
 
 def test_reference_digits_are_real_test_digits_of_the_class(classifier):
@@ -91,12 +99,15 @@ def test_reference_digits_are_real_test_digits_of_the_class(classifier):
 
 @pytest.fixture(scope="module")
 def tiny_diffusion(tmp_path_factory):
-    """The diffusion tab's sampler (which the page uses) pointed at a tiny seeded pipeline, restored after."""
-    path = tmp_path_factory.mktemp("tiny-diffusion")
+    """The diffusion tab's sampler (which the page uses) pointed at a tiny seeded pipeline and a tiny distilled
+    first step, restored after."""
+    path, student = tmp_path_factory.mktemp("tiny-diffusion"), tmp_path_factory.mktemp("tiny-student")
     torch.manual_seed(0)
     DigitDiffusionPipeline(build_unet((4, 8), layers_per_block=1, norm_num_groups=2), build_scheduler()) \
         .save_pretrained(path)
-    before, diffusion_tab.SAMPLER = diffusion_tab.SAMPLER, DiffusionSampler(path, device=torch.device("cpu"))
+    student_pipeline(build_unet((4, 8), layers_per_block=1, norm_num_groups=2)).save_pretrained(student)
+    before = diffusion_tab.SAMPLER
+    diffusion_tab.SAMPLER = DiffusionSampler(path, device=torch.device("cpu"), student=student)
     yield diffusion_tab.SAMPLER
     diffusion_tab.SAMPLER = before
 
@@ -115,11 +126,12 @@ def test_all_three_families_and_the_reference_row(app, tiny_diffusion, classifie
     with torch.no_grad():
         assert (classifier(images).argmax(1) == 7).sum() >= 3
     rows = [line for line in table.splitlines() if line.startswith("| ")]
-    assert len(rows) == 5  # the header, the real digits, GAN, VAE, diffusion
+    assert len(rows) == 6  # the header, the real digits, GAN, VAE, diffusion, its distilled 4 steps
     assert "GAN · one pass" in table and "VAE + class prior" in table
     assert "Diffusion · 34 UNet passes" in table  # 20 steps, the 14 below t = 700 guided
-    assert "not measured" not in rows[2] and "/4" in rows[4]
-    assert "One pass or many steps" in trade and "x the GAN's time" in trade
+    assert rows[5].startswith("| Diffusion, distilled · 4 UNet passes |")
+    assert "not measured" not in rows[2] and "/4" in rows[4] and "/4" in rows[5]
+    assert "One pass or many steps" in trade and "x the GAN's time" in trade and "distilled fast path" in trade
 
 
 def test_same_seed_same_digits(app, tiny_diffusion):
@@ -134,6 +146,7 @@ def test_without_diffusion_weights_the_page_says_so(app, tmp_path, monkeypatch):
     real, gan, vae, diffusion, table, trade = app.predict("1", 2, 0, api_name="/compare_families")
     assert len(gan) == len(vae) == len(real) == 2 and diffusion == []
     assert "Model weights are missing" in table and "x the GAN's time" not in trade
+    assert table.count("Model weights are missing") == 2  # the default and the distilled rows
 
 
 def test_the_page_in_chinese(app_url, tiny_diffusion):

@@ -4,7 +4,7 @@ GAN: its bench figures are in the model card's "Measured" table (`python -m benc
 in metrics.json. VAE (drawn through the class prior): the figures fit_vae_prior.py measured, in the prior file's
 metadata; the VAE's own training time in metrics.json. Diffusion: the model card's "Measured" table
 (`python -m bench.bench_diffusion`) as the GAN's, else the last graded checkpoint in metrics.json
-(`train_diffusion --eval N`). A figure found nowhere is None: the page says "not measured".
+(`train_diffusion --eval N`); its distilled 4-step sampler: the student's card and metrics.json. A figure found nowhere is None: the page says "not measured".
 """
 
 import json
@@ -87,11 +87,21 @@ def diffusion(root: Path = ROOT) -> Figures:
                    metrics.get("device"))
 
 
+def distilled(root: Path = ROOT) -> Figures:
+    """The distilled 4-step sampler's bench figures (its card's "Distilled, 4 steps" row: accuracy, then Frechet
+    distance) and the student's training time (its metrics.json)."""
+    folder = root / "assets" / "diffusion-4step"
+    metrics, card = _json(folder / "metrics.json"), folder / "README.md"
+    numbers = [_number(n) for n in NUMBER.findall(card_row(card, "Distilled, 4 steps") or "")] + [None, None]
+    return Figures(numbers[0], numbers[1], _number(card_row(card, "real-vs-real floor")),
+                   metrics.get("train_minutes"), metrics.get("device"))
+
+
 def classifier_accuracy(root: Path = ROOT) -> float | None:
     """Our classifier's accuracy on the 10,000 real test digits (its metrics.json)."""
     return _json(root / "assets" / "classifier" / "metrics.json").get("test_accuracy")
 
 
 def all_families(root: Path = ROOT) -> dict[str, Figures]:
-    """{"gan": ..., "vae": ..., "diffusion": ...}, read afresh (retrained models show at once)."""
-    return {"gan": gan(root), "vae": vae(root), "diffusion": diffusion(root)}
+    """{"gan": ..., "vae": ..., "diffusion": ..., "distilled": ...}, read afresh (retrained models show at once)."""
+    return {"gan": gan(root), "vae": vae(root), "diffusion": diffusion(root), "distilled": distilled(root)}
