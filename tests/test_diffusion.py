@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from generators.diffusion import (COUNT, DISTILLED, GUIDANCE, SAMPLERS, STEPS, DigitDiffusionPipeline,
+from generators.diffusion import (COUNT, DISTILLED, GUIDANCE, SAMPLER_GUIDANCE, SAMPLERS, STEPS, DigitDiffusionPipeline,
                                   DiffusionSampler, build_scheduler, build_unet, unet_passes)
 from generators.digits import DigitClassifier
 from generators.errors import InputError, ModelUnavailable
@@ -38,7 +38,7 @@ def sampler(folder) -> DiffusionSampler:
 
 def request(**changes) -> dict:
     base = {"digit": 3, "count": 2, "steps": 3, "guidance": 1.0, "seed": 0, "sampler": "DPM-Solver++"}
-    if changes.get("sampler") == DISTILLED:  # it takes 4 steps and guidance 0 only
+    if changes.get("sampler") == DISTILLED:  # its 4 steps, unguided (its default)
         base |= {"steps": 4, "guidance": 0.0}
     return base | changes
 
@@ -116,8 +116,7 @@ def test_closing_the_stream_stops_the_unet(sampler):
     ({"count": 65}, "int_range"), ({"digit": 10}, "int_range"), ({"seed": -1}, "int_range"),
     ({"sampler": "Euler"}, "choice"), ({"steps": 2.5}, "int_range"), ({"interval": 0.0}, "float_range"),
     ({"interval": 1.5}, "float_range"), ({"sampler": DISTILLED, "steps": 3}, "int_range"),
-    ({"sampler": DISTILLED, "steps": 20}, "int_range"),
-    ({"sampler": DISTILLED, "guidance": 1.0}, "diffusion_distilled_guidance")])
+    ({"sampler": DISTILLED, "steps": 20}, "int_range"), ({"sampler": DISTILLED, "guidance": 11.0}, "float_range")])
 def test_bad_input_raises_input_error(sampler, bad, key):
     with pytest.raises(InputError) as e:
         next(sampler.stream(**request(**bad)))
@@ -167,6 +166,26 @@ def test_distilled_is_ddim_with_the_students_first_step(sampler, folder):
     assert not torch.equal(got, plain)
     with pytest.raises(ValueError, match="DDIM"):
         next(teacher.denoise(labels, steps=4, guidance=0.0, generator=torch.Generator(), first_step=first))
+
+
+def test_distilled_guidance_guides_the_models_steps_below_the_interval(sampler):
+    """Guidance on "Distilled" never reaches the student's step: the model's steps below the interval run both
+    branches (the sampler's own interval is 0.7: t = 499 and 249), the student's first step stays the same."""
+    teacher, student, seen = sampler.load(), sampler.load_student(), []
+    hooks = [net.unet.register_forward_pre_hook(lambda module, args, who=who: seen.append((who, int(args[1][0]),
+                                                                                             len(args[0]))))
+             for who, net in (("student", student), ("teacher", teacher))]
+    try:
+        guided = list(sampler.stream(**request(sampler=DISTILLED, guidance=2.0, interval=0.7)))
+        every = list(sampler.stream(**request(sampler=DISTILLED, guidance=2.0, interval=1.0)))
+    finally:
+        [h.remove() for h in hooks]
+    assert seen == [("student", 999, 2), ("teacher", 749, 2), ("teacher", 499, 4), ("teacher", 249, 4),
+                    ("student", 999, 2), ("teacher", 749, 4), ("teacher", 499, 4), ("teacher", 249, 4)]
+    plain = list(sampler.stream(**request(sampler=DISTILLED)))
+    assert torch.equal(guided[0].sample, plain[0].sample) and torch.equal(every[0].sample, plain[0].sample)
+    assert not torch.equal(guided[-1].sample, plain[-1].sample)
+    assert SAMPLER_GUIDANCE[DISTILLED] == (0.0, 0.7)
 
 
 def test_a_missing_student_is_the_keyed_error_naming_its_script(tmp_path):
