@@ -67,8 +67,7 @@ def gan_frechet(gan: GanSampler, real: torch.Tensor, n: int) -> dict:
     return sample_quality(C, fake, labels, real[:n])
 
 
-def quality(sampler, gan, real, args) -> list[tuple[str, str]]:
-    C = DigitClassifier.from_pretrained(args.classifier).eval().to(real.device)
+def quality(sampler, gan, C, real, args) -> list[tuple[str, str]]:
     n, rows = args.samples, []
     rows.append((f"real-vs-real floor ({n} vs {n} test digits)", f"{floor(C, real, n):.2f}"))
     if not args.no_gan:
@@ -151,15 +150,16 @@ def main():
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
     print(f"torch {torch.__version__}, device {device.type} ({name})", flush=True)
     real = load_mnist(args.data, "test")[0].to(device)
+    C = DigitClassifier.from_pretrained(args.classifier).eval().to(device)  # grades every row and the table
     if args.table_only:
-        return table(sampler, DigitClassifier.from_pretrained(args.classifier).eval().to(device), real, args)
+        return table(sampler, C, real, args)
     rows = [] if args.no_speed else speed(sampler, gan, vae, 3 if args.quick else 10)
-    rows += quality(sampler, gan, real, args)
+    rows += quality(sampler, gan, C, real, args)
     width = max(len(r[0]) for r in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}", flush=True)
     if not args.no_table:
-        table(sampler, gan.load()[2], real, args)
+        table(sampler, C, real, args)
 
 
 if __name__ == "__main__":

@@ -82,7 +82,6 @@ def run_diffusion(digit: int, count: int, seed: int, settings: dict = DIFFUSION)
     sampler, fast = diffusion_tab.SAMPLER, settings is FAST
     passes = FAST_PASSES if fast else PASSES
     try:
-        sampler.load()
         nets = [sampler.load().unet, *([sampler.load_student().unet] if fast else [])]
     except ModelUnavailable as e:
         return Run(None, passes=passes, missing=e)
