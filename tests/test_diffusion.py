@@ -1,8 +1,12 @@
 """The digit diffusion pipeline and its adapter, on a tiny seeded UNet built here (no trained weights needed)."""
 
 import json
+import os
+import re
+import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -333,3 +337,35 @@ def test_distillation_dry_run_exports_a_student_and_resumes(tmp_path):
     tiny_pipeline().save_pretrained(tmp_path / "diffusion")
     step = DiffusionSampler(tmp_path / "diffusion", device=torch.device("cpu")).sample(**request(sampler=DISTILLED))
     assert step.done and step.sample.shape == (2, 1, 28, 28)
+
+
+@pytest.mark.skipif(not MNIST.exists() or not shutil.which("bash") or not shutil.which("tar"),
+                    reason="needs ../shared/data/mnist, bash and tar")
+def test_the_gpu_script_runs_its_whole_flow_on_the_cpu(tmp_path):
+    """training/gpu_diffusion.sh at toy sizes on the CPU: both teachers, a student each, the headline and table logs,
+    and what it packs for $OUT (the script is what a lent GPU runs; a mistake found there costs device time)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").symlink_to(sys.executable)  # the script calls python3: this test's interpreter
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "D": "cpu", "M1": "0.02", "M2": "0.02",
+           "PAIRS": "32", "B1": "16", "B2": "16", "N": "20", "EV": "0", "DATA": str(MNIST), "WHEELS": "none",
+           "OUT": str(tmp_path / "out"), "W": str(tmp_path / "w"),
+           "TABLE": "--table-samples 20 --steps 1 --guidance 0 --samplers DDIM"}
+    run = subprocess.run(["bash", "training/gpu_diffusion.sh"], cwd=ROOT, env=env, timeout=600, capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    stages = (tmp_path / "out" / "stages.txt").read_text()
+    assert [line.split("] ")[1] for line in stages.splitlines()] == ["start", "teachers done", "students done",
+                                                                    "figures done"]
+    for model in ("small", "big"):
+        with tarfile.open(tmp_path / "out" / f"{model}.tar") as tar:
+            names = set(tar.getnames())
+            assert {f"{model}/model_index.json", f"{model}-4step/model_index.json", f"{model}-4step/metrics.json"} <= names
+            assert not any(name.endswith(".pt") for name in names)  # checkpoints stay behind: $OUT is 64 MB
+            headline = tar.extractfile(f"{model}-headline.log").read().decode()
+            table = tar.extractfile(f"{model}-table.log").read().decode()
+        assert headline.count("diffusion Distilled 4 steps") == 3 and "real-vs-real floor" in headline
+        assert re.search(r"^DDIM\s+1\s+0\.0\s", table, re.M)
+    big = json.loads((tmp_path / "w" / "big" / "metrics.json").read_text())
+    assert big["channels"] == [32, 64, 64] and big["init"] is None
+    assert json.loads((tmp_path / "w" / "small" / "metrics.json").read_text())["init"] == "assets/diffusion"
