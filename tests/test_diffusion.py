@@ -369,3 +369,16 @@ def test_the_gpu_script_runs_its_whole_flow_on_the_cpu(tmp_path):
     big = json.loads((tmp_path / "w" / "big" / "metrics.json").read_text())
     assert big["channels"] == [32, 64, 64] and big["init"] is None
     assert json.loads((tmp_path / "w" / "small" / "metrics.json").read_text())["init"] == "assets/diffusion"
+
+
+def test_the_ema_update_moves_each_weight_by_one_minus_decay():
+    """ema_update (one multi-tensor lerp) is ema + (1 - decay)(model - ema) for every parameter, bit for bit."""
+    from training.train_diffusion import ema_update
+
+    torch.manual_seed(0)
+    model, ema = build_unet((4, 8), 1, 4), build_unet((4, 8), 1, 4)
+    before = [p.detach().clone() for p in ema.parameters()]
+    with torch.no_grad():
+        ema_update(ema, model, 0.9)
+    for e, b, m in zip(ema.parameters(), before, model.parameters()):
+        assert torch.equal(e, b.lerp(m, 0.1)) and not torch.equal(e, b)
