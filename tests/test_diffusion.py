@@ -381,4 +381,5 @@ def test_the_ema_update_moves_each_weight_by_one_minus_decay():
     with torch.no_grad():
         ema_update(ema, model, 0.9)
     for e, b, m in zip(ema.parameters(), before, model.parameters()):
-        assert torch.equal(e, b.lerp(m, 0.1)) and not torch.equal(e, b)
+        assert torch.equal(e, b.lerp(m, 0.1))
+    assert sum(not torch.equal(e, b) for e, b in zip(ema.parameters(), before)) > len(before) // 2  # norms' start alike
