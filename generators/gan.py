@@ -23,8 +23,8 @@ DIGIT = Range(0, 9)
 
 # Rows in one micro-batch. Batches of up to 256 rows left more of the C heap behind them: 16 users asking for 16 digits
 # each (bench_load, 20 s levels, RSS 3 s after each) read +45% to +77% over the warm start at a cap of 256 (905-1,156
-# digits/s in four runs), +27% at 64 (1,007 and 1,073 digits/s) and +19% at 32 (892 and 968). The GAN's compute is
-# ~35 us a row at 256 rows, so the larger batches saved little.
+# digits/s in four runs), +23% to +27% at 64 (935-1,110 digits/s in two runs) and +19% at 32 (892 and 968). The GAN's
+# compute is ~35 us a row at 256 rows, so the larger batches saved little.
 MAX_BATCH = 64
 
 
