@@ -29,9 +29,10 @@ from generators.limits import SEED, Range, check_choice
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "diffusion"
 STUDENT_ASSETS = ASSETS.with_name("diffusion-4step")  # the distilled first step (training/distill_diffusion.py)
 NO_LABEL = 10  # the class id of "no label" (classifier-free guidance's unconditional branch)
-SAMPLERS = ("DPM-Solver++", "UniPC", "DDIM", "DDPM", "Distilled")
+DISTILLED = "Distilled"  # DDIM at 4 steps whose first step a distilled UNet takes (below)
+SAMPLERS = ("DPM-Solver++", "UniPC", "DDIM", "DDPM", DISTILLED)
 SCHEDULERS = {"DPM-Solver++": DPMSolverMultistepScheduler, "UniPC": UniPCMultistepScheduler, "DDIM": DDIMScheduler,
-              "DDPM": DDPMScheduler, "Distilled": DDIMScheduler}
+              "DDPM": DDPMScheduler, DISTILLED: DDIMScheduler}
 # DPM-Solver++ (2nd order, Lu et al. 2022) and DDIM (eta = 0, Song et al. 2021) are deterministic ODE solvers:
 # good from a few steps, little gained past ~50. UniPC (2nd order predictor-corrector, Zhao et al. 2023) reuses each
 # step's model output to correct the last one: at 4 steps it is the closest of the three to its 20-step samples.
@@ -42,9 +43,8 @@ SCHEDULERS = {"DPM-Solver++": DPMSolverMultistepScheduler, "UniPC": UniPCMultist
 # the other three are this UNet's: it runs at exactly 4 steps. The student's step is never guided; guidance, when
 # asked, guides this UNet's steps below the interval (0.7: t = 499 and 249; 6 passes a digit at guidance > 0).
 STEPS = {"DPM-Solver++": Range(1, 100), "UniPC": Range(1, 100), "DDIM": Range(1, 100), "DDPM": Range(50, 1000),
-         "Distilled": Range(4, 4)}
-DEFAULT_STEPS = {"DPM-Solver++": 20, "UniPC": 4, "DDIM": 20, "DDPM": 1000, "Distilled": 4}
-DISTILLED = "Distilled"
+         DISTILLED: Range(4, 4)}
+DEFAULT_STEPS = {"DPM-Solver++": 20, "UniPC": 4, "DDIM": 20, "DDPM": 1000, DISTILLED: 4}
 COUNT = Range(1, 64)
 GUIDANCE = Range(0, 10, whole=False)
 # guidance only where t < interval x 1000: the noisiest steps decide the digit's layout and there guidance mostly
@@ -56,7 +56,7 @@ INTERVAL = Range(0.05, 1, whole=False)
 # 51.10; none: 96.65%, 13.26); at UniPC's 4 steps (999, 749, 499, 249) the first must be guided: 0.7 read 91.25%,
 # guidance 1 at every step 99.80%
 SAMPLER_GUIDANCE = {"DPM-Solver++": (2.0, 0.7), "UniPC": (1.0, 1.0), "DDIM": (2.0, 0.7), "DDPM": (2.0, 0.7),
-                    "Distilled": (0.0, 0.7)}
+                    DISTILLED: (0.0, 0.7)}
 DEFAULT_GUIDANCE, DEFAULT_INTERVAL = SAMPLER_GUIDANCE["DPM-Solver++"]
 DIGIT = Range(0, 9)
 

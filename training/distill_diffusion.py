@@ -29,9 +29,8 @@ from tqdm import tqdm
 
 from generators.diffusion import (ASSETS, DigitDiffusionPipeline, build_scheduler, build_unet, ddim_from_x0, guided_at,
                                   make_scheduler)
-from training.metrics import sample_quality
 from training.mnist import DEFAULT_DATA, load_mnist
-from training.train_diffusion import WallClock, checkpoint, ema_update, load_state
+from training.train_diffusion import WallClock, checkpoint, ema_update, graded, load_state
 
 WARMUP = 50  # steps of linear learning-rate warm-up
 STUDENT_STEPS = 4  # the sampler's DDIM steps: the student takes the first, the teacher the other three
@@ -77,8 +76,7 @@ def evaluate(teacher: DigitDiffusionPipeline, student, classifier, real: torch.T
     labels, g = torch.arange(n) % 10, torch.Generator().manual_seed(0)
     fake = torch.cat([teacher(labels[i:i + 500], steps=STUDENT_STEPS, guidance=0.0, generator=g, sampler="DDIM",
                               first_step=student.eval()) for i in range(0, n, 500)])
-    m = sample_quality(classifier, fake, labels, real[:n])
-    return {"eval_accuracy": m["conditional_accuracy"], "eval_frechet": m["frechet"]}
+    return graded(classifier, fake, labels, real[:n])
 
 
 def make_data(pipe, n: int, *, seed: int, steps: int, guidance: float, interval: float, until: int,
@@ -139,7 +137,6 @@ def distill(*, teacher=ASSETS, out="assets/diffusion-4step", minutes: float = 25
         for group in opt.param_groups:
             group["lr"] = lr * (clock.cosine() if cosine else 1) * min(1.0, (step + 1) / WARMUP)
         rows = torch.randint(0, n, (batch_size,), generator=g)
-        student.train()
         loss = landing_loss(student, data["noise"][rows], first, data["labels"][rows], data["target"][rows], a_t,
                             a_next, bf16)
         opt.zero_grad(set_to_none=True)

@@ -62,7 +62,12 @@ def evaluate(unet, scheduler, classifier, real: torch.Tensor, n: int, steps: int
     g = torch.Generator().manual_seed(0)
     fake = torch.cat([pipe(labels[i:i + 250], steps=steps, guidance=1.0, generator=g)
                       for i in range(0, n, 250)])
-    m = sample_quality(classifier, fake, labels, real[:n])
+    return graded(classifier, fake, labels, real[:n])
+
+
+def graded(classifier, fake: torch.Tensor, labels: torch.Tensor, real: torch.Tensor) -> dict:
+    """A checkpoint's evaluation figures: the class accuracy and Frechet distance of `fake` (asked for `labels`)."""
+    m = sample_quality(classifier, fake, labels, real)
     return {"eval_accuracy": m["conditional_accuracy"], "eval_frechet": m["frechet"]}
 
 

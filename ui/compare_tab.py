@@ -79,7 +79,7 @@ def run_vae(digit: int, count: int, seed: int) -> Run:
 def run_diffusion(digit: int, count: int, seed: int, settings: dict = DIFFUSION) -> Run:
     """The diffusion tab's sampler at its default request (or FAST: the distilled 4 steps, whose parameters are
     the student's and the model's); a missing model is a row that says so."""
-    sampler, fast = diffusion_tab.SAMPLER, settings is FAST
+    sampler, fast = diffusion_tab.SAMPLER, settings["sampler"] == DISTILLED
     passes = FAST_PASSES if fast else PASSES
     try:
         nets = [sampler.load().unet, *([sampler.load_student().unet] if fast else [])]
