@@ -182,7 +182,8 @@ def _trade(runs: dict, crisp: dict, fig: dict, lang: str, fast: Run) -> str:
     fd = {k: num(fig[k].frechet) for k in FAMILIES}
     parts.append(render("compare_fidelity", dict(**fd, floor=num(fig["gan"].floor)), lang))
     parts.append(render("compare_control", {}, lang))
-    return ("" if lang == "zh" else " ").join(parts)
+    head, *rest = parts  # the heading as its own paragraph: in Chinese, run on, its closing ** met the next part's
+    return head + "\n\n" + ("" if lang == "zh" else " ").join(rest)  # opening * and neither rendered
 
 
 @localized
