@@ -6,7 +6,9 @@
 
 Quality, graded as bench_digits grades the GAN: the class accuracy of conditional samples (digit i % 10 for sample
 i) as read by our MNIST classifier, and the Frechet distance on its 128-d features (Heusel et al., 2017, with our
-classifier in place of Inception) to real test digits, beside the real-vs-real floor at the same sample size.
+classifier in place of Inception) to real test digits, beside the real-vs-real floor at the same sample size and
+what training digits themselves score. The test digits are taken in a seeded random order (the stored order puts
+a cleaner writer group first: training/metrics.py, reference_order).
 The headline rows (DPM-Solver++ at 20 steps; UniPC at 4; the distilled student at its 4 DDIM steps, unguided, from
 assets/diffusion-4step) use --samples digits; the table over
 sampler x steps x guidance uses --table-samples, with its own floor.
@@ -25,7 +27,7 @@ from generators.digits import DigitClassifier
 from generators.diffusion import ASSETS, DEFAULT_GUIDANCE, DEFAULT_INTERVAL, DISTILLED, STUDENT_ASSETS, DiffusionSampler
 from generators.gan import GanSampler
 from generators.vae import VaeInterpolator
-from training.metrics import frechet, sample_quality
+from training.metrics import frechet, reference_order, sample_quality, training_copy
 from training.mnist import DEFAULT_DATA, load_mnist
 
 
@@ -58,26 +60,41 @@ def floor(C, real: torch.Tensor, n: int) -> float:
 
 
 @torch.no_grad()
-def gan_frechet(gan: GanSampler, real: torch.Tensor, n: int) -> dict:
-    """The GAN graded the same way (psi = 1), for the comparison row."""
-    _, _, C = gan.load()
+def gan_samples(gan: GanSampler, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """n GAN samples (psi = 1) and the digits they were asked for, for the comparison row."""
     batches = [gan.sample(digit=None, count=64, seed=s) for s in range(-(-n // 64))]
-    fake = torch.cat([b.images for b in batches])[:n]
-    labels = torch.tensor(sum((b.labels for b in batches), []))[:n]
-    return sample_quality(C, fake, labels, real[:n])
+    return torch.cat([b.images for b in batches])[:n], torch.tensor(sum((b.labels for b in batches), []))[:n]
 
 
-def quality(sampler, gan, C, real, args) -> list[tuple[str, str]]:
+def others(values: list[float]) -> str:
+    """The figures against the other reference samples (--reference-seeds), if any."""
+    return f"  (other reference seeds: {' '.join(f'{v:.2f}' for v in values[1:])})" if len(values) > 1 else ""
+
+
+def against(C, fake: torch.Tensor, labels: torch.Tensor, refs: list[torch.Tensor]) -> str:
+    """"accuracy, Frechet" against the first reference sample, then the distances to the others."""
+    figures = [sample_quality(C, fake, labels, real[:len(fake)]) for real in refs]
+    return (f"{figures[0]['conditional_accuracy']:.2%}, {figures[0]['frechet']:.2f}"
+            + others([f["frechet"] for f in figures]))
+
+
+def quality(sampler, gan, C, refs: list[torch.Tensor], args) -> list[tuple[str, str]]:
+    """The headline rows; the same samples graded against each reference sample of test digits (the first one is
+    the cards' figure, the others show how much the choice of reference moves it)."""
     n, rows = args.samples, []
-    rows.append((f"real-vs-real floor ({n} vs {n} test digits)", f"{floor(C, real, n):.2f}"))
+    floors = [floor(C, real, n) for real in refs]
+    rows.append((f"real-vs-real floor ({n} vs {n} test digits)", f"{floors[0]:.2f}" + others(floors)))
+    copies = [training_copy(C, args.data, real, n) for real in refs]
+    rows.append((f"{n} training digits as if generated", f"{copies[0]:.2f}" + others(copies)))
     if not args.no_gan:
-        g = gan_frechet(gan, real, n)
-        rows.append((f"GAN ({n} samples): accuracy, Frechet", f"{g['conditional_accuracy']:.2%}, {g['frechet']:.2f}"))
+        rows.append((f"GAN ({n} samples): accuracy, Frechet", against(C, *gan_samples(gan, n), refs)))
     for name, steps in HEADLINE:
         for w, interval in [(w, i) for w in args.headline_guidance for i in (args.interval if w else [1.0])]:
-            m, s = graded(sampler, C, real, n, steps=steps, guidance=w, name=name, interval=interval)
+            t0 = time.perf_counter()
+            fake, labels = diffusion_samples(sampler, n, steps=steps, guidance=w, name=name, interval=interval)
+            s = time.perf_counter() - t0
             rows.append((f"diffusion {name} {steps} steps, guidance {w}, interval {interval} ({n} samples): "
-                         "accuracy, Frechet", f"{m['conditional_accuracy']:.2%}, {m['frechet']:.2f}  ({s:.0f} s)"))
+                         "accuracy, Frechet", f"{against(C, fake, labels, refs)}  ({s:.0f} s)"))
     return rows
 
 
@@ -133,6 +150,9 @@ def parse_args():
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     p.add_argument("--quick", action="store_true", help="200 samples, a 2 x 3 x 2 table, 3 timing repeats")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--reference-seeds", type=int, nargs="+", default=[0],
+                   help="the random samples of test digits that grade the headline rows (and give the floor); the "
+                        "first grades the table; 0 = the cards' figures")
     args = p.parse_args()
     if args.quick:
         args.samples, args.table_samples, args.steps, args.guidance = 200, 100, [1, 4, 20], [0.0, 3.0]
@@ -149,17 +169,18 @@ def main():
     gan, vae = GanSampler(device=device), VaeInterpolator(device=device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
     print(f"torch {torch.__version__}, device {device.type} ({name})", flush=True)
-    real = load_mnist(args.data, "test")[0].to(device)
+    test = load_mnist(args.data, "test")[0]
+    refs = [reference_order(test, seed).to(device) for seed in args.reference_seeds]  # each a fair sample first
     C = DigitClassifier.from_pretrained(args.classifier).eval().to(device)  # grades every row and the table
     if args.table_only:
-        return table(sampler, C, real, args)
+        return table(sampler, C, refs[0], args)
     rows = [] if args.no_speed else speed(sampler, gan, vae, 3 if args.quick else 10)
-    rows += quality(sampler, gan, C, real, args)
+    rows += quality(sampler, gan, C, refs, args)
     width = max(len(r[0]) for r in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}", flush=True)
     if not args.no_table:
-        table(sampler, C, real, args)
+        table(sampler, C, refs[0], args)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def sampler(folder) -> DiffusionSampler:
 
 def request(**changes) -> dict:
     base = {"digit": 3, "count": 2, "steps": 3, "guidance": 1.0, "seed": 0, "sampler": "DPM-Solver++"}
-    if changes.get("sampler") == DISTILLED:  # its 4 steps, unguided (its default)
+    if changes.get("sampler") == DISTILLED:  # its 4 steps, unguided
         base |= {"steps": 4, "guidance": 0.0}
     return base | changes
 
@@ -189,7 +189,7 @@ def test_distilled_guidance_guides_the_models_steps_below_the_interval(sampler):
     plain = list(sampler.stream(**request(sampler=DISTILLED)))
     assert torch.equal(guided[0].sample, plain[0].sample) and torch.equal(every[0].sample, plain[0].sample)
     assert not torch.equal(guided[-1].sample, plain[-1].sample)
-    assert SAMPLER_GUIDANCE[DISTILLED] == (0.0, 0.7)
+    assert SAMPLER_GUIDANCE[DISTILLED] == (2.0, 0.7)  # the tab guides those two steps by default
 
 
 def test_a_missing_student_is_the_keyed_error_naming_its_script(tmp_path):

@@ -63,3 +63,38 @@ def test_text_dry_run(tmp_path):
     model, tok = AutoModelForCausalLM.from_pretrained(out), AutoTokenizer.from_pretrained(out)
     ids = tok("The old captain", return_tensors="pt").input_ids
     assert model(ids).logits.shape[-1] == len(tok)
+
+
+def test_the_graders_reference_digits_are_a_seeded_fair_sample_of_the_test_set():
+    """reference_order shuffles the test digits reproducibly, so their first n mix both of MNIST's writer groups
+    (the stored order puts the 5,000 SD-3 digits first) and grade every family alike."""
+    import torch
+
+    from training.metrics import reference_order
+    from training.mnist import load_mnist
+
+    images = load_mnist(DATA / "mnist", "test")[0]
+    first, again, other = reference_order(images), reference_order(images), reference_order(images, seed=1)
+    assert torch.equal(first, again) and not torch.equal(first, other)
+    assert first.shape == images.shape and torch.allclose(first.sum(0), images.sum(0), atol=1e-3)  # reordered
+    index = {bytes(x.flatten().mul(255).round().byte().numpy()): i for i, x in enumerate(images)}
+    drawn = [index[bytes(x.flatten().mul(255).round().byte().numpy())] for x in first[:2000]]
+    assert 800 < sum(i >= 5000 for i in drawn) < 1200  # about half from the second writer group; stored: none
+
+
+def test_training_digits_as_if_generated_score_near_the_floor_against_the_fair_sample():
+    """The bench's check row: 2,000 training digits graded like a generator's samples score close to two test
+    samples (the floor); against the stored first 2,000 test digits they scored about 3x the floor."""
+    import torch
+
+    from generators.digits import DigitClassifier
+    from training.metrics import frechet, reference_order, training_copy
+    from training.mnist import load_mnist
+
+    C = DigitClassifier.from_pretrained(ROOT / "assets" / "classifier").eval()
+    test = load_mnist(DATA / "mnist", "test")[0]
+    fair, stored = reference_order(test), test
+    with torch.no_grad():
+        floor = frechet(C.features(fair[:2000]), C.features(fair[2000:4000]))
+    assert training_copy(C, DATA / "mnist", fair, 2000) < 1.5 * floor
+    assert training_copy(C, DATA / "mnist", stored, 2000) > 2 * floor

@@ -9,7 +9,8 @@ import gradio as gr
 import torch
 from safetensors.torch import load_file
 
-from generators.diffusion import DEFAULT_GUIDANCE, DEFAULT_INTERVAL, DISTILLED, build_scheduler, unet_passes
+from generators.diffusion import (DEFAULT_GUIDANCE, DEFAULT_INTERVAL, DISTILLED, SAMPLER_GUIDANCE, build_scheduler,
+                                  unet_passes)
 from generators.errors import ModelUnavailable
 from generators.gan import GanSampler
 from generators.limits import SEED, Range, check_choice
@@ -27,7 +28,8 @@ from ui.zerogpu import on_gpu
 COUNT = Range(1, 16)  # digits per family: three models run in one request
 # the diffusion tab's default request, and the UNet passes a digit it costs (two on a guided step: cond + uncond)
 DIFFUSION = dict(steps=20, guidance=DEFAULT_GUIDANCE, sampler="DPM-Solver++", interval=DEFAULT_INTERVAL)
-FAST = dict(steps=4, guidance=0.0, sampler=DISTILLED, interval=1.0)  # the tab's fast path, a row of the table
+FAST = dict(steps=4, guidance=SAMPLER_GUIDANCE[DISTILLED][0], sampler=DISTILLED,  # the tab's fast path, a row
+            interval=SAMPLER_GUIDANCE[DISTILLED][1])
 PASSES, FAST_PASSES = (unet_passes(build_scheduler().config, **r) for r in (DIFFUSION, FAST))
 GAN = GanSampler()  # also the classifier that reads every family's digits
 VAE = VaeClassPrior()
