@@ -10,14 +10,7 @@ export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TQDM_MININTERVAL=10
 D=${D:-cuda}; M1=${M1:-3.5}; M2=${M2:-1.6}; PAIRS=${PAIRS:-200000}; B1=${B1:-1024}; B2=${B2:-512}; N=${N:-2000}
 EV=${EV:-1000}; TABLE=${TABLE:-}; DATA=${DATA:-.data/mnist}; OUT=${OUT:-/tmp/gpuout}; W=${W:-/tmp/w}
 mkdir -p $W $OUT
-WHEELS=${WHEELS:-.whl}
-if [ -d "$WHEELS" ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$WHEELS"/*.whl \
-    && export PYTHONPATH=/tmp/site:. || exit 1
-fi
-export PYTHONPATH=${PYTHONPATH:-.}
-T0=$(date +%s); el() { echo "[$(( $(date +%s) - T0 )) s] $*" | tee -a $W/stages.txt; }
-(nvidia-smi --query-gpu=name,memory.total --format=csv; python3 -c "import torch, diffusers; print(torch.__version__, diffusers.__version__, torch.cuda.is_available() and torch.cuda.get_device_name())") > $W/env.txt 2>&1
+source training/gpu_setup.sh  # diffusers, the stage clock el, env.txt
 pack() {  # after each stage, so that a run cut short still returns what it finished
   for m in small big; do
     tar -C $W -cf $OUT/$m.tar --exclude='*.pt' $m $m-4step $m.log $m-4step.log $m-headline.log $m-table.log 2>/dev/null
