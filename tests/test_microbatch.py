@@ -52,6 +52,40 @@ def test_microbatcher_gives_each_caller_its_own_rows():
             assert torch.allclose(a, net(z) + labels[:, None], atol=1e-6) and torch.equal(b, labels * 2)
 
 
+def test_a_lone_caller_does_not_wait_for_the_window(monkeypatch):
+    """Calls one after another run at once; once a batch was shared, the next leader waits the window for company."""
+    import generators.microbatch as microbatch
+
+    slept, release, calls, real_sleep = [], threading.Event(), [], time.sleep
+    # the window (0.25 s) is recorded, not slept; the test's own polling still sleeps
+    monkeypatch.setattr(microbatch.time, "sleep", lambda s: slept.append(s) if s == 0.25 else real_sleep(s))
+
+    def fn(x):
+        calls.append(x.shape[0])
+        if len(calls) == 4:
+            release.wait(10)  # the fourth batch runs until two more callers have queued behind it
+        return x * 2
+
+    batcher = MicroBatcher(fn, window_s=0.25)
+    for i in range(3):
+        assert torch.equal(batcher(torch.full((2, 1), float(i))), torch.full((2, 1), 2.0 * i))
+    assert slept == [] and calls == [2, 2, 2]  # alone: no window
+    threads = [threading.Thread(target=batcher, args=(torch.ones(1, 1),)) for _ in range(3)]
+    threads[0].start()
+    while len(calls) < 4:
+        time.sleep(0.001)
+    for t in threads[1:]:
+        t.start()
+    while batcher.queued() < 2:
+        time.sleep(0.001)
+    release.set()
+    for t in threads:
+        t.join()
+    assert calls == [2, 2, 2, 1, 2] and slept == []  # the two that queued ran together
+    batcher(torch.ones(1, 1))
+    assert slept == [0.25]  # others were calling just now: wait for the ones that arrive together
+
+
 def test_microbatcher_passes_errors_to_every_caller():
     def fn(x):
         raise RuntimeError("boom")

@@ -98,3 +98,13 @@ def test_training_digits_as_if_generated_score_near_the_floor_against_the_fair_s
         floor = frechet(C.features(fair[:2000]), C.features(fair[2000:4000]))
     assert training_copy(C, DATA / "mnist", fair, 2000) < 1.5 * floor
     assert training_copy(C, DATA / "mnist", stored, 2000) > 2 * floor
+
+
+def test_the_digit_bench_runs_through_every_row():
+    """bench_digits --quick prints each of its quality and speed rows (its VAE rows once broke on a renamed import)."""
+    command = [sys.executable, "-m", "bench.bench_digits", "--quick", "--no-api", "--data", str(DATA / "mnist")]
+    run = subprocess.run(command, cwd=ROOT, timeout=300, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    for row in ("GAN Frechet distance to real test digits, psi=1.0", "real-vs-real floor",
+                "training digits as if generated", "VAE test negative ELBO", "16-frame interpolation, ours (the tab's"):
+        assert row in run.stdout, row
