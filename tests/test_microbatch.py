@@ -15,6 +15,21 @@ from generators.vae import VaeInterpolator
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny models, one thread
 
 
+def queue_behind_a_running_batch(batcher, threads, running, release):
+    """Starts the first thread, waits until its batch runs (`running()`), starts the others, waits until they have
+    all queued behind it, then lets the batch finish (`release`) and joins them all."""
+    threads[0].start()
+    while not running():
+        time.sleep(0.001)
+    for t in threads[1:]:
+        t.start()
+    while batcher.queued() < len(threads) - 1:
+        time.sleep(0.001)
+    release.set()
+    for t in threads:
+        t.join()
+
+
 def test_microbatcher_gives_each_caller_its_own_rows():
     """Callers that arrive while a batch runs go together into the next; each gets fn of its own input."""
     calls, release = [], threading.Event()
@@ -35,17 +50,8 @@ def test_microbatcher_gives_each_caller_its_own_rows():
     def caller(i):
         out[i] = batcher(*inputs[i])
 
-    threads = [threading.Thread(target=caller, args=(i,)) for i in range(6)]
-    threads[0].start()
-    while not calls:  # the first caller's batch is running
-        time.sleep(0.001)
-    for t in threads[1:]:
-        t.start()
-    while batcher.queued() < 5:
-        time.sleep(0.001)
-    release.set()
-    for t in threads:
-        t.join()
+    queue_behind_a_running_batch(batcher, [threading.Thread(target=caller, args=(i,)) for i in range(6)],
+                                 lambda: calls, release)
     assert calls == [1, 2 + 3 + 4 + 5 + 6]
     for (z, labels), (a, b) in zip(inputs, out):
         with torch.no_grad():
@@ -71,16 +77,7 @@ def test_a_lone_caller_does_not_wait_for_the_window(monkeypatch):
         assert torch.equal(batcher(torch.full((2, 1), float(i))), torch.full((2, 1), 2.0 * i))
     assert slept == [] and calls == [2, 2, 2]  # alone: no window
     threads = [threading.Thread(target=batcher, args=(torch.ones(1, 1),)) for _ in range(3)]
-    threads[0].start()
-    while len(calls) < 4:
-        time.sleep(0.001)
-    for t in threads[1:]:
-        t.start()
-    while batcher.queued() < 2:
-        time.sleep(0.001)
-    release.set()
-    for t in threads:
-        t.join()
+    queue_behind_a_running_batch(batcher, threads, lambda: len(calls) == 4, release)
     assert calls == [2, 2, 2, 1, 2] and slept == []  # the two that queued ran together
     batcher(torch.ones(1, 1))
     assert slept == [0.25]  # others were calling just now: wait for the ones that arrive together
