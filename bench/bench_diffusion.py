@@ -9,7 +9,7 @@ i) as read by our MNIST classifier, and the Frechet distance on its 128-d featur
 classifier in place of Inception) to real test digits, beside the real-vs-real floor at the same sample size and
 what training digits themselves score. The test digits are taken in a seeded random order (the stored order puts
 a cleaner writer group first: training/metrics.py, reference_order).
-The headline rows (DPM-Solver++ at 20 steps; UniPC at 4; the distilled student at its 4 DDIM steps, unguided, from
+The headline rows (DPM-Solver++ at 20 steps; UniPC at 4; the distilled student at its 4 DDIM steps, from
 assets/diffusion-4step) use --samples digits; the table over
 sampler x steps x guidance uses --table-samples, with its own floor.
 Speed: compute for 16 digits at 20 steps and at 4 (UniPC; the student), beside the GAN's 64-digit grid and the VAE's

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from generators.digits import vae_loss
+from training.mnist import load_mnist
 
 
 def frechet(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -36,7 +37,6 @@ def reference_order(images: torch.Tensor, seed: int = REFERENCE_SEED) -> torch.T
 def training_copy(C, data, real: torch.Tensor, n: int, seed: int = REFERENCE_SEED) -> float:
     """The Frechet distance that n random training digits score against real[:n]: what a generator that copied its
     training data would score, beside the real-vs-real floor (two sets of test digits)."""
-    from training.mnist import load_mnist
     train = reference_order(load_mnist(data, "train")[0], seed)[:n].to(real.device)
     return frechet(C.features(train).cpu(), C.features(real[:n]).cpu())
 
