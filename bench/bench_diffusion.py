@@ -27,7 +27,7 @@ from generators.digits import DigitClassifier
 from generators.diffusion import ASSETS, DEFAULT_GUIDANCE, DEFAULT_INTERVAL, DISTILLED, STUDENT_ASSETS, DiffusionSampler
 from generators.gan import GanSampler
 from generators.vae import VaeInterpolator
-from training.metrics import frechet, reference_order, sample_quality, training_copy
+from training.metrics import frechet, reference_digits, reference_order, sample_quality, training_copy
 from training.mnist import DEFAULT_DATA, load_mnist
 
 
@@ -84,7 +84,8 @@ def quality(sampler, gan, C, refs: list[torch.Tensor], args) -> list[tuple[str, 
     n, rows = args.samples, []
     floors = [floor(C, real, n) for real in refs]
     rows.append((f"real-vs-real floor ({n} vs {n} test digits)", f"{floors[0]:.2f}" + others(floors)))
-    copies = [training_copy(C, args.data, real, n) for real in refs]
+    train = reference_digits(args.data, "train")[:n]  # one set of training digits, graded against each reference
+    copies = [training_copy(C, train, real) for real in refs]
     rows.append((f"{n} training digits as if generated", f"{copies[0]:.2f}" + others(copies)))
     if not args.no_gan:
         rows.append((f"GAN ({n} samples): accuracy, Frechet", against(C, *gan_samples(gan, n), refs)))

@@ -21,7 +21,7 @@ import torch
 
 from generators.gan import GanSampler
 from generators.vae import VaeInterpolator
-from training.metrics import frechet, reference_order, training_copy, vae_figures
+from training.metrics import frechet, reference_digits, reference_order, training_copy, vae_figures
 from training.mnist import DEFAULT_DATA, load_mnist
 
 
@@ -46,7 +46,7 @@ def quality(sampler: GanSampler, vae: VaeInterpolator, data: Path, n: int) -> li
     x_test = x_test.to(sampler.device)
     acc = (torch.cat([C(x_test[i:i + 1000]).argmax(1).cpu() for i in range(0, 10000, 1000)]) == y_test).float().mean()
     rows = [("classifier test accuracy (10,000 digits)", f"{acc:.2%}")]
-    x_test = reference_order(x_test)  # the Frechet distances grade against a fair sample (training/metrics.py)
+    stored, x_test = x_test, reference_order(x_test)  # the Frechet distances grade against a fair sample
     for psi in (1.0, 0.7):
         batches = [sampler.sample(digit=None, count=64, seed=s, truncation=psi) for s in range(-(-n // 64))]
         images = torch.cat([b.images for b in batches])[:n].to(sampler.device)
@@ -58,12 +58,12 @@ def quality(sampler: GanSampler, vae: VaeInterpolator, data: Path, n: int) -> li
     floor = frechet(C.features(x_test[:n]).cpu(), C.features(x_test[n:2 * n]).cpu())
     rows.append((f"real-vs-real floor (two disjoint {n}-digit test sets)", f"{floor:.2f}"))
     rows.append((f"{n} training digits as if generated (a perfect copy of the training data)",
-                 f"{training_copy(C, data, x_test, n):.2f}"))
+                 f"{training_copy(C, reference_digits(data, 'train')[:n], x_test):.2f}"))
     untrained = G.__class__(**{"z_dim": G.z_dim, "ngf": G.ngf}).eval()
     fake = ((untrained(torch.randn(n, G.z_dim), torch.randint(0, 10, (n,))) + 1) / 2).to(sampler.device)
     fd = frechet(C.features(fake).cpu(), C.features(x_test[:n]).cpu())
     rows.append(("baseline: untrained generator's Frechet distance", f"{fd:.2f}"))
-    m = vae_figures(vae.load(), load_mnist(data, "test")[0], vae.device)  # all 10,000, as train_vae writes them
+    m = vae_figures(vae.load(), stored.cpu(), vae.device)  # all 10,000 in stored order, as train_vae writes them
     rows += [("VAE test reconstruction (Bernoulli NLL, nats/digit)", f"{m['recon_nll_nats']:.1f}"),
              ("VAE test KL (nats/digit)", f"{m['kl_nats']:.1f}"),
              ("VAE test negative ELBO (nats/digit)", f"{m['neg_elbo_nats']:.1f}"),

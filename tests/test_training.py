@@ -88,7 +88,7 @@ def test_training_digits_as_if_generated_score_near_the_floor_against_the_fair_s
     import torch
 
     from generators.digits import DigitClassifier
-    from training.metrics import frechet, reference_order, training_copy
+    from training.metrics import frechet, reference_digits, reference_order, training_copy
     from training.mnist import load_mnist
 
     C = DigitClassifier.from_pretrained(ROOT / "assets" / "classifier").eval()
@@ -96,8 +96,9 @@ def test_training_digits_as_if_generated_score_near_the_floor_against_the_fair_s
     fair, stored = reference_order(test), test
     with torch.no_grad():
         floor = frechet(C.features(fair[:2000]), C.features(fair[2000:4000]))
-    assert training_copy(C, DATA / "mnist", fair, 2000) < 1.5 * floor
-    assert training_copy(C, DATA / "mnist", stored, 2000) > 2 * floor
+    train = reference_digits(DATA / "mnist", "train")[:2000]
+    assert training_copy(C, train, fair) < 1.5 * floor
+    assert training_copy(C, train, stored) > 2 * floor
 
 
 def test_the_digit_bench_runs_through_every_row():

@@ -29,8 +29,8 @@ from tqdm import tqdm
 
 from generators.diffusion import (ASSETS, DigitDiffusionPipeline, build_scheduler, build_unet, ddim_from_x0, guided_at,
                                   make_scheduler)
-from training.metrics import reference_order
-from training.mnist import DEFAULT_DATA, load_mnist
+from training.metrics import reference_digits
+from training.mnist import DEFAULT_DATA
 from training.train_diffusion import WallClock, checkpoint, ema_update, graded, load_state
 
 WARMUP = 50  # steps of linear learning-rate warm-up
@@ -191,7 +191,7 @@ def run(args) -> None:
     if args.eval:
         from generators.digits import DigitClassifier
         classifier = DigitClassifier.from_pretrained(args.classifier).eval().to(args.device)
-        real = reference_order(load_mnist(args.data, "test")[0]).to(args.device)
+        real = reference_digits(args.data).to(args.device)
     history, losses = [], []
     bar = tqdm(distill(teacher=args.teacher, out=args.out, minutes=args.minutes, pairs=args.pairs,
                        teacher_steps=args.teacher_steps, guidance=args.guidance, interval=args.interval,

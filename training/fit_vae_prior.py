@@ -8,7 +8,7 @@ N(mu_c, Sigma_c) to the means of class c (sample mean and covariance, plus 1e-4 
 file holds mean (10, latent) and scale_tril (10, latent, latent), and, in its metadata, the figures measured here
 with the bench's protocol: class accuracy of `--eval` balanced samples read by our classifier, their Frechet
 distance on its features to `--eval` test digits, and the real-vs-real floor (those digits against the next `--eval`);
-the test digits are taken in the seeded random order of training/metrics.py's reference_order.
+the test digits are taken in the seeded random order of training/metrics.py's reference_digits.
 """
 
 import argparse
@@ -20,7 +20,7 @@ from safetensors.torch import save_file
 
 from generators.digits import DigitClassifier, DigitVAE
 from generators.vae_prior import PRIOR_FILE, VaeClassPrior
-from training.metrics import frechet, reference_order, sample_quality
+from training.metrics import frechet, reference_digits, sample_quality
 from training.mnist import DEFAULT_DATA, load_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +80,7 @@ def main(argv=None) -> None:
     # graded as the app draws from it: the adapter reading the file just written
     sampler = VaeClassPrior(Path(args.vae), torch.device("cpu"), prior=out)
     classifier = DigitClassifier.from_pretrained(args.classifier).eval()
-    figures = evaluate(sampler, classifier, reference_order(load_mnist(args.data, "test")[0]), args.eval)
+    figures = evaluate(sampler, classifier, reference_digits(args.data), args.eval)
     save_file(prior, str(out), metadata={**fitted, **figures})
     print(f"wrote {out}: {fitted | figures}")
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Distilled first steps for the shipped diffusion model on a lent GPU, in one device run, and the shipped models'
-# figures graded against several random samples of test digits (bench_diffusion --reference-seed).
+# figures graded against several random samples of test digits (bench_diffusion --reference-seeds).
 # Two students of assets/diffusion at once (recipe a: batch 512, lr 4e-4; b: batch 256, lr 3e-4; both 500,000
 # teacher pairs, a half-cosine learning rate), then for the shipped pair and each student the headline rows at
 # reference seeds 0..$SEEDS-1, and the shipped model's sampler x steps x guidance table.

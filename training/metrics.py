@@ -33,12 +33,17 @@ def reference_order(images: torch.Tensor, seed: int = REFERENCE_SEED) -> torch.T
     return images[torch.randperm(len(images), generator=torch.Generator().manual_seed(seed)).to(images.device)]
 
 
+def reference_digits(data, split: str = "test", seed: int = REFERENCE_SEED) -> torch.Tensor:
+    """The digits of an MNIST split (N, 1, 28, 28) in [0, 1], in reference_order: what every grader compares with."""
+    return reference_order(load_mnist(data, split)[0], seed)
+
+
 @torch.no_grad()
-def training_copy(C, data, real: torch.Tensor, n: int, seed: int = REFERENCE_SEED) -> float:
-    """The Frechet distance that n random training digits score against real[:n]: what a generator that copied its
-    training data would score, beside the real-vs-real floor (two sets of test digits)."""
-    train = reference_order(load_mnist(data, "train")[0], seed)[:n].to(real.device)
-    return frechet(C.features(train).cpu(), C.features(real[:n]).cpu())
+def training_copy(C, train: torch.Tensor, real: torch.Tensor) -> float:
+    """The Frechet distance that training digits (`reference_digits(data, "train")[:n]`) score against real[:n]: what
+    a generator that copied its training data would score, beside the real-vs-real floor (two sets of test digits)."""
+    n = len(train)
+    return frechet(C.features(train.to(real.device)).cpu(), C.features(real[:n]).cpu())
 
 
 @torch.no_grad()

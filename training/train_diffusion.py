@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from generators.diffusion import NO_LABEL, DigitDiffusionPipeline, build_scheduler, build_unet
-from training.metrics import reference_order, sample_quality
+from training.metrics import reference_digits, sample_quality
 from training.mnist import DEFAULT_DATA, batches, load_mnist
 
 WARMUP = 200  # steps of linear learning-rate warm-up
@@ -56,7 +56,7 @@ def diffusion_loss(unet, scheduler, x0, labels, g, p_uncond: float, bf16: bool =
 @torch.no_grad()
 def evaluate(unet, scheduler, classifier, real: torch.Tensor, n: int, steps: int = 10) -> dict:
     """Class accuracy (our classifier) and Frechet distance (its features) of n samples, DPM-Solver++ at `steps`,
-    guidance 1, against real[:n] (test digits in `reference_order`)."""
+    guidance 1, against real[:n] (test digits in `reference_digits` order)."""
     pipe = DigitDiffusionPipeline(unet.eval(), scheduler)
     labels = torch.arange(n) % 10
     g = torch.Generator().manual_seed(0)
@@ -230,7 +230,7 @@ def run(args) -> None:
     if args.eval:
         from generators.digits import DigitClassifier
         classifier = DigitClassifier.from_pretrained(args.classifier).eval().to(args.device)
-        real = reference_order(load_mnist(args.data, "test")[0]).to(args.device)
+        real = reference_digits(args.data).to(args.device)
     (history, earlier), losses = earlier_runs(args), []
     bar = tqdm(train(data=args.data, out=args.out, minutes=args.minutes, seed=args.seed, batch_size=args.batch_size,
                      lr=args.lr, ema=args.ema, p_uncond=args.p_uncond, channels=channels, run_dir=args.run_dir,

@@ -21,7 +21,7 @@ from PIL import Image
 
 from generators.digits import DigitClassifier, DigitDiscriminator, DigitGenerator
 from training.common import Timer, base_parser, epoch_batches, epochs, save_checkpoint, write_metrics
-from training.metrics import gan_quality, reference_order
+from training.metrics import gan_quality, reference_digits
 from training.mnist import DEFAULT_DATA, load_mnist
 
 
@@ -128,7 +128,7 @@ def train(G, D, G_ema, args):
         init_from(Path(args.init), G, D, G_ema)
     if args.eval:
         C = DigitClassifier.from_pretrained(args.classifier).to(args.device).eval()
-        x_test = reference_order(load_mnist(args.data or DEFAULT_DATA, "test")[0])
+        x_test = reference_digits(args.data or DEFAULT_DATA)
     set_lr(args.lr, opt_g, opt_d)
     for epoch in epochs(args, start):
         G.train()
