@@ -223,3 +223,17 @@ def test_vae_frames_fit_and_bad_input_keeps_them(view, tmp_path):
     page.locator("#vae-picked img").wait_for(timeout=30_000)
     page.get_by_text(view.said("vae_picked_is")).first.wait_for(timeout=30_000)
     view.shot("vae-map-click", tmp_path)
+
+
+def test_a_diffusion_example_keeps_its_own_guidance(view):
+    """The DDPM example sets guidance 1 at every step (interval 1); the sampler's own defaults apply when a person
+    picks a sampler, not when an example sets one (its change had overwritten them with 2 and 0)."""
+    page = view.page
+    view.tab("diffusion")
+    page.locator(".gallery-item, table tr, button").filter(has_text="1000").filter(visible=True).first.click()
+    page.wait_for_function("[...document.querySelectorAll('input[type=number]')].some(i => i.value === '1000')",
+                           timeout=30_000)
+    time.sleep(0.5)  # a change event, had there been one, answers within this
+    for key in ("diffusion_guidance", "diffusion_interval"):  # by role: the interval's label has an apostrophe
+        box = page.get_by_role("spinbutton", name=f"number input for {view.s(key)}", exact=True)
+        assert box.input_value() == "1", key

@@ -175,7 +175,8 @@ def build() -> None:
                      js=into_view("diffusion-gallery"))
     keep_on_error(event, outputs)
     stop.click(None, None, None, cancels=[event], api_visibility="private")
-    sampler.change(_defaults_for, sampler, [steps, guidance, interval], api_visibility="private")
+    # on the user's pick only (.input): an example sets its own guidance and interval, which .change would overwrite
+    sampler.input(_defaults_for, sampler, [steps, guidance, interval], api_visibility="private")
     examples(EXAMPLES, inputs, "diffusion_examples")
 
 
