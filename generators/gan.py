@@ -75,7 +75,7 @@ class GanSampler:
         self._lock, self._models, self._net = threading.Lock(), None, None
         self._real: dict[int, list[float]] = {}  # class -> realness of its real test digits
         # concurrent sample() calls run as one forward of G, D and the classifier (their rows are independent)
-        self._batcher = MicroBatcher(self._forward, max_batch=MAX_BATCH)
+        self._batcher = MicroBatcher(self._forward, max_batch=MAX_BATCH, name="gan-batch")
 
     def load(self) -> tuple[DigitGenerator, DigitDiscriminator, DigitClassifier]:
         with self._lock:

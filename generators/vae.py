@@ -68,7 +68,8 @@ class VaeInterpolator:
         self.projection: LatentProjection | None = None  # the latent map's (generators/vae_map.py)
         self._dots: tuple[torch.Tensor, torch.Tensor] | None = None
         # concurrent interpolations encode and decode together, one forward each (rows are independent)
-        self._encode, self._decode = MicroBatcher(self._encoded), MicroBatcher(self._decoded)
+        self._encode = MicroBatcher(self._encoded, name="vae-encode")
+        self._decode = MicroBatcher(self._decoded, name="vae-decode")
         self._encoder = self._decoder = None  # the model's encode and decode, each in one GIL-free call
 
     def load(self) -> DigitVAE:

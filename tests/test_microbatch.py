@@ -217,3 +217,46 @@ def test_tracing_off_or_failing_leaves_the_eager_module(monkeypatch):
 
     odd = Untraceable()
     assert gil_free(odd, torch.zeros(2, 4)) is odd
+
+
+def test_every_batch_runs_on_the_batchers_own_thread(monkeypatch):
+    """The forwards run on one thread of the batcher's, whoever calls (a thread that has run a forward keeps some of
+    its memory while it lives); the thread ends when idle and the next call starts another."""
+    import generators.microbatch as microbatch
+
+    ran_on, callers = set(), []
+    batcher = MicroBatcher(lambda x: ran_on.add(threading.get_ident()) or x + 1)
+
+    def caller():
+        callers.append(threading.get_ident())
+        assert torch.equal(batcher(torch.zeros(2, 1)), torch.ones(2, 1))
+
+    threads = [threading.Thread(target=caller) for _ in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert len(ran_on) == 1 and not ran_on & set(callers)
+    monkeypatch.setattr(microbatch, "IDLE_S", 0.05)
+    batcher(torch.zeros(1, 1))  # a thread of IDLE_S 0.05 s (the one before waits 30 s: it stays)
+    first = batcher._thread
+    wait_until(lambda: batcher._thread is None)  # idle: gone
+    first.join(5)
+    assert not first.is_alive()
+    assert torch.equal(batcher(torch.zeros(1, 1)), torch.ones(1, 1)) and batcher._thread is not None
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork here")
+def test_a_forked_child_runs_its_own_batches():
+    """A fork has no batcher thread (ZeroGPU runs handlers in forked processes): its first call starts one there
+    instead of waiting on the parent's."""
+    import os
+    import signal
+
+    batcher = MicroBatcher(lambda x: x * 3)
+    assert torch.equal(batcher(torch.ones(1, 1)), torch.full((1, 1), 3.0))  # the parent's thread is running
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 if its call comes back, killed by the alarm if it hangs
+        signal.alarm(10)
+        ok = torch.equal(batcher(torch.ones(2, 1)), torch.full((2, 1), 3.0))
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
