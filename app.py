@@ -75,6 +75,7 @@ class Playground(gr.Blocks):
         own = CSS + "".join(tab.css for tab in tabs())
         app_kwargs = dict(app_kwargs or {})
         app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(guard.Guard)]
+        memory.QUIET.start()  # the C heap trimmed once the app goes quiet (generators/memory.py)
         return super().launch(*args, i18n=i18n or translations(), css=own + (css or ""), app_kwargs=app_kwargs,
                               max_file_size=max_file_size, state_session_capacity=state_session_capacity, **kwargs)
 
@@ -82,6 +83,7 @@ class Playground(gr.Blocks):
         if getattr(self, "_queue", None) is not None:  # on the event loop, where Gradio's queue keeps its per-session dicts
             _PRUNER.maybe_prune(self._queue)
         token = _REQUEST.set(request)
+        memory.QUIET.note()
         try:
             return await super().process_api(block_fn, inputs, state, request, *args, **kwargs)
         except gr.Error as e:  # a handler's message quoting a huge payload (check_choice's "got ...")
@@ -89,6 +91,7 @@ class Playground(gr.Blocks):
                 raise gr.Error(guard.shorten(str(e.message)), title=e.title, print_exception=False) from None
             raise
         finally:
+            memory.QUIET.note()
             _REQUEST.reset(token)
 
     def validate_inputs(self, block_fn, inputs):

@@ -8,11 +8,17 @@ module's limit_arenas(), at 581, 458, 524 and 501 digits/s.
 
     limit_arenas()   # at the start of the app and of each worker process, before its threads start
     trim_heap()      # the free pages back to the system (ui/media.py's cleanup thread, every 30 s)
+    QUIET.note()     # at each request event (app.py); QUIET.start() trims once the app has been quiet for 1 s
+
+The 30 s trim alone left a room's heap behind for up to 30 s after it left: 16 digit users for 20 s, RSS read 3 s
+later +6.1% to +7.6% over the warm start, 35 s later +1.2% to +5.4%.
 """
 
 import ctypes
 import ctypes.util
 import functools
+import threading
+import time
 
 M_ARENA_MAX = -8  # mallopt's parameter number (malloc.h)
 
@@ -38,3 +44,42 @@ def limit_arenas(arenas: int = 2) -> bool:
     environment does the same at start); whether it could."""
     libc = _libc()
     return bool(libc is not None and libc.mallopt(M_ARENA_MAX, arenas) == 1)
+
+
+class QuietTrim:
+    """Trims the C heap once no request event has come for `quiet_s` after some did: when a room goes quiet, what
+    its requests freed goes back to the system then, not at the next 30 s trim (the trim walks the heap under
+    malloc's locks, so it waits for a quiet moment instead of running under load)."""
+
+    def __init__(self, quiet_s: float = 1.0, every_s: float = 0.25):
+        self.quiet_s, self.every_s = quiet_s, every_s
+        self.last_event = self.trimmed = time.monotonic()
+        self.trims = 0
+        self._started, self._lock = False, threading.Lock()
+
+    def note(self) -> None:
+        """A request event came (cheap: one clock read, called for every event the server runs)."""
+        self.last_event = time.monotonic()
+
+    def step(self, now: float) -> bool:
+        """Trims if events came since the last trim and none for quiet_s; whether it did."""
+        if self.last_event <= self.trimmed or now - self.last_event < self.quiet_s:
+            return False
+        self.trimmed, self.trims = now, self.trims + 1
+        trim_heap()
+        return True
+
+    def start(self) -> None:
+        """The watching thread (a daemon), once."""
+        with self._lock:
+            if not self._started:
+                threading.Thread(target=self._watch, name="quiet-trim", daemon=True).start()
+                self._started = True
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(self.every_s)
+            self.step(time.monotonic())
+
+
+QUIET = QuietTrim()  # the app's (app.py notes its events and starts it)

@@ -78,6 +78,7 @@ class Worker:
 
     def dispatch(self, message: tuple) -> None:
         op, cid, *rest = message
+        memory.QUIET.note()
         if op in ("close", "stop"):
             closed, stop = self.streams.get(cid, (None, None))
             event = closed if op == "close" else stop
@@ -170,6 +171,7 @@ def main(fd: int) -> None:
     """Serves one adapter over the socket `fd` until the server closes it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the terminal stops the app, which closes the socket
     memory.limit_arenas()  # before the calls' threads start (generators/memory.py says why)
+    memory.QUIET.start()  # and the heap trimmed once the calls stop for a moment
     conn = Connection(fd)
     _, target, options, threads = loads(conn.recv_bytes())
     torch.set_num_threads(threads)
