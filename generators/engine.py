@@ -32,7 +32,6 @@ from generators.text_decoding import Sampling
 MAX_ROWS = 32  # rows in one batch (alternatives of all requests); more requests wait for a free row
 CACHE_BYTES = 1 << 30  # the KV cache's budget; it bounds max_rows for large models
 _END = object()
-_TURN = object()  # to a lone request's queue: step it yourself
 
 
 
@@ -67,11 +66,7 @@ class Generation:
         """Waits for the next Step; None once the request is over (all alternatives ended, max_new, or closed)."""
         if self._over:
             return None
-        item = _TURN
-        while item is _TURN:  # _TURN: the engine thread has stopped, this request is alone again
-            while self._queue.empty() and self.engine._drive(self):
-                pass  # the only request: its own thread ran the step (a hand-off to the engine thread cost more)
-            item = self._queue.get()
+        item = self._queue.get()
         if item is _END or isinstance(item, BaseException):
             self._over = True
             if item is _END:
@@ -134,13 +129,14 @@ class DecodingEngine:
             if not self.batch_invariant():
                 warnings.warn("decoding engine: rows change with the batch here; a seed may not give the same "
                               "text alone and among others")
+            self.net.warm()
         self.rows = RowState(self.max_rows, self.net.k.shape[3], self.device)
         self.sampler = BatchSampler(self.rows, self.vocab, eos_id)
         self._owner: list[Generation] = []  # row -> its request; rows 0..len-1 are live
         self._live: list[Generation] = []
         self._waiting: deque[Generation] = deque()
         self._cond, self._thread, self._closed = threading.Condition(), None, False
-        self._step_lock = threading.RLock()  # one step at a time, on the engine thread or a lone request's
+        self._step_lock = threading.RLock()  # one step at a time (the engine thread's, or a test's check)
 
     def submit(self, prompt_ids, *, n: int = 1, max_new: int, sampling: Sampling, seed: int | None = None,
                generator: torch.Generator | None = None, watermark=None) -> Generation:
@@ -188,35 +184,18 @@ class DecodingEngine:
         return self.net.is_batch_invariant(self.vocab, self.context)
 
     def _run(self) -> None:
-        """The engine thread: steps the batch while it has two requests or more (a lone request's own thread steps
-        it, see _drive) and releases cancelled requests at once."""
+        """The engine thread: steps the batch while any request is live or waiting, and releases cancelled
+        requests at once. Every step runs here, a lone request's too: when a request's own thread stepped it while
+        alone, each request thread that ever had (up to 32) kept the forward's per-thread memory (16 mixed users
+        for 4 levels: glibc's in-use heap +41 MB, +20 MB with every step here), and one user's latency did not
+        change (p50 60-67 ms either way, `bench_load --levels 1`)."""
         while True:
             with self._cond:
-                if not (self._closed or self._shared()):
-                    for gen in [*self._live, *self._waiting]:  # the one left may be waiting on its queue
-                        gen._queue.put(_TURN)
-                while not (self._closed or self._shared()):
+                while not (self._closed or self._live or self._waiting):
                     self._cond.wait()
                 if self._closed:
                     return
             self._step()
-
-    def _shared(self) -> bool:
-        """Whether the engine thread steps the batch: two requests or more, or one to release."""
-        gens = [*self._live, *self._waiting]
-        return len(gens) > 1 or any(g.cancelled for g in gens)
-
-    def _drive(self, gen: Generation) -> bool:
-        """Runs one step in the caller's thread when `gen` is the only request; whether it did. One user then decodes
-        without a thread hop per token (through the API: p50 244 ms vs 205 on its own loop, interleaved runs); a
-        request that arrives meanwhile wakes the engine thread, and the steps go on there, serialised by a lock."""
-        with self._cond:
-            if self._closed or self._shared() or gen not in (*self._live, *self._waiting):
-                return False
-        with self._step_lock:
-            if gen._queue.empty():
-                self._step()
-        return True
 
     def _step(self) -> None:
         with self._step_lock, torch.inference_mode():

@@ -79,6 +79,23 @@ def test_the_engine_checks_its_kernels(engine):
     assert engine.batch_invariant()
 
 
+def test_a_step_computes_a_few_shapes_and_live_rows_keep_their_logits(engine):
+    """B live rows run as 1, 2 or a multiple of 4 rows (oneDNN keeps kernels per shape: fewer shapes, less memory),
+    and the padding rows change nothing in the live ones."""
+    net = engine.net
+    assert net.rows == 8 and [net.size(b) for b in range(1, 9)] == [1, 2, 4, 4, 8, 8, 8, 8]
+    g = torch.Generator().manual_seed(3)
+    with torch.inference_mode():
+        base = [torch.randn(t[:, :1].shape, generator=g) for t in (net.k, net.v)]
+        ids, pos = torch.randint(0, 100, (3,), generator=g), torch.randint(0, 40, (3,), generator=g)
+        net.k[:], net.v[:] = base
+        padded = net.step(ids, pos)  # computed as 4 rows
+        for r in range(3):
+            net.k[:], net.v[:] = base
+            assert torch.equal(net.step(ids[r:r + 1], pos[r:r + 1])[0], padded[r])
+        net.k.zero_(), net.v.zero_()
+
+
 def one_loop(lm, request, max_new=16):
     """The request through the one-request loop TextContinuation ran before the engine (SamplingLoop)."""
     i, sampling, seed, n, delta = request
@@ -176,19 +193,20 @@ def wait_until(condition, timeout: float = 30.0) -> None:
         time.sleep(0.001)
 
 
-def test_a_lone_request_is_stepped_by_its_own_thread_and_its_close_frees_the_rows(lm):
-    """Alone, a request's consumer runs its steps (no hand-off): nothing runs ahead of it; closing it frees its rows
-    at once (the engine thread's next step)."""
+def test_every_step_runs_on_the_engine_thread_and_a_close_frees_the_rows(lm):
+    """A lone request's steps run on the engine thread too, not its consumer's (a thread that has run a forward keeps
+    some of its memory while it lives); closing it frees its rows at once (the engine thread's next step)."""
     e = DecodingEngine(lm.fast, lm.tokenizer.eos_token_id, max_rows=8)
+    ran_on, step = set(), e.net.step
+    e.net.step = lambda *a: ran_on.add(threading.get_ident()) or step(*a)
     try:
         gen = submit(e, lm, REQUESTS[1], max_new=30)
         for i, _ in enumerate(gen):
             if i == 2:
                 break  # the generator's finally closes the request
-            time.sleep(0.01)
-            assert e.live_rows() == 2 and gen.sent == i + 1  # no step made ahead of the consumer
         wait_until(lambda: e.live_rows() == 0)
-        assert gen.cancelled and len(gen._steps) == 3
+        assert gen.cancelled and len(ran_on) == 1 and threading.get_ident() not in ran_on
+        assert ran_on == {e._thread.ident}
     finally:
         e.close()
 
@@ -204,8 +222,7 @@ def test_closing_a_text_stream_frees_its_rows(lm):
 
 
 def test_a_second_request_joins_a_lone_one_mid_stream(lm):
-    """The first request steps itself while alone; the second one's arrival hands the batch to the engine thread,
-    and each still gets the tokens it gets alone."""
+    """A second request joins a lone one at the next token, and each still gets the tokens it gets alone."""
     e = DecodingEngine(lm.fast, lm.tokenizer.eos_token_id, max_rows=8)
     try:
         alone = [run(submit(e, lm, r, max_new=24)) for r in REQUESTS[:2]]
