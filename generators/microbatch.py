@@ -10,7 +10,9 @@ Every batch runs on the batcher's own thread, started at the first call and ende
 The forwards had run on whichever caller came first: each of the server's 16 request threads that ever ran one
 kept about 3.5 MB of the forward's memory for as long as it lived (16 threads calling a GAN sample for 15 s: glibc's
 in-use heap +50 to +57 MB while they lived, +1 MB with the forwards on one thread; the app's RSS after 16 digit users
-+16% to +29% over its warm start).
++16% to +29% over its warm start). The price: a lone call hands its batch over and back (the VAE tab's stream, 10
+calls: 4.0-5.3 ms vs 3.2, one torch thread). With more than one torch thread, the batcher's thread gets an OpenMP
+team of its own, and two teams on the same cores slow each other down (README, "Where a room's memory went").
 
 Each caller draws its noise from its own seed before calling (the adapters already do: every sampling
 call builds its own torch.Generator), so a caller's samples never depend on who else was in the batch.
