@@ -136,7 +136,6 @@ class DecodingEngine:
         self._live: list[Generation] = []
         self._waiting: deque[Generation] = deque()
         self._cond, self._thread, self._closed = threading.Condition(), None, False
-        self._step_lock = threading.RLock()  # one step at a time (the engine thread's, or a test's check)
 
     def submit(self, prompt_ids, *, n: int = 1, max_new: int, sampling: Sampling, seed: int | None = None,
                generator: torch.Generator | None = None, watermark=None) -> Generation:
@@ -198,7 +197,7 @@ class DecodingEngine:
             self._step()
 
     def _step(self) -> None:
-        with self._step_lock, torch.inference_mode():
+        with torch.inference_mode():
             try:
                 self._iteration()
             except Exception as e:  # noqa: BLE001 - every request in the batch gets the error

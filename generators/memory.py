@@ -3,12 +3,13 @@
 glibc gives threads their own malloc arenas (up to 8 per core) and keeps each arena's freed pages. With 16 image
 requests at once (bench/bench_load.py, 16 users asking for 16 GAN digits each, RSS 3 s after the level against its
 warm start): +99.5% and +65.5% in two runs with glibc's default arenas (the second with a malloc_trim once the server
-had been idle for 1 s, which is not kept), +19.0% with two arenas set by MALLOC_ARENA_MAX=2 and +22.8% with this
-module's limit_arenas(), at 581, 458, 524 and 501 digits/s.
+had been idle for 1 s: not kept then, since most of the growth was memory in use; see QuietTrim), +19.0% with two
+arenas set by MALLOC_ARENA_MAX=2 and +22.8% with this module's limit_arenas(), at 581, 458, 524 and 501 digits/s.
 
     limit_arenas()   # at the start of the app and of each worker process, before its threads start
-    trim_heap()      # the free pages back to the system (ui/media.py's cleanup thread, every 30 s)
-    QUIET.note()     # at each request event (app.py); QUIET.start() trims once the app has been quiet for 1 s
+    trim_heap()      # the free pages back to the system
+    QUIET.note()     # at each request event (app.py); QUIET.start() trims once the app has been quiet for 1 s,
+                     # and every 30 s under unbroken load
 
 The 30 s trim alone left a room's heap behind for up to 30 s after it left: 16 digit users for 20 s, RSS read 3 s
 later +6.1% to +7.6% over the warm start, 35 s later +1.2% to +5.4%.
@@ -48,11 +49,11 @@ def limit_arenas(arenas: int = 2) -> bool:
 
 class QuietTrim:
     """Trims the C heap once no request event has come for `quiet_s` after some did: when a room goes quiet, what
-    its requests freed goes back to the system then, not at the next 30 s trim (the trim walks the heap under
-    malloc's locks, so it waits for a quiet moment instead of running under load)."""
+    its requests freed goes back to the system then (the trim walks the heap under malloc's locks, so it waits for
+    a quiet moment instead of running under load); under load that never pauses, every `period_s`."""
 
-    def __init__(self, quiet_s: float = 1.0, every_s: float = 0.25):
-        self.quiet_s, self.every_s = quiet_s, every_s
+    def __init__(self, quiet_s: float = 1.0, every_s: float = 0.25, period_s: float = 30.0):
+        self.quiet_s, self.every_s, self.period_s = quiet_s, every_s, period_s
         self.last_event = self.trimmed = time.monotonic()
         self.trims = 0
         self._started, self._lock = False, threading.Lock()
@@ -62,8 +63,9 @@ class QuietTrim:
         self.last_event = time.monotonic()
 
     def step(self, now: float) -> bool:
-        """Trims if events came since the last trim and none for quiet_s; whether it did."""
-        if self.last_event <= self.trimmed or now - self.last_event < self.quiet_s:
+        """Trims if events came since the last trim and none for quiet_s (or period_s has passed); whether it did."""
+        if self.last_event <= self.trimmed or (now - self.last_event < self.quiet_s
+                                               and now - self.trimmed < self.period_s):
             return False
         self.trimmed, self.trims = now, self.trims + 1
         trim_heap()

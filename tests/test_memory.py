@@ -23,3 +23,16 @@ def test_quiet_trim_waits_for_a_quiet_moment_after_events(monkeypatch):
     assert not quiet.step(t + 20) and trims == [1]  # quiet since: nothing new to give back
     quiet.last_event = t + 30  # another event
     assert not quiet.step(t + 30.2) and quiet.step(t + 31.5) and quiet.trims == 2
+
+
+def test_quiet_trim_still_trims_under_load_that_never_pauses(monkeypatch):
+    """Events every 0.5 s (never 1 s of quiet): a trim each time period_s (29.9 s) has passed since the last one."""
+    monkeypatch.setattr(memory, "trim_heap", lambda: True)
+    quiet = memory.QuietTrim(quiet_s=1.0, period_s=29.9)
+    t = quiet.trimmed
+    done = []
+    for k in range(1, 130):
+        quiet.last_event = t + 0.5 * k
+        if quiet.step(t + 0.5 * k + 0.1):
+            done.append(0.5 * k)
+    assert done == [30.0, 60.0]

@@ -25,7 +25,6 @@ from gradio.components.gallery import GalleryData, GalleryImage
 from gradio.data_classes import FileData, ImageData, _StaticFiles
 
 from ui import provenance
-from generators.memory import trim_heap
 from ui.calls import Hooks, wrap
 from ui.images import png_bytes
 
@@ -83,7 +82,6 @@ def _cleanup() -> None:
             prune(ROOT, MAX_BYTES, KEEP_SECONDS)
             next_scan = time.monotonic() + SCAN_EVERY
         WRITTEN.prune(MAX_BYTES, KEEP_SECONDS)
-        trim_heap()  # the C heap's free pages back to the system (generators/memory.py says why)
 
 
 class Ledger:
