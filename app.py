@@ -1,4 +1,4 @@
-"""Generative-AI playground: one tab per model family (ui/*_tab.py, found by ui/registry.py).
+"""Generative-AI playground: one tab per model family (ui/*_tab.py, found by ui/kit/registry.py).
 
     python app.py                      # http://127.0.0.1:7860, offline, bundled models
     PLAYGROUND_AUTH=me:pw python app.py --share   # a public link protected by a password
@@ -27,13 +27,15 @@ except ImportError:
 import gradio as gr
 from starlette.middleware import Middleware
 
-from generators import backend, memory, serving
-from generators.network import reachable
-from ui import cards, guard, media
-from ui.housekeeping import SessionPruner
-from ui.errors import language
-from ui.i18n import i18n as translations, t
-from ui.registry import tabs
+from generators.serving import backend
+from generators.runtime import memory, slots
+from generators.core.network import reachable
+from ui.kit import cards, media
+from ui.server import guard
+from ui.server.housekeeping import SessionPruner
+from ui.kit.errors import language
+from ui.kit.i18n import i18n as translations, t
+from ui.kit.registry import tabs
 
 TITLE = "Generative AI playground · 生成式 AI 体验场"  # the browser tab's title: Gradio 6.31 does not translate it
 SHARE_SERVER = ("api.gradio.app", 443)  # where Gradio asks for a tunnel (gradio.networking.GRADIO_API_SERVER)
@@ -60,12 +62,12 @@ SESSIONS = 64
 
 
 _REQUEST = contextvars.ContextVar("request", default=None)  # the request whose inputs are being read
-_PRUNER = SessionPruner()  # Gradio's bookkeeping of finished API sessions (ui/housekeeping.py)
+_PRUNER = SessionPruner()  # Gradio's bookkeeping of finished API sessions (ui/server/housekeeping.py)
 
 
 class Playground(gr.Blocks):
     """gr.Blocks whose launch() serves the interface's translations (unless given others), its CSS (before any
-    given) and the guard (ui/guard.py: body caps, login throttling, media checks): Gradio takes them as
+    given) and the guard (ui/server/guard.py: body caps, login throttling, media checks): Gradio takes them as
     launch(i18n=..., css=..., app_kwargs=...), so `python app.py`, tests and Spaces that call
     build_demo().launch() all get them. Inputs Gradio itself cannot read (too few, a value its component refuses)
     answer with one short message, logged as one line, instead of Gradio's text with the whole payload in it."""
@@ -75,7 +77,7 @@ class Playground(gr.Blocks):
         own = CSS + "".join(tab.css for tab in tabs())
         app_kwargs = dict(app_kwargs or {})
         app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(guard.Guard)]
-        memory.QUIET.start()  # the C heap trimmed once the app goes quiet (generators/memory.py)
+        memory.QUIET.start()  # the C heap trimmed once the app goes quiet (generators/runtime/memory.py)
         return super().launch(*args, i18n=i18n or translations(), css=own + (css or ""), app_kwargs=app_kwargs,
                               max_file_size=max_file_size, state_session_capacity=state_session_capacity, **kwargs)
 
@@ -172,7 +174,7 @@ def build_demo(queue_size: int = 32, concurrency: int | None = None) -> gr.Block
     media.serve_static()
     remember_missing_matplotlib()
     queue_analytics()
-    workers = serving.configure(concurrency)
+    workers = slots.configure(concurrency)
     with Playground(title=TITLE) as demo:
         gr.Markdown(t("app_title"))
         gr.Markdown(t("app_header"))
@@ -250,14 +252,14 @@ def read_auth(args: argparse.Namespace):
 
 def main(argv=None) -> None:
     """Builds the app and serves it until interrupted; --share falls back to local serving when offline."""
-    memory.limit_arenas()  # before the server's threads start (generators/memory.py says why)
+    memory.limit_arenas()  # before the server's threads start (generators/runtime/memory.py says why)
     args = parse_args(argv)
     if args.device:
         os.environ["PLAYGROUND_DEVICE"] = args.device
     if args.no_batching:
         os.environ["PLAYGROUND_BATCHING"] = "0"
     auth = read_auth(args)
-    handler = logging.StreamHandler()  # users' mistakes, one line each (ui/errors.py, ui/guard.py)
+    handler = logging.StreamHandler()  # users' mistakes, one line each (ui/kit/errors.py, ui/server/guard.py)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
     logging.getLogger("playground").addHandler(handler)
     logging.getLogger("playground").setLevel(logging.INFO)

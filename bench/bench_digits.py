@@ -118,7 +118,7 @@ def api_round_trip(repeats: int) -> list[tuple[str, str]]:
     from gradio_client import Client
 
     import app
-    from ui import text_tab
+    from ui.tabs import text_tab
 
     def serve(demo: gr.Blocks) -> Client:
         return Client(app.launch_local(demo), verbose=False, download_files=False)

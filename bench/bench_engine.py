@@ -29,8 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
-from generators import engine as engine_mod
-from generators import text, text_decoding
+from generators.lm import engine as engine_mod
+from generators import text
+from generators.lm import text_decoding
 
 PROMPTS = ["The old captain looked out over the harbour and said", "It was a dark and stormy night;",
            "She opened the letter and read", "In the morning the village", "\"Where have you been?\" asked",

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import torch
 
-from generators import corpus, finetune, lora, smollm, text
-from generators.text_decoding import Sampling
+from generators.lm import corpus, lora, smollm
+from generators import finetune, text
+from generators.lm.text_decoding import Sampling
 from training.novels import DEFAULT_DATA, VALID_BOOKS, clean_book
 
 # the Fine-tune tab's example: the first 49,980 bytes of tiny-shakespeare (assets/finetune-examples/README.md)

@@ -3,7 +3,7 @@
     python bench/bench_provenance.py              # about 40 s on 2 CPU cores
     python bench/bench_provenance.py --dry-run    # a few repeats, for CI
 
-Cost: bytes added, and milliseconds of `ui.provenance.mark` (signed, and metadata only) and of `verify`, for a 28 px
+Cost: bytes added, and milliseconds of `generators.provenance.c2pa.mark` (signed, and metadata only) and of `verify`, for a 28 px
 digit PNG, a 64-digit grid PNG (unscaled 242 px, and 968 px as the GAN tab serves it) and a 30-frame GIF (112 px, 58
 frames with the bounce), beside the time to encode the file itself. Limits: `verify` after what happens to files
 once they leave us (a re-save through PIL, a crop, one byte changed in the pixel data or in the manifest, metadata
@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image, ImageSequence
 
 from training.mnist import DEFAULT_DATA, load_mnist
-from ui.images import gif_bytes, grid, png_bytes, upscale
+from ui.kit.images import gif_bytes, grid, png_bytes, upscale
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -64,7 +64,7 @@ def small_files(digits: np.ndarray) -> dict:
 
 
 def cost_table(files: dict, repeats: int) -> None:
-    from ui import provenance
+    from generators.provenance import c2pa as provenance
 
     print(f"ms: median / minimum of {repeats} calls")
     print(f"{'file':38s} {'bytes':>7s} {'marked':>7s} {'added':>6s} {'encode ms':>14s} {'mark ms':>14s} "
@@ -209,8 +209,8 @@ def changes(fmt: str, other: bytes) -> dict:
 
 
 def cell(changed: bytes | None) -> tuple[str, str]:
-    from generators.errors import InputError
-    from ui import provenance
+    from generators.core.errors import InputError
+    from generators.provenance import c2pa as provenance
 
     if changed is None:
         return "n/a", "n/a"
@@ -222,7 +222,7 @@ def cell(changed: bytes | None) -> tuple[str, str]:
 
 
 def limits_table(digits: np.ndarray) -> None:
-    from ui import provenance
+    from generators.provenance import c2pa as provenance
 
     files, others = small_files(digits[:4]), small_files(digits[100:104])  # ours, and real digits to move marks onto
     signed = {fmt: provenance.mark(d, fmt, generator="bench", settings={"seed": 0}) for fmt, d in files.items()}
@@ -255,8 +255,8 @@ def regions(data: bytes, fmt: str) -> list[tuple[str, int, int]]:
 
 def flips_table(digits: np.ndarray, stride: int) -> None:
     """Flip one bit at every `stride`-th byte of a signed file: how often is it still "valid", by region?"""
-    from generators.errors import InputError
-    from ui import provenance
+    from generators.core.errors import InputError
+    from generators.provenance import c2pa as provenance
 
     print(f"one bit flipped at every {stride}th byte of a signed file: flips that still validate / flips")
     for fmt, plain in small_files(digits[:4]).items():
@@ -288,7 +288,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-c2pa-") as scratch:
         if not os.environ.get("PLAYGROUND_C2PA_DIR") and not os.environ.get("PLAYGROUND_C2PA_KEY"):
             os.environ["PLAYGROUND_C2PA_DIR"] = str(Path(scratch) / "keys")
-        from ui import provenance
+        from generators.provenance import c2pa as provenance
 
         t0 = time.perf_counter()
         provenance.signer()

@@ -24,7 +24,7 @@ os.environ.setdefault("PLAYGROUND_DEVICE", "cpu")
 
 import torch
 
-from generators import backend
+from generators.serving import backend
 from generators.gan import GanSampler
 
 

@@ -23,7 +23,7 @@ from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
 from transformers.pytorch_utils import Conv1D
 
 from generators import text
-from generators.text_decoding import Gpt2Session, HfSession, Sampling, SamplingLoop
+from generators.lm.text_decoding import Gpt2Session, HfSession, Sampling, SamplingLoop
 
 PROMPT = "The old captain looked out over the harbour and said"
 GREEDY = Sampling(temperature=0.0, top_k=0, top_p=1.0, repetition_penalty=1.0)

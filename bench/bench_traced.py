@@ -1,4 +1,4 @@
-"""Eager vs traced forwards, alone and beside busy Python threads: the image models (generators/traced.py) and the
+"""Eager vs traced forwards, alone and beside busy Python threads: the image models (generators/runtime/traced.py) and the
 text engine's decoding step (generators/batched_gpt2.step_graph, scripted).
 
     python -m bench.bench_traced                  # GAN sample, VAE decode, text step; 16 and 100 rows
@@ -16,10 +16,10 @@ import time
 
 import torch
 
-from generators.batched_gpt2 import BatchedGpt2, _step, step_graph
+from generators.lm.batched_gpt2 import BatchedGpt2, _step, step_graph
 from generators.gan import GanSampler, SampleNet
 from generators.text import TextContinuation
-from generators.traced import Method
+from generators.runtime.traced import Method
 from generators.vae import VaeInterpolator
 
 

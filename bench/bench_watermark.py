@@ -1,4 +1,4 @@
-"""Text watermark (generators/watermark.py): detection rate against perplexity cost, false positives on human text,
+"""Text watermark (generators/provenance/watermark.py): detection rate against perplexity cost, false positives on human text,
 what edits defeat it, and what it costs the decoding loop.
 
     nice -n 10 python bench/bench_watermark.py     # 50 prompts x 2 alternatives from the held-out books
@@ -27,9 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 import torch
 
-from generators import text, watermark
-from generators.text_decoding import Gpt2Session, HfSession, Sampling, SamplingLoop
-from generators.watermark import Watermark, detect
+from generators import text
+from generators.provenance import watermark
+from generators.lm.text_decoding import Gpt2Session, HfSession, Sampling, SamplingLoop
+from generators.provenance.watermark import Watermark, detect
 from training.novels import DEFAULT_DATA, VALID_BOOKS, clean_book
 
 APP_SAMPLING = Sampling(temperature=0.8, top_k=40, top_p=0.95, repetition_penalty=1.1)

@@ -22,9 +22,9 @@ import torch
 from diffusers import (DDIMScheduler, DDPMScheduler, DiffusionPipeline, DPMSolverMultistepScheduler,
                        UNet2DModel, UniPCMultistepScheduler)
 
-from generators.device import pick_device
-from generators.errors import ModelUnavailable
-from generators.limits import SEED, Range, check_choice
+from generators.core.device import pick_device
+from generators.core.errors import ModelUnavailable
+from generators.core.limits import SEED, Range, check_choice
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "diffusion"
 STUDENT_ASSETS = ASSETS.with_name("diffusion-4step")  # the distilled first step (training/distill_diffusion.py)

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from generators.digits import DigitClassifier, DigitVAE
-from generators.errors import InputError, Notice
+from generators.core.errors import InputError, Notice
 
 UNSURE = 0.6  # classifier confidence under which a drawing is "little like a digit" (1% of test digits)
 

@@ -13,7 +13,7 @@ A (r, in) and B (out, r). The last tenth of the text's tokens is held out to mea
     blob = lora.save_adapter(result.adapter)  # one safetensors file (bytes), its config in the metadata
     tuned = lora.load_adapter(blob, tuner.load())  # a LoadedModel that generators.text decodes with
 
-The text's checks and held-out split are generators/corpus.py; the adapter and its file, generators/lora.py.
+The text's checks and held-out split are generators/lm/corpus.py; the adapter and its file, generators/lm/lora.py.
 """
 
 import copy
@@ -26,11 +26,11 @@ import torch
 import torch.nn.functional as F
 
 from generators import text as text_models
-from generators.corpus import TokenSplit, encode, held_out_loss, read_text, split_tokens
-from generators.device import pick_device
-from generators.limits import SEED, Range, check_choice
-from generators.lora import RANK, LoraAdapter, adapter_from_peft, lora_model
-from generators.smollm import NAME as SMOLLM2
+from generators.lm.corpus import TokenSplit, encode, held_out_loss, read_text, split_tokens
+from generators.core.device import pick_device
+from generators.core.limits import SEED, Range, check_choice
+from generators.lm.lora import RANK, LoraAdapter, adapter_from_peft, lora_model
+from generators.lm.smollm import NAME as SMOLLM2
 
 STEPS = Range(1, 2000)
 LR = Range(1e-5, 5e-2, whole=False)

@@ -7,12 +7,12 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from generators.device import pick_device, require_weights
+from generators.core.device import pick_device, require_weights
 from generators.digits import DigitClassifier, DigitDiscriminator, DigitGenerator
-from generators.limits import SEED, Range
-from generators.microbatch import MicroBatcher
-from generators.traced import gil_free
-from generators.serving import batching
+from generators.core.limits import SEED, Range
+from generators.runtime.microbatch import MicroBatcher
+from generators.runtime.traced import gil_free
+from generators.runtime.slots import batching
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 COUNT = Range(1, 64)  # digits per sample
@@ -91,7 +91,7 @@ class GanSampler:
                 layout = torch.channels_last if self.device.type == "cpu" else torch.preserve_format
                 self._models = tuple(m.to(self.device, memory_format=layout).eval() for m in models)
                 example = torch.zeros(2, models[0].z_dim), torch.zeros(2, dtype=torch.long)
-                # G, D and the classifier in one call that releases the GIL (generators/traced.py says why)
+                # G, D and the classifier in one call that releases the GIL (generators/runtime/traced.py says why)
                 self._net = gil_free(SampleNet(*self._models), *(x.to(self.device) for x in example))
         return self._models
 

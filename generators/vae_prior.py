@@ -13,10 +13,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from generators.device import pick_device, require_weights
+from generators.core.device import pick_device, require_weights
 from generators.digits import DigitVAE
-from generators.errors import ModelUnavailable
-from generators.limits import SEED, Range
+from generators.core.errors import ModelUnavailable
+from generators.core.limits import SEED, Range
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "vae"
 PRIOR_FILE = "class_prior.safetensors"

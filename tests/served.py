@@ -42,7 +42,7 @@ def served_app(folder: Path, *flags: str, env: dict | None = None, wait_s: float
 def answers_text_and_digits(client: Client, text_adapter) -> None:
     """The served app's /continue_text gives the text `text_adapter` (a local TextContinuation) gives, with the
     app's default watermark, and /sample_digits a 4-digit gallery computed on the CPU."""
-    from generators.watermark import DELTA
+    from generators.provenance.watermark import DELTA
 
     prompt = "It was a dark and stormy night;"
     text = client.predict(prompt, 8, 7, api_name="/continue_text")[0]

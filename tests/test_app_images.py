@@ -31,7 +31,7 @@ def test_sample_digits(client):
     assert [g["caption"] for g in gallery] == [g["caption"] for g in again]  # the seed reproduces
 
 
-# Numbers and sliders reach the handler as sent (ui/components.py): its range checks word the message, which
+# Numbers and sliders reach the handler as sent (ui/kit/components.py): its range checks word the message, which
 # names the problem and the range; Gradio still checks the choices of a dropdown itself.
 @pytest.mark.parametrize("args, says", [(("7", 0, 1, 1.0), "between 1 and 64"),
                                         (("7", 65, 1, 1.0), "between 1 and 64"),
@@ -99,7 +99,7 @@ def test_cached_examples_keep_their_own_files(app_url, handler):
 
     from gradio.helpers import Examples
 
-    from ui import media
+    from ui.kit import media
 
     (shown,) = [e for e in gc.get_objects() if isinstance(e, Examples) and handler in repr(e.fn)]
     gallery = shown.load_from_cache(0)[0]
@@ -160,9 +160,9 @@ def test_a_doubtful_drawing_is_used_with_a_warning(client, tmp_path):
 
 
 def test_a_click_on_the_latent_map_decodes_that_point():
-    from ui.plots import _to_pixels
-    from ui.vae_latent import decode_click
-    from ui.vae_tab import VAE
+    from ui.kit.plots import _to_pixels
+    from ui.tabs.vae_latent import decode_click
+    from ui.tabs.vae_tab import VAE
     VAE.load()
     centres = VAE.projection.project(VAE.projection.class_mean)  # (10, 2): each class's centre on the map
     for digit in (0, 1, 7):

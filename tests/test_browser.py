@@ -44,13 +44,13 @@ class View:
         self.page, self.name, self.width, self.height, self.lang = page, name, width, height, lang
 
     def s(self, key: str) -> str:
-        """An interface string (ui/i18n.py) as this page shows it."""
-        from ui.i18n import strings
+        """An interface string (ui/kit/i18n.py) as this page shows it."""
+        from ui.kit.i18n import strings
         return strings()[key][self.lang == "zh"]
 
     def said(self, key: str) -> str:
-        """The longest fixed part of a message template (ui/errors.py), to find the message in the page."""
-        from ui.errors import messages
+        """The longest fixed part of a message template (ui/kit/errors.py), to find the message in the page."""
+        from ui.kit.errors import messages
         return max(re.split(r"\{[^}]*\}", messages()[key][self.lang == "zh"]), key=len).strip()
 
     def tab(self, key: str) -> None:
@@ -119,7 +119,7 @@ def gallery_fits(view, selector: str) -> None:
 
 def test_every_tab_in_sight(view, tmp_path):
     """All six tabs are named in the tab bar (no "•••" menu), in the page's language."""
-    from ui.registry import tabs
+    from ui.kit.registry import tabs
     for tab in tabs():
         button = view.page.get_by_role("tab", name=view.s(f"{tab.key}_title"), exact=True)
         assert button.is_visible(), f"tab {tab.key} is not in sight at {view.width} px"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ui.cards import for_app
+from ui.kit.cards import for_app
 
 CARDS = sorted((Path(__file__).resolve().parents[1] / "assets").glob("*/README.md"))
 
@@ -34,8 +34,8 @@ def _numbers(text: str) -> set[str]:
 def test_cards_shown_have_a_chinese_version_with_the_same_figures(path):
     """A card the app shows reads in Chinese under a Chinese interface (README.zh.md beside it), with every figure
     of the English card."""
-    from ui.cards import text_key, texts
-    from ui.registry import tabs
+    from ui.kit.cards import text_key, texts
+    from ui.kit.registry import tabs
 
     shown = {p for tab in tabs() for _, p in tab.cards}
     relative = str(path.relative_to(path.parents[2]))

@@ -8,16 +8,16 @@ import torch
 from gradio_client import Client
 from PIL import Image
 
-import ui.compare_tab as page
-import ui.diffusion_tab as diffusion_tab
+import ui.tabs.compare_tab as page
+import ui.tabs.diffusion_tab as diffusion_tab
 from generators.diffusion import DiffusionSampler, DigitDiffusionPipeline, build_scheduler, build_unet
 from generators.digits import DigitClassifier
-from generators.errors import InputError
+from generators.core.errors import InputError
 from generators.gan import ASSETS
 from generators.vae_prior import VaeClassPrior, read_figures
 from training import fit_vae_prior
 from training.distill_diffusion import student_pipeline
-from ui import figures
+from ui.kit import figures
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny models, one thread

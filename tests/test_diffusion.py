@@ -15,7 +15,7 @@ import torch
 from generators.diffusion import (COUNT, DISTILLED, GUIDANCE, SAMPLER_GUIDANCE, SAMPLERS, STEPS, DigitDiffusionPipeline,
                                   DiffusionSampler, build_scheduler, build_unet, unet_passes)
 from generators.digits import DigitClassifier
-from generators.errors import InputError, ModelUnavailable
+from generators.core.errors import InputError, ModelUnavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = ROOT.parent / "shared" / "data" / "mnist"

@@ -8,10 +8,10 @@ import torch
 from gradio_client import Client
 from PIL import Image
 
-import ui.diffusion_tab as tab
+import ui.tabs.diffusion_tab as tab
 from generators.diffusion import ASSETS, DenoisingStep, DiffusionSampler, DigitDiffusionPipeline, build_scheduler, \
     build_unet
-from ui.images import to_uint8
+from ui.kit.images import to_uint8
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny models, one thread

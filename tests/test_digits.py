@@ -5,11 +5,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from generators.errors import InputError
+from generators.core.errors import InputError
 from generators.digits import DigitClassifier, DigitDiscriminator, DigitGenerator, DigitVAE
 from generators.gan import GanSampler
 from generators.vae import sketch_to_mnist
-from ui.images import gif_bytes, grid, png_bytes, to_pil, to_uint8, upscale
+from ui.kit.images import gif_bytes, grid, png_bytes, to_pil, to_uint8, upscale
 from generators.vae import VaeInterpolator, slerp
 from generators.digit_check import Fence, Likeness, judge
 from generators.vae_map import LatentProjection

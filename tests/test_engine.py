@@ -9,12 +9,12 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from generators.batch_sampling import candidates
-from generators.engine import DecodingEngine, engine_for
+from generators.lm.batch_sampling import candidates
+from generators.lm.engine import DecodingEngine, engine_for
 from generators.text import TextContinuation
-from generators.text_decoding import (Gpt2Session, Sampling, SamplingLoop, draw, filter_top_k, filter_top_p, pick,
+from generators.lm.text_decoding import (Gpt2Session, Sampling, SamplingLoop, draw, filter_top_k, filter_top_p, pick,
                                       uniforms)
-from generators.watermark import Watermark
+from generators.provenance.watermark import Watermark
 from training.train_text import build_tokenizer
 
 CORPUS = [
@@ -264,7 +264,7 @@ def test_a_burst_beyond_the_batch_limit_queues_and_completes(lm):
 def test_the_scripted_step_equals_the_eager_one_bit_for_bit(lm, onednn):
     """The decoding step runs as one TorchScript call (batched_gpt2.step_graph: the GIL released for all its ops);
     its logits and the cache it writes equal the plain function's, bit for bit."""
-    from generators.batched_gpt2 import BatchedGpt2, _step, step_graph
+    from generators.lm.batched_gpt2 import BatchedGpt2, _step, step_graph
 
     assert isinstance(step_graph(True), torch.jit.ScriptFunction) and step_graph(False) is _step
     net = BatchedGpt2(lm.fast, 6, onednn=onednn)

@@ -9,11 +9,11 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
-from generators import corpus, gpt2_fast, lora, smollm
-from generators.errors import InputError, ModelUnavailable
+from generators.lm import corpus, gpt2_fast, lora, smollm
+from generators.core.errors import InputError, ModelUnavailable
 from generators.finetune import FineTuner
 from generators.text import LoadedModel, TextContinuation
-from generators.text_decoding import Sampling
+from generators.lm.text_decoding import Sampling
 from training.train_text import build_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,12 +9,12 @@ import torch
 from gradio_client import handle_file
 from safetensors.torch import save
 
-import ui.finetune_tab as tab
-from generators import lora
+import ui.tabs.finetune_tab as tab
+from generators.lm import lora
 from generators.finetune import FineTuner
 from generators.text import TextContinuation
 from training.finetune_text import tiny_model
-from ui.text_tab import WATERMARK_DELTA
+from ui.tabs.text_tab import WATERMARK_DELTA
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny models, one thread
 
@@ -116,7 +116,7 @@ def test_finetune_text_streams_and_its_adapter_continues_text(client):
 def test_the_media_folder_serves_adapter_files_only_when_they_are_safetensors(client, app_url):
     import httpx
 
-    from ui import media
+    from ui.kit import media
 
     finetune(client, steps=1)
     served = next(media.ROOT.rglob("finetuned-adapter.safetensors"))

@@ -10,10 +10,10 @@ import pytest
 from gradio_client import Client
 
 from generators import gan, text, vae
-from generators.errors import InputError, KeyedError
-from ui.errors import language, localized, messages, render
-from ui.i18n import strings, t
-from ui.registry import tabs
+from generators.core.errors import InputError, KeyedError
+from ui.kit.errors import language, localized, messages, render
+from ui.kit.i18n import strings, t
+from ui.kit.registry import tabs
 
 ROOT = Path(__file__).resolve().parents[1]
 RAISED = re.compile(r"""(?:InputError|ModelUnavailable|KeyedError|Notice)\(\s*["']([a-z0-9_]+)["']""")
@@ -39,7 +39,7 @@ def test_every_message_has_both_languages_with_the_same_fields():
 def test_every_raised_key_is_worded():
     """Each key written in generators/ or ui/ as InputError("key", ...) (or ModelUnavailable, KeyedError, Notice)
     has a message: rewording or adding a key without its translation fails here."""
-    raised = {key for folder in ("generators", "ui") for path in (ROOT / folder).glob("*.py")
+    raised = {key for folder in ("generators", "ui") for path in (ROOT / folder).rglob("*.py")
               for key in RAISED.findall(path.read_text(encoding="utf-8"))}
     assert len(raised) > 10
     assert raised <= set(messages()), raised - set(messages())

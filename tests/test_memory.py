@@ -1,8 +1,8 @@
-"""The C heap settings of the server and its workers (generators/memory.py)."""
+"""The C heap settings of the server and its workers (generators/runtime/memory.py)."""
 
 import pytest
 
-from generators import memory
+from generators.runtime import memory
 
 
 @pytest.mark.skipif(memory._libc() is None, reason="not glibc: there is nothing to tune")

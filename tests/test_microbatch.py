@@ -9,7 +9,7 @@ import torch
 
 from generators.digits import DigitClassifier, DigitDiscriminator, DigitGenerator, DigitVAE
 from generators.gan import GanSampler
-from generators.microbatch import MicroBatcher
+from generators.runtime.microbatch import MicroBatcher
 from generators.vae import VaeInterpolator
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny models, one thread
@@ -60,7 +60,7 @@ def test_microbatcher_gives_each_caller_its_own_rows():
 
 def test_a_lone_caller_does_not_wait_for_the_window(monkeypatch):
     """Calls one after another run at once; once a batch was shared, the next leader waits the window for company."""
-    import generators.microbatch as microbatch
+    import generators.runtime.microbatch as microbatch
 
     slept, release, calls, real_sleep = [], threading.Event(), [], time.sleep
     # the window (0.25 s) is recorded, not slept; the test's own polling still sleeps
@@ -180,10 +180,10 @@ def test_vae_interpolations_in_one_batch_get_their_own_frames(tiny_assets, monke
 
 
 def test_traced_forwards_equal_the_eager_ones_at_any_batch(tiny_assets):
-    """The GAN's sample and the VAE's encode and decode run traced (generators/traced.py): one call that releases
+    """The GAN's sample and the VAE's encode and decode run traced (generators/runtime/traced.py): one call that releases
     the GIL, traced on 2 rows, the same numbers as the eager modules for other batch sizes."""
     from generators.gan import SampleNet
-    from generators.traced import Method
+    from generators.runtime.traced import Method
 
     sampler, vae = GanSampler(tiny_assets, device=torch.device("cpu")), VaeInterpolator(tiny_assets / "vae",
                                                                                        device=torch.device("cpu"))
@@ -203,7 +203,7 @@ def test_traced_forwards_equal_the_eager_ones_at_any_batch(tiny_assets):
 
 
 def test_tracing_off_or_failing_leaves_the_eager_module(monkeypatch):
-    from generators.traced import gil_free
+    from generators.runtime.traced import gil_free
 
     net = torch.nn.Linear(4, 2).eval()
     assert isinstance(gil_free(net, torch.zeros(2, 4)), torch.jit.ScriptModule)
@@ -222,7 +222,7 @@ def test_tracing_off_or_failing_leaves_the_eager_module(monkeypatch):
 def test_every_batch_runs_on_the_batchers_own_thread(monkeypatch):
     """The forwards run on one thread of the batcher's, whoever calls (a thread that has run a forward keeps some of
     its memory while it lives); the thread ends when idle and the next call starts another."""
-    import generators.microbatch as microbatch
+    import generators.runtime.microbatch as microbatch
 
     ran_on, callers = set(), []
     batcher = MicroBatcher(lambda x: ran_on.add(threading.get_ident()) or x + 1)

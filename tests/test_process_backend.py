@@ -14,14 +14,14 @@ import time
 import pytest
 import torch
 
-from generators import backend, process_worker
+from generators.serving import backend, process_worker
 from generators.diffusion import DiffusionSampler
-from generators.errors import InputError, ModelUnavailable
+from generators.core.errors import InputError, ModelUnavailable
 from generators.gan import GanSampler
-from generators.process_serve import ProcessAdapter
+from generators.serving.process_serve import ProcessAdapter
 from generators.text import TextContinuation
 from generators.vae import VaeInterpolator
-from generators.watermark import DELTA as WATERMARK
+from generators.provenance.watermark import DELTA as WATERMARK
 from served import answers_text_and_digits, served_app
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: the local adapters on one thread, as the workers

@@ -14,9 +14,9 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from PIL import Image
 
-from generators.errors import InputError, ModelUnavailable
-from ui import provenance
-from ui.images import gif_bytes, png_bytes
+from generators.core.errors import InputError, ModelUnavailable
+from generators.provenance import c2pa as provenance
+from ui.kit.images import gif_bytes, png_bytes
 
 SETTINGS = {"digit": 7, "seed": 3, "truncation": 0.8}
 

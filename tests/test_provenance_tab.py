@@ -12,9 +12,10 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from ui import gan_tab, provenance, vae_tab
-from ui.images import png_bytes
-from ui.provenance_tab import DETECTOR, _edited, example_file
+from ui.tabs import gan_tab, vae_tab
+from generators.provenance import c2pa as provenance
+from ui.kit.images import png_bytes
+from ui.tabs.provenance_tab import DETECTOR, _edited, example_file
 
 HUMAN = ("It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want "
          "of a wife. However little known the feelings or views of such a man may be on his first entering a "
@@ -79,7 +80,7 @@ def test_a_downloaded_grid_validates_and_an_edited_one_does_not(client, tmp_path
     assert found["manifest"]["trusted"] is False and "untrusted but intact" in report
     assert found["digit"] is None and "Not one 28x28-style digit" in report  # a grid, not one digit
 
-    thumb, _ = verify(client, gallery[0]["image"])  # thumbnails carry the labels, unsigned (ui/media.py)
+    thumb, _ = verify(client, gallery[0]["image"])  # thumbnails carry the labels, unsigned (ui/kit/media.py)
     assert (thumb["c2pa"], thumb["generator"], thumb["claims_from"]) == ("absent", gan_tab.GENERATOR, "metadata")
     assert thumb["digit"]["reads"] == 7 and 0 <= thumb["digit"]["realness"] <= 1
 

@@ -18,7 +18,7 @@ import ray  # noqa: E402
 
 from generators import backend  # noqa: E402
 from generators.diffusion import DiffusionSampler  # noqa: E402
-from generators.errors import InputError  # noqa: E402
+from generators.core.errors import InputError  # noqa: E402
 from generators.gan import GanSampler  # noqa: E402
 from generators.text import TextContinuation  # noqa: E402
 from generators.vae import VaeInterpolator  # noqa: E402
@@ -80,7 +80,7 @@ def gan_stats() -> dict:
 
 def test_sample_together_gives_each_request_its_lone_digits(local):
     """The batch @serve.batch runs: one forward for all, each request's rows equal to its lone call's."""
-    from generators.ray_serve import sample_together
+    from generators.serving.ray_serve import sample_together
 
     requests = [dict(digit=None, count=4, seed=9, truncation=0.5), dict(digit=2, count=1, seed=0)]
     for request, batch in zip(requests, sample_together(local[GanSampler], requests)):

@@ -24,7 +24,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from generators.text import BUNDLED
-from ui.images import png_bytes
+from ui.kit.images import png_bytes
 
 TEXT_DEFAULTS = [8, 0, 0.8, 40, 0.95, 1.1, 1, BUNDLED]  # continue_text's first arguments after the prompt
 SHORT = {("sample_digits", 1), ("latent_walk", 3)}  # (endpoint, inputs): too few on purpose, not padded
@@ -126,7 +126,7 @@ def test_user_mistakes_are_one_short_log_line(app_url, capfd, caplog):
 
 
 def test_a_real_fault_keeps_its_traceback(app_url, capfd, monkeypatch):
-    from ui import gan_tab
+    from ui.tabs import gan_tab
 
     def boom(**kwargs):
         raise RuntimeError("disk on fire")
@@ -201,7 +201,7 @@ def test_a_plain_image_file_is_taken_as_the_drawing(client, tmp_path):
 
 
 def test_pillow_refuses_bombs_everywhere(bomb):
-    import ui.guard  # noqa: F401  (the app imports it: the fence is process-wide)
+    import ui.server.guard  # noqa: F401  (the app imports it: the fence is process-wide)
 
     with pytest.raises(Image.DecompressionBombError):
         Image.open(bomb).load()
@@ -210,7 +210,7 @@ def test_pillow_refuses_bombs_everywhere(bomb):
 # ---- files
 
 def test_media_folder_is_private_and_serves_only_our_files(client, app_url):
-    from ui import media
+    from ui.kit import media
 
     assert media.ROOT.stat().st_mode & 0o777 == 0o700 and media.ROOT.name != "genai-playground"
     gallery, _, _ = client.predict("7", 2, 0, 1.0, api_name="/sample_digits")
@@ -225,7 +225,7 @@ def test_media_folder_is_private_and_serves_only_our_files(client, app_url):
 
 
 def test_media_cap_removes_oldest_first(tmp_path, monkeypatch):
-    from ui import media
+    from ui.kit import media
 
     for i in range(5):
         folder = tmp_path / f"r{i}"
@@ -238,7 +238,7 @@ def test_media_cap_removes_oldest_first(tmp_path, monkeypatch):
 
 def test_written_folders_are_pruned_least_recently_written_first_without_listing_any(tmp_path, monkeypatch):
     """The cleanup thread's look every 30 s prunes from what this process wrote: no folder is listed or stat-ed."""
-    from ui import media
+    from ui.kit import media
 
     ledger, folders = media.Ledger(), []
     for i in range(5):
@@ -257,7 +257,7 @@ def test_written_folders_are_pruned_least_recently_written_first_without_listing
 
 
 def test_new_folder_and_write_record_their_bytes():
-    from ui import media
+    from ui.kit import media
 
     folder = media.new_folder()
     assert media.WRITTEN.bytes_of(folder) == 0
@@ -271,7 +271,7 @@ def test_our_files_are_found_static_at_the_first_path_gradio_checks(monkeypatch)
     icon is registered later, so one of our files costs one check, not one per icon."""
     import gradio as gr
     from gradio import utils
-    from ui import media
+    from ui.kit import media
 
     folder = media.new_folder()  # registers ROOT (once a process)
     gr.set_static_paths([gr.utils.get_icon_path("plus.svg")])  # as a component with an icon does later
@@ -284,7 +284,7 @@ def test_our_files_are_found_static_at_the_first_path_gradio_checks(monkeypatch)
 
 
 def test_new_folder_never_cleans_up_inline(monkeypatch):
-    from ui import media
+    from ui.kit import media
 
     def stall(*args, **kwargs):
         raise AssertionError("a request paid for the cleanup")
@@ -320,7 +320,7 @@ def locked_url(tmp_path_factory):
 
 def test_auth_refuses_every_route_without_credentials(locked_url, tmp_path):
     Image.new("L", (28, 28)).save(tmp_path / "x.png")
-    from ui import media
+    from ui.kit import media
 
     png = next(media.ROOT.rglob("*.png"), tmp_path / "x.png")
     attempts = [httpx.get(f"{locked_url}gradio_api/info"), httpx.get(f"{locked_url}config"),
@@ -333,7 +333,7 @@ def test_auth_refuses_every_route_without_credentials(locked_url, tmp_path):
 
 
 def test_failed_logins_lock_the_client_out(locked_url):
-    from ui import guard
+    from ui.server import guard
 
     login = lambda pw: httpx.post(f"{locked_url}login", data={"username": "ada", "password": pw})  # noqa: E731
     assert login("correct horse").status_code == 200
@@ -344,7 +344,7 @@ def test_failed_logins_lock_the_client_out(locked_url):
 
 
 def test_login_limiter_lets_a_client_in_after_its_wait(monkeypatch):
-    from ui import guard
+    from ui.server import guard
 
     now = [1000.0]
     monkeypatch.setattr(guard.time, "monotonic", lambda: now[0])
@@ -395,8 +395,8 @@ def _demo(app_url):
 
 def test_finished_api_sessions_are_forgotten(app_url):
     """Gradio 6.31 keeps every /call/ session's finished event ids for good; the app drops those whose events
-    are finished and delivered, at the second look (ui/housekeeping.py), and keeps one still undelivered."""
-    from ui.housekeeping import SessionPruner
+    are finished and delivered, at the second look (ui/server/housekeeping.py), and keeps one still undelivered."""
+    from ui.server.housekeeping import SessionPruner
 
     queue = _demo(app_url)._queue
     for i in range(3):

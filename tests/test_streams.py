@@ -2,7 +2,7 @@
 
 import itertools
 
-from ui.streams import APP_UPDATES_PER_S, UPDATES_PER_S, OpenStreams, coalesced
+from ui.kit.streams import APP_UPDATES_PER_S, UPDATES_PER_S, OpenStreams, coalesced
 
 
 def timed(times):

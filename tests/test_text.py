@@ -6,10 +6,11 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
-from generators import gpt2_fast, text
-from generators.errors import InputError, ModelUnavailable
+from generators.lm import gpt2_fast
+from generators import text
+from generators.core.errors import InputError, ModelUnavailable
 from generators.text import TextContinuation
-from generators.text_decoding import Detokenizer, Sampling, processed
+from generators.lm.text_decoding import Detokenizer, Sampling, processed
 from training.train_text import build_tokenizer
 
 PROMPT = "The old captain looked out over the harbour and said"
@@ -196,7 +197,7 @@ def test_stop_flag_ends_the_stream_with_its_token_view(tc):
 def test_text_tab_stop_keeps_the_text_and_shows_its_tokens(tc, monkeypatch):
     """The tab's handler with a session's Stop flag: set mid-stream, the last update has the text so far and its
     token view (what a cancelled stream could not send)."""
-    from ui import text_tab
+    from ui.tabs import text_tab
 
     monkeypatch.setattr(text_tab, "CONTINUATION", tc)
     flag, outputs = text_tab.StopFlag(), []
@@ -391,7 +392,7 @@ def test_app_cancel_then_serves(app_client):
 
 
 def test_token_view_ranks_and_branching(tc):
-    from ui.text_tab import _top5, branch, rank_bucket
+    from ui.tabs.text_tab import _top5, branch, rank_bucket
 
     out = tc.continue_text(PROMPT, max_new_tokens=16, seed=4, temperature=1.5, top_k=0, top_p=1.0)[0]
     buckets = [rank_bucket(t) for t in out.tokens]
@@ -411,7 +412,7 @@ def test_token_view_ranks_and_branching(tc):
 def test_app_watermarks_by_default_and_on_request_only(app_client):
     """The switch reaches the adapter: on by default with the tab's strength, off on request (the detector itself
     is tested in tests/test_watermark.py, on token ids: re-tokenizing a tiny model's text changes them)."""
-    from ui.text_tab import WATERMARK_DELTA
+    from ui.tabs.text_tab import WATERMARK_DELTA
 
     settings = dict(max_new_tokens=24, seed=1, temperature=1.0, top_k=0, top_p=1.0, repetition_penalty=1.0)
     adapter = TextContinuation(torch.device("cpu"))

@@ -7,10 +7,10 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from generators import watermark
-from generators.errors import InputError
+from generators.provenance import watermark
+from generators.core.errors import InputError
 from generators.text import TextContinuation
-from generators.watermark import (MIN_TOKENS, Watermark, detect, detect_text, green_mask, is_green, splitmix64,
+from generators.provenance.watermark import (MIN_TOKENS, Watermark, detect, detect_text, green_mask, is_green, splitmix64,
                                   token_ranks)
 from training.train_text import build_tokenizer
 

@@ -5,7 +5,7 @@
     python -m training.finetune_text --dry-run                              # a tiny model on a few lines, for CI
 
 The last tenth of the text's tokens is held out; its perplexity is printed before and after. The adapter file
-(LoRA weights in safetensors, the config in its metadata) continues text with `generators.lora.load_adapter`.
+(LoRA weights in safetensors, the config in its metadata) continues text with `generators.lm.lora.load_adapter`.
 """
 
 import argparse
@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from generators import finetune, lora
+from generators import finetune
+from generators.lm import lora
 
 DRY_TEXT = """First Citizen: Before we proceed any further, hear me speak.
 All: Speak, speak.
@@ -54,7 +55,7 @@ def tiny_model(text: str, device: torch.device):
     """A random 2-layer GPT-2 with a tokenizer trained on `text`, as a LoadedModel (the dry run's base)."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from generators.gpt2_fast import FastGpt2
+    from generators.lm.gpt2_fast import FastGpt2
     from generators.text import LoadedModel
     from training.train_text import build_tokenizer
 

@@ -1,0 +1,50 @@
+"""The interface in English and Simplified Chinese: Gradio's frontend picks the browser's language.
+
+`t("key")` stands for a string in component labels, buttons, tab names and Markdown; the browser shows EN or ZH.
+The table is the app's own strings below plus each tab's `strings` (ui/kit/registry.py). Keys carry a prefix (app_,
+or the tab's key) so they never meet Gradio's own translation keys ("label", "gallery", ...), and no dots, which
+the frontend would read as nesting. `launch(i18n=i18n())` serves it (app.Playground does that).
+"""
+
+import functools
+
+import gradio as gr
+
+from ui.kit import cards
+from ui.kit.registry import Wording, merged, table, tabs
+
+APP = table("""
+app_title: # Generative AI playground | # 生成式 AI 体验场
+app_header: The model families behind the question *bubble or future?*, live on real trained models. Every model here was trained by us on open data; the model cards give data, recipe and measured quality. | 围绕“泡沫还是未来？”这个问题的几类生成模型，全部是真实训练出来的模型，在线可玩。这里的每个模型都由我们在公开数据上训练；模型卡写明了数据、训练方法和实测质量。
+app_cards: Model cards: how each model was trained and how good it measured | 模型卡：每个模型如何训练、实测效果如何
+app_card_missing: is missing. | 尚不存在。
+app_seed: Seed | 随机种子
+app_steps: Steps | 步数
+app_stop: Stop | 停止
+app_frames: Frames | 帧
+app_gif: Animated GIF | GIF 动图
+""")
+
+
+@functools.cache
+def strings() -> dict[str, Wording]:
+    """Every interface string: the app's, each model card's text (ui/kit/cards.py), then each tab's title (key
+    `<tab>_title`) and strings."""
+    titles = {f"{tab.key}_title": tab.title for tab in tabs()}
+    card_texts = cards.texts(path for tab in tabs() for _, path in tab.cards)
+    return merged("strings", {**APP, **card_texts, **titles})
+
+
+@functools.cache
+def i18n() -> gr.I18n:
+    """The table Gradio's frontend reads; "zh" also serves zh-TW/zh-HK browsers (zh-TW falls back to zh, then en)."""
+    en = {k: v[0] for k, v in strings().items()}
+    zh = {k: v[1] for k, v in strings().items()}
+    return gr.I18n(en=en, **{"zh-CN": zh, "zh": zh})
+
+
+def t(key: str):
+    """A translatable string for a label, button, tab name or Markdown; an unknown key fails at build time."""
+    if key not in strings():
+        raise KeyError(f"no English text for i18n key {key!r}")
+    return i18n()(key)

