@@ -18,7 +18,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generators import backend  # noqa: E402
+from generators.serving import backend  # noqa: E402
 from generators.gan import GanSampler  # noqa: E402
 from generators.text import TextContinuation  # noqa: E402
 

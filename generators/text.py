@@ -24,11 +24,13 @@ import torch
 from generators.lm import gpt2_fast, lora, smollm
 from generators.core.device import pick_device
 from generators.lm.engine import engine_for
+from generators.lm.loaded import LoadedModel
 from generators.core.errors import InputError, ModelUnavailable, Notice
 from generators.core.limits import SEED, Range, check_choice
 from generators.core.network import reachable
 from generators.runtime.slots import batching, compute_slot
 from generators.lm.text_decoding import Detokenizer, Gpt2Session, HfSession, Sampling, SamplingLoop
+from generators.provenance import watermark
 from generators.provenance.watermark import STRENGTH as WATERMARK, Watermark
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -65,29 +67,6 @@ class Continuation:
     tokens: list[TokenInfo] = field(default_factory=list)  # filled on the last item of a stream
     notices: tuple[Notice, ...] = ()  # what was adjusted (new tokens lowered, prompt cut), worded by the tab
     finished: bool = False
-
-
-@dataclass
-class LoadedModel:
-    model: torch.nn.Module
-    tokenizer: object
-    device: torch.device
-    context: int  # most tokens the model attends to (prompt + continuation)
-    fast: gpt2_fast.FastGpt2 | None  # the lean GPT-2 path, when the architecture allows it
-
-    def decode(self, ids: list[int]) -> str:
-        """Text without special tokens (the Rust decoder directly: it runs once per streamed token)."""
-        backend = getattr(self.tokenizer, "backend_tokenizer", None)
-        if backend is not None:
-            return backend.decode(ids, skip_special_tokens=True)
-        return self.tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
-
-    def token_texts(self, ids: list[int]) -> list[str]:
-        """Each id decoded on its own, special tokens shown (e.g. <|endoftext|>)."""
-        backend = getattr(self.tokenizer, "backend_tokenizer", None)
-        if backend is not None:
-            return backend.decode_batch([[i] for i in ids], skip_special_tokens=False)
-        return [self.tokenizer.decode([i], clean_up_tokenization_spaces=False) for i in ids]
 
 
 _MODELS: dict[tuple[str, str], LoadedModel] = {}  # (source, device) -> model, shared read-only by all users
@@ -300,3 +279,11 @@ def _token_infos(lm: LoadedModel, d: Detokenizer, probs: list[float], top_ids: l
     texts = iter(lm.token_texts([i for ids in top_ids for i in ids]))  # one batch for all positions
     return [TokenInfo(token, piece, p, [(next(texts), q) for q in ps])
             for token, piece, p, ps in zip(d.ids, d.pieces, probs, top_probs)]
+
+
+def detect_text(text: str, *, model: str | None = None, device: torch.device | None = None, **options) -> dict:
+    """The watermark check (generators/provenance/watermark.py: detect_in) with the bundled model's tokenizer and
+    ranks, or `model`'s: what /detect_text answers."""
+    if not isinstance(text, str) or not text.strip():  # before a model loads
+        raise InputError("watermark_empty_text")
+    return watermark.detect_in(TextContinuation(device).load(model or BUNDLED), text, **options)

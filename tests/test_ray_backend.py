@@ -16,7 +16,7 @@ pytest.importorskip("ray.serve")
 
 import ray  # noqa: E402
 
-from generators import backend  # noqa: E402
+from generators.serving import backend  # noqa: E402
 from generators.diffusion import DiffusionSampler  # noqa: E402
 from generators.core.errors import InputError  # noqa: E402
 from generators.gan import GanSampler  # noqa: E402

@@ -10,7 +10,8 @@ from transformers import GPT2Config, GPT2LMHeadModel
 from generators.provenance import watermark
 from generators.core.errors import InputError
 from generators.text import TextContinuation
-from generators.provenance.watermark import (MIN_TOKENS, Watermark, detect, detect_text, green_mask, is_green, splitmix64,
+from generators.text import detect_text
+from generators.provenance.watermark import (MIN_TOKENS, Watermark, detect, green_mask, is_green, splitmix64,
                                   token_ranks)
 from training.train_text import build_tokenizer
 

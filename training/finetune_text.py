@@ -56,7 +56,7 @@ def tiny_model(text: str, device: torch.device):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     from generators.lm.gpt2_fast import FastGpt2
-    from generators.text import LoadedModel
+    from generators.lm.loaded import LoadedModel
     from training.train_text import build_tokenizer
 
     tok = build_tokenizer([text], vocab_size=300)

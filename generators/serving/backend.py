@@ -8,13 +8,11 @@ the tabs are built; Ray is imported only then, so the app installs and runs with
 """
 
 import atexit
-import functools
 import os
 
 BACKENDS = ("local", "process", "ray")
 _ray = False  # whether use_ray() ran in this process
 _process = False  # whether use_process() ran (and use_local() did not since)
-LOCAL = frozenset({"load", "noise"})  # the networks themselves, for pages that read them in this process (compare)
 
 
 def use_ray(address: str | None = None, **init) -> None:
@@ -71,27 +69,3 @@ def from_environment() -> tuple[str, str | None]:
     if where not in BACKENDS:
         raise SystemExit(f"PLAYGROUND_BACKEND must be one of {', '.join(BACKENDS)}, not {where!r}")
     return where, os.environ.get("PLAYGROUND_RAY_ADDRESS") or None
-
-
-class StandIn:
-    """Stands for an adapter `cls(**options)` whose work runs elsewhere, with the adapter's methods: `stream*` methods
-    go to `_stream(name, *args, **kwargs)`, other methods to `_call(name, args, kwargs)`, other attributes to
-    `_attribute(name)` (read once); `load` and `noise` use a copy of the networks here, loaded from the same assets."""
-
-    def __init__(self, cls: type, options: dict | None = None):
-        self._cls, self._options = cls, options or {}
-        self._local, self._attributes = None, {}
-
-    def __getattr__(self, name: str):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        if name in LOCAL:
-            self._local = self._local or self._cls(**self._options)
-            return getattr(self._local, name)
-        if name.startswith("stream"):
-            return functools.partial(self._stream, name)
-        if callable(getattr(self._cls, name, None)):
-            return lambda *args, **kwargs: self._call(name, args, kwargs)
-        if name not in self._attributes:
-            self._attributes[name] = self._attribute(name)
-        return self._attributes[name]

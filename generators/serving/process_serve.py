@@ -26,7 +26,7 @@ import traceback
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from generators.serving.backend import StandIn
+from generators.serving.standin import StandIn
 from generators.core.errors import ModelUnavailable
 from generators.serving.process_worker import dumps, loads
 from generators.runtime.slots import cores

@@ -27,7 +27,7 @@ from ray.exceptions import RayTaskError
 from ray.serve.handle import DeploymentHandle
 
 from generators import gan
-from generators.serving.backend import StandIn
+from generators.serving.standin import StandIn
 from generators.core.errors import KeyedError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from generators.provenance import watermark
+from generators.text import detect_text as check_watermark
 from generators.gan import ASSETS
 from ui.tabs import diffusion_tab, gan_tab, vae_tab
 from generators.provenance import c2pa as provenance
@@ -46,7 +46,7 @@ def detect_text(text: str, *, lang: str = "en"):
         "green_fraction", "rank_shares", "tokens": [{"text", "green", "scored", "rank", "bucket"}, ...]}; the verdict
         in words; the tokens coloured by list; the tokens coloured by rank; the rank shares in words.
     """
-    result = watermark.detect_text(text)
+    result = check_watermark(text)
     return (result, _verdict(result, lang), _highlight(result, "green"), _highlight(result, "bucket"),
             _shares(result, lang))
 
