@@ -29,7 +29,8 @@ from generators import text as text_models
 from generators.lm.corpus import TokenSplit, encode, held_out_loss, read_text, split_tokens
 from generators.core.device import pick_device
 from generators.core.limits import SEED, Range, check_choice
-from generators.lm.lora import RANK, LoraAdapter, adapter_from_peft, lora_model
+from generators.lm.lora import RANK, LoraAdapter, adapter_from_peft, lora_model, save_adapter
+from generators.lm import smollm
 from generators.lm.smollm import NAME as SMOLLM2
 
 STEPS = Range(1, 2000)
@@ -192,6 +193,18 @@ class FineTuner:
     def __init__(self, device: torch.device | None = None, base=None):
         self.device = device  # None: pick_device() on first load, so constructing has no side effects
         self.base = base  # a LoadedModel to tune whatever `model` says (dry runs, tests), else loaded by name
+
+    MODELS = (text_models.BUNDLED, SMOLLM2)  # what a person may tune: SmolLM2 says so itself if not installed
+
+    @staticmethod
+    def offered_models() -> tuple[str, ...]:
+        """The models besides the bundled one that can be tuned here (SmolLM2 where its package is installed)."""
+        return tuple(smollm.offered())
+
+    @staticmethod
+    def adapter_file(adapter: LoraAdapter) -> bytes:
+        """The adapter as one safetensors file, its config in the metadata (what /continue_text takes back)."""
+        return save_adapter(adapter)
 
     def load(self, model: str = "bundled"):
         """The base LoadedModel, shared with text continuation (loaded once per process)."""

@@ -12,7 +12,7 @@ from generators.digits import DigitClassifier, DigitDiscriminator, DigitGenerato
 from generators.core.limits import SEED, Range
 from generators.runtime.microbatch import MicroBatcher
 from generators.runtime.traced import gil_free
-from generators.runtime.slots import batching
+from generators.runtime.slots import BATCHED_REQUESTS, batching
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 COUNT = Range(1, 64)  # digits per sample
@@ -69,6 +69,9 @@ class GanSampler:
         >>> for frames in sampler.stream_walk(digit=3, seed_a=1, seed_b=2, steps=16):
         ...     pass  # frames grows until it holds all 16
     """
+
+    GENERATOR = "genai-playground GAN (class-conditional DCGAN, assets/gan)"  # what its files say made them (C2PA)
+    batch_limit = BATCHED_REQUESTS  # requests whose forwards meet in one micro-batch (a queue group's size)
 
     def __init__(self, path: Path = ASSETS, device: torch.device | None = None):
         self.path, self.device = Path(path), device
@@ -146,6 +149,35 @@ class GanSampler:
         for i in range(0, steps, chunk):
             frames.append((G.from_embedding(z[i:i + chunk], e[i:i + chunk]) + 1).div(2).cpu())
             yield torch.cat(frames)
+
+    @torch.inference_mode()
+    def draw(self, *, digit: int, count: int, seed: int) -> torch.Tensor:
+        """The generator alone, one pass (no realness, no reading): (count, 1, 28, 28) in [0, 1]."""
+        validate(digit=digit, count=count, seed=seed, truncation=1.0)
+        G = self.load()[0]
+        labels = torch.full((count,), digit, device=self.device)
+        return (G(self.noise(count, seed, 1.0).to(self.device), labels) + 1).div(2).cpu()  # tanh -> [0, 1]
+
+    def parameter_count(self) -> int:
+        """The generator's parameters: what draws a digit."""
+        return sum(p.numel() for p in self.load()[0].parameters())
+
+    @torch.inference_mode()
+    def read(self, images: torch.Tensor) -> tuple[list[int], list[float]]:
+        """What our classifier reads in each image (B, 1, 28, 28) in [0, 1], and its confidence."""
+        confidence, predicted = torch.softmax(self.load()[2](images.to(self.device)), dim=1).max(1)
+        return predicted.tolist(), confidence.tolist()
+
+    @torch.inference_mode()
+    def judge(self, digit: torch.Tensor) -> dict:
+        """One 28x28 digit in [0, 1] (light on dark): the classifier's reading and confidence, and the
+        discriminator's realness given that reading."""
+        _, D, C = self.load()
+        x = digit.reshape(1, 1, 28, 28).float().to(self.device)
+        probs = torch.softmax(C(x), 1)[0]
+        reads = int(probs.argmax())
+        realness = float(torch.sigmoid(D(x * 2 - 1, torch.tensor([reads], device=self.device))))
+        return {"realness": realness, "reads": reads, "confidence": float(probs[reads])}
 
     @torch.inference_mode()
     def real_realness(self, digit: int) -> list[float] | None:

@@ -23,7 +23,7 @@ import torch
 
 from generators.lm import gpt2_fast, lora, smollm
 from generators.core.device import pick_device
-from generators.lm.engine import engine_for
+from generators.lm.engine import MAX_ROWS, engine_for
 from generators.lm.loaded import LoadedModel
 from generators.core.errors import InputError, ModelUnavailable, Notice
 from generators.core.limits import SEED, Range, check_choice
@@ -31,7 +31,7 @@ from generators.core.network import reachable
 from generators.runtime.slots import batching, compute_slot
 from generators.lm.text_decoding import Detokenizer, Gpt2Session, HfSession, Sampling, SamplingLoop
 from generators.provenance import watermark
-from generators.provenance.watermark import STRENGTH as WATERMARK, Watermark
+from generators.provenance.watermark import DELTA, STRENGTH as WATERMARK, Watermark
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = "bundled"
@@ -155,6 +155,8 @@ class TextContinuation:
     # Each item of stream() holds the whole text so far, so a worker process (generators/serving/process_serve.py) may send
     # only the newest: at most 40 a second, twice what the text tab shows (ui/kit/streams.py), the first and last at once.
     SNAPSHOT_STREAMS = {"stream": 1 / 40}
+    supports_stop = True  # a stop flag reaches the decoding loop (a Ray replica's does not: generators/serving)
+    batch_limit = MAX_ROWS  # rows the engine decodes at once: requests beyond wait in the queue
 
     def __init__(self, device: torch.device | None = None, fast_path: bool = True):
         self.device = device  # None: pick_device() on first load, so constructing has no side effects
@@ -172,9 +174,19 @@ class TextContinuation:
         except Exception:  # noqa: BLE001 - the first request raises it again, with its message
             pass
 
+    @staticmethod
+    def offered_models() -> tuple[str, ...]:
+        """The models besides the bundled one that a person may pick: the Hub's, and SmolLM2 where installed."""
+        return (*HUB_MODELS, *smollm.offered())
+
+    @staticmethod
+    def adapter_file(path) -> bytes:
+        """A fine-tuned adapter file's bytes, size-checked (generators/lm/lora.py): what travels to any backend."""
+        return lora.adapter_bytes(path)
+
     def stream(self, prompt: str, *, model: str = BUNDLED, max_new_tokens: int = 48, temperature: float = 0.8,
                top_k: int = 40, top_p: float = 0.95, repetition_penalty: float = 1.1, seed: int = 0,
-               n: int = 1, watermark: float = 0.0, adapter=None, stop=None) -> Iterator[list[Continuation]]:
+               n: int = 1, watermark: float | bool = 0.0, adapter=None, stop=None) -> Iterator[list[Continuation]]:
         """Yields the n alternatives after every generated token; the last item has `finished` and `tokens`.
 
         Arguments are checked here (InputError) and the model loaded (ModelUnavailable) before the first
@@ -191,6 +203,8 @@ class TextContinuation:
             ...         break  # the model stops here: no step runs after the last item taken
         """
         check_args(prompt, model, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed, n)
+        if isinstance(watermark, bool):  # a person's on/off: on is the strength the detector is calibrated for
+            watermark = DELTA if watermark else 0.0
         delta = WATERMARK.check("watermark", watermark)  # the green-list bias; 0 = off
         lm = self.load(model)
         if adapter is not None:

@@ -19,7 +19,7 @@ from generators.core.errors import InputError, Notice
 from generators.core.limits import SEED, Range, check_choice
 from generators.runtime.microbatch import MicroBatcher
 from generators.runtime.traced import Method, gil_free
-from generators.runtime.slots import batching
+from generators.runtime.slots import BATCHED_REQUESTS, batching
 from generators.vae_map import LatentProjection
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "vae"
@@ -59,6 +59,9 @@ class VaeInterpolator:
         >>> for step in vae.stream(start=start, end=end, steps=16, method="spherical"):
         ...     pass  # step.frames grows until it holds 16 frames; step.done on the last
     """
+
+    GENERATOR = "genai-playground VAE (16-d latent, assets/vae)"  # what its files say made them (C2PA)
+    batch_limit = BATCHED_REQUESTS  # requests whose forwards meet in one micro-batch (a queue group's size)
 
     def __init__(self, path: Path = ASSETS, device: torch.device | None = None,
                  classifier: Path = ASSETS.parent / "classifier"):

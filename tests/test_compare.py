@@ -9,7 +9,6 @@ from gradio_client import Client
 from PIL import Image
 
 import ui.tabs.compare_tab as page
-import ui.tabs.diffusion_tab as diffusion_tab
 from generators.diffusion import DiffusionSampler, DigitDiffusionPipeline, build_scheduler, build_unet
 from generators.digits import DigitClassifier
 from generators.core.errors import InputError
@@ -108,10 +107,10 @@ def tiny_diffusion(tmp_path_factory):
     DigitDiffusionPipeline(build_unet((4, 8), layers_per_block=1, norm_num_groups=2), build_scheduler()) \
         .save_pretrained(path)
     student_pipeline(build_unet((4, 8), layers_per_block=1, norm_num_groups=2)).save_pretrained(student)
-    before = diffusion_tab.SAMPLER
-    diffusion_tab.SAMPLER = DiffusionSampler(path, device=torch.device("cpu"), student=student)
-    yield diffusion_tab.SAMPLER
-    diffusion_tab.SAMPLER = before
+    before = page.DIFFUSION_SAMPLER
+    page.DIFFUSION_SAMPLER = DiffusionSampler(path, device=torch.device("cpu"), student=student)
+    yield page.DIFFUSION_SAMPLER
+    page.DIFFUSION_SAMPLER = before
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +143,7 @@ def test_same_seed_same_digits(app, tiny_diffusion):
 
 
 def test_without_diffusion_weights_the_page_says_so(app, tmp_path, monkeypatch):
-    monkeypatch.setattr(diffusion_tab, "SAMPLER", DiffusionSampler(tmp_path))
+    monkeypatch.setattr(page, "DIFFUSION_SAMPLER", DiffusionSampler(tmp_path))
     real, gan, vae, diffusion, table, trade = app.predict("1", 2, 0, api_name="/compare_families")
     assert len(gan) == len(vae) == len(real) == 2 and diffusion == []
     assert "Model weights are missing" in table and "x the GAN's time" not in trade

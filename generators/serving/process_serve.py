@@ -219,6 +219,10 @@ class ProcessAdapter(StandIn):
     """Stands for an adapter `cls(**options)` whose work runs in its worker process. A stream's `stop` flag reaches
     the worker's loop (ui/tabs/text_tab.py: the graceful Stop)."""
 
+    @property
+    def supports_stop(self) -> bool:
+        return bool(getattr(self._cls, "supports_stop", False))
+
     def __init__(self, cls: type, worker: WorkerProcess, options: dict | None = None):
         super().__init__(cls, options)
         self._worker = worker

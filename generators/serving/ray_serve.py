@@ -187,6 +187,8 @@ def _unwrapped(call):
 class RayAdapter(StandIn):
     """Stands for an adapter `cls(**options)` whose work runs in its Ray Serve deployment (`handle`)."""
 
+    supports_stop = False  # a stream's stop flag does not cross into the replica: Stop closes the stream instead
+
     def __init__(self, cls: type, handle: DeploymentHandle, options: dict | None = None):
         super().__init__(cls, options)
         self._handle = handle

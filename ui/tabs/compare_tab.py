@@ -9,15 +9,15 @@ import gradio as gr
 import torch
 from safetensors.torch import load_file
 
-from generators.diffusion import (DEFAULT_GUIDANCE, DEFAULT_INTERVAL, DISTILLED, SAMPLER_GUIDANCE, build_scheduler,
-                                  unet_passes)
+from generators.diffusion import (DEFAULT_GUIDANCE, DEFAULT_INTERVAL, DISTILLED, SAMPLER_GUIDANCE, DiffusionSampler,
+                                  build_scheduler, unet_passes)
 from generators.core.errors import ModelUnavailable
 from generators.gan import GanSampler
 from generators.core.limits import SEED, Range, check_choice
 from generators.vae import ASSETS as VAE_ASSETS
 from generators.vae_prior import VaeClassPrior
-from ui.tabs import diffusion_tab
 from ui.kit import figures, media
+from ui.kit.adapters import adapter
 from ui.kit.common import DIGITS, into_view, keep_on_error
 from ui.kit.components import RawNumber, RawSlider
 from ui.kit.errors import localized, render
@@ -32,8 +32,8 @@ DIFFUSION = dict(steps=20, guidance=DEFAULT_GUIDANCE, sampler="DPM-Solver++", in
 FAST = dict(steps=4, guidance=SAMPLER_GUIDANCE[DISTILLED][0], sampler=DISTILLED,  # the tab's fast path, a row
             interval=SAMPLER_GUIDANCE[DISTILLED][1])
 PASSES, FAST_PASSES = (unet_passes(build_scheduler().config, **r) for r in (DIFFUSION, FAST))
-GAN = GanSampler()  # also the classifier that reads every family's digits
-VAE = VaeClassPrior()
+# the family tabs' own adapters (ui/kit/adapters.py); the GAN's classifier reads every family's digits
+GAN, VAE, DIFFUSION_SAMPLER = adapter(GanSampler), adapter(VaeClassPrior), adapter(DiffusionSampler)
 FAMILIES = ("gan", "vae", "diffusion")
 _warm = set()  # the load functions of models drawn once already
 INK, FULL = 0.1, 0.9  # a pixel above INK is ink; ink above FULL is full-strength (crisp stroke cores)
@@ -50,47 +50,41 @@ class Run:
     missing: ModelUnavailable | None = None
 
 
-def timed(load, draw, params, warm: bool = True) -> Run:
-    """Loads (not timed), then times `draw()` once: this request's time per digit on this machine. With `warm`, a
-    model's first draw in this process runs once untimed before (first calls allocate and pick kernels): a few ms
-    that would dwarf a one-pass model's time, not worth a second run of the diffusion model's 40 passes."""
-    model = load()
-    if warm and load not in _warm:
+def timed(key: str, draw, params: int, warm: bool = True) -> Run:
+    """Times `draw()` once: this request's time per digit on this machine. With `warm`, a model's first draw in this
+    process runs once untimed before (first calls allocate and pick kernels): a few ms that would dwarf a one-pass
+    model's time, not worth a second run of the diffusion model's 40 passes."""
+    if warm and key not in _warm:
         draw()
-        _warm.add(load)
+        _warm.add(key)
     t0 = time.perf_counter()
     images = draw()
     ms = (time.perf_counter() - t0) * 1000
-    return Run(images, ms / len(images), sum(p.numel() for p in params(model)))
+    return Run(images, ms / len(images), params)
 
 
 def run_gan(digit: int, count: int, seed: int) -> Run:
     """The GAN generator alone (no realness or reading inside the timing): one pass."""
-    @torch.inference_mode()
-    def draw():
-        G, labels = GAN.load()[0], torch.full((count,), digit, device=GAN.device)
-        return (G(GAN.noise(count, seed, 1.0).to(GAN.device), labels) + 1).div(2).cpu()  # tanh -> [0, 1]
-    return timed(GAN.load, draw, lambda models: models[0].parameters())
+    return timed("gan", lambda: GAN.draw(digit=digit, count=count, seed=seed), GAN.parameter_count())
 
 
 def run_vae(digit: int, count: int, seed: int) -> Run:
     """The VAE's decoder on latents drawn from the class's Gaussian: one pass."""
-    return timed(VAE.load, lambda: VAE.sample(digit=digit, count=count, seed=seed),
-                 lambda loaded: [*loaded[0].decoder_fc.parameters(), *loaded[0].decoder.parameters()])
+    return timed("vae", lambda: VAE.sample(digit=digit, count=count, seed=seed), VAE.parameter_count())
 
 
 def run_diffusion(digit: int, count: int, seed: int, settings: dict = DIFFUSION) -> Run:
     """The diffusion tab's sampler at its default request (or FAST: the distilled 4 steps, whose parameters are
     the student's and the model's); a missing model is a row that says so."""
-    sampler, fast = diffusion_tab.SAMPLER, settings["sampler"] == DISTILLED
+    sampler, fast = DIFFUSION_SAMPLER, settings["sampler"] == DISTILLED
     passes = FAST_PASSES if fast else PASSES
     try:
-        nets = [sampler.load().unet, *([sampler.load_student().unet] if fast else [])]
+        params = sampler.parameter_count(settings["sampler"])
     except ModelUnavailable as e:
         return Run(None, passes=passes, missing=e)
     request = dict(digit=digit, count=count, seed=seed, **settings)
-    run = timed(sampler.load_student if fast else sampler.load, lambda: sampler.sample(**request).sample,
-                lambda _: [p for net in nets for p in net.parameters()], warm=fast)  # 4 passes: warm-up is cheap
+    run = timed(f"diffusion-{settings['sampler']}", lambda: sampler.sample(**request).sample, params,
+                warm=fast)  # 4 passes: warm-up is cheap
     run.passes = passes
     return run
 
@@ -108,12 +102,9 @@ def reference(digit: int, count: int, seed: int) -> torch.Tensor:
     return bank["digits"][pick].float() / 255
 
 
-@torch.inference_mode()
 def readings(images: torch.Tensor) -> tuple[list[int], list[float]]:
     """What our classifier reads in each image, and its confidence."""
-    C = GAN.load()[2]
-    confidence, predicted = torch.softmax(C(images.to(GAN.device)), dim=1).max(1)
-    return predicted.tolist(), confidence.tolist()
+    return GAN.read(images)
 
 
 def crisp_share(images: torch.Tensor) -> float:

@@ -6,12 +6,12 @@ import time
 import gradio as gr
 from PIL import Image
 
-from generators.serving.backend import adapter
 from generators.diffusion import (COUNT, DEFAULT_GUIDANCE, DEFAULT_STEPS, DISTILLED, GUIDANCE, INTERVAL,
                                   SAMPLER_GUIDANCE, SAMPLERS, STEPS, DiffusionSampler)
 from generators.core.errors import InputError
 from generators.core.limits import SEED, check_choice
 from ui.kit import media
+from ui.kit.adapters import adapter
 from ui.kit.common import DIGITS, examples, into_view, keep_on_error
 from ui.kit.components import RawNumber, RawSlider
 from ui.kit.errors import localized, render
@@ -22,7 +22,7 @@ from ui.kit.zerogpu import on_gpu
 
 ANY = "Any"
 SAMPLER = adapter(DiffusionSampler)  # the model cache, shared by all users (and by the comparison page)
-GENERATOR = "genai-playground diffusion (class-conditional UNet, assets/diffusion)"  # what its files say
+GENERATOR = DiffusionSampler.GENERATOR
 MIN_INTERVAL = 1 / 15  # seconds between streamed updates: ~15 a second is what a browser shows well
 MIN_UPDATES = 8  # a fast run still streams every total/8 steps, so the denoising can be watched
 GIF_FRAMES = 40  # denoising frames in the GIF (strided for long runs), the last one included
@@ -112,7 +112,7 @@ def denoise_digits(digit: str, count: int, steps: int, guidance: float, seed: in
     """
     request = check_request(digit, count, steps, guidance, seed, sampler, guidance_interval)
     model = SAMPLER  # this request's model, even if the module's is swapped meanwhile
-    model.load()  # missing weights: the keyed "weights_missing" error, before any update
+    model.check_weights()  # missing weights: the keyed "weights_missing" error, before any update
     folder, frames, last, compute = media.new_folder(), [], 0.0, 0.0
     made = dict(generator=GENERATOR, settings=request)  # what the files say made them (generators/provenance/c2pa.py)
     every, gif_every = max(1, steps // MIN_UPDATES), math.ceil(steps / GIF_FRAMES)

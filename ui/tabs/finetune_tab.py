@@ -10,11 +10,9 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from generators.lm import lora, smollm
 from generators.core.errors import InputError
-from generators.finetune import LR, SECONDS, STEPS, FinetuneResult, FineTuner, Progress, defaults
+from generators.finetune import LR, RANK, SECONDS, STEPS, FinetuneResult, FineTuner, Progress, defaults
 from generators.core.limits import SEED, check_choice
-from generators.lm.lora import RANK
 from generators.text import BUNDLED, TextContinuation
 from ui.kit import media
 from ui.kit.common import into_view, keep_on_error
@@ -49,7 +47,7 @@ class Session:
         """Holds the result and writes its adapter as one safetensors file (the previous one removed)."""
         self.close()
         self.result, self.model, self.folder = result, model, media.new_folder()
-        return media.write(self.folder, "finetuned-adapter.safetensors", lora.save_adapter(result.adapter),
+        return media.write(self.folder, "finetuned-adapter.safetensors", FineTuner.adapter_file(result.adapter),
                            generator=None)
 
     def close(self) -> None:
@@ -124,7 +122,7 @@ def finetune_text(text: str, steps: int, seed: int, lr: float = 5e-3, rank: int 
     """
     session = session if isinstance(session, Session) else Session()
     source = text_source(text, upload, example)
-    check_choice("model", model, (BUNDLED, smollm.NAME))  # SmolLM2 not installed: its own message, from its load
+    check_choice("model", model, FineTuner.MODELS)  # SmolLM2 not installed: its own message, from its load
     stream = TUNER.stream(text=source, steps=steps, lr=lr, rank=rank, seed=seed, model=model, seconds=seconds)
     history, p = [], None
     try:
@@ -191,7 +189,7 @@ def _controls() -> list:
                                                                         for k in EXAMPLES]],
                                   value="", label=t("finetune_example"), allow_custom_value=True)
             upload = gr.File(label=t("finetune_upload"), file_types=[".txt"], type="filepath")
-            choices = [(t("finetune_model_bundled"), BUNDLED), *[(m, m) for m in smollm.offered()]]
+            choices = [(t("finetune_model_bundled"), BUNDLED), *[(m, m) for m in FineTuner.offered_models()]]
             model = gr.Dropdown(choices, value=BUNDLED, label=t("finetune_model"), allow_custom_value=True)
     with gr.Row():
         steps = RawSlider(STEPS.lo, STEPS.hi, value=d.steps, step=1, label=t("app_steps"), elem_id="finetune-steps")

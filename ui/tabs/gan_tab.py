@@ -5,11 +5,10 @@ import time
 
 import gradio as gr
 
-from generators.serving.backend import adapter
 from generators.gan import COUNT, TRUNCATION, WALK_STEPS, GanSampler
 from generators.core.limits import SEED, check_choice
-from generators.runtime.slots import BATCHED_REQUESTS, batched_group
 from ui.kit import media
+from ui.kit.adapters import adapter, queue_group
 from ui.kit.common import DIGITS, examples, into_view, keep_on_error
 from ui.kit.components import RawNumber, RawSlider
 from ui.kit.errors import localized, render
@@ -21,7 +20,7 @@ from ui.kit.zerogpu import on_gpu
 ANY = "Any"
 UNSURE = 0.9  # a digit the classifier reads with less confidence than this is flagged
 SAMPLER = adapter(GanSampler)  # the model cache, shared by all users; no per-user state here
-GENERATOR = "genai-playground GAN (class-conditional DCGAN, assets/gan)"  # what its files say made them
+GENERATOR = GanSampler.GENERATOR
 
 # (digit, count, seed, truncation): clean sevens, the same sevens untruncated, a mixed batch, zeros
 EXAMPLES = [["7", 16, 3, 0.5], ["7", 16, 3, 1.0], ["Any", 32, 42, 0.8], ["0", 16, 7, 0.7]]
@@ -156,7 +155,7 @@ def build() -> None:
     # postprocess=False: the handlers return values already in Gradio's form (ui/kit/media.py says why)
     sampled = sample_btn.click(sample_digits, [digit, count, seed, truncation], [gallery, grid_file, summary],
                                api_name="sample_digits", postprocess=False, js=into_view("gan-gallery"),
-                               **batched_group("digits", BATCHED_REQUESTS))
+                               **queue_group(GanSampler, "digits"))
     keep_on_error(sampled, [gallery, grid_file, summary])
     # cached at first use, then instant for everyone (the summary's timing is the first run's)
     examples(EXAMPLES, [digit, count, seed, truncation], "gan_examples", outputs=[gallery, grid_file, summary],

@@ -15,9 +15,11 @@ import torch
 from PIL import Image
 
 from generators.text import detect_text as check_watermark
-from generators.gan import ASSETS
-from ui.tabs import diffusion_tab, gan_tab, vae_tab
+from generators.diffusion import DiffusionSampler
+from generators.gan import ASSETS, GanSampler
+from generators.vae import VaeInterpolator
 from generators.provenance import c2pa as provenance
+from ui.kit.adapters import adapter
 from ui.kit.common import keep_on_error
 from ui.kit.components import RawTextbox
 from ui.kit.errors import localized, render
@@ -28,7 +30,6 @@ from ui.kit.zerogpu import on_gpu
 
 DETECTOR = ASSETS / "gan" / "detector.json"  # bench/bench_detectors.py: the discriminator's measured ROC AUC
 DIGIT_SIDE = 560  # a square image up to this side is read as one digit (a 28 px digit, or one enlarged)
-DIFFUSION_GENERATOR = diffusion_tab.GENERATOR
 HAS_DIFFUSION = (ASSETS / "diffusion" / "unet" / "diffusion_pytorch_model.safetensors").exists()
 GREEN_COLOURS = {"green": "#2ca02c", "red": "#d62728"}
 RANK_COLOURS = {"top10": "#2ca02c", "top100": "#f2c500", "top1000": "#d62728", "beyond": "#9467bd"}  # GLTR's
@@ -108,13 +109,9 @@ def _digit(path: str, result: dict) -> dict | None:
     except Exception:  # noqa: BLE001 - an edited or cut file: the manifest verdict above says what is wrong
         return None
     gray = 1 - gray if gray.mean() > 0.5 else gray
-    _, D, C = gan_tab.SAMPLER.load()
-    x = torch.from_numpy(gray)[None, None].to(gan_tab.SAMPLER.device)  # (1, 1, 28, 28) in [0, 1]
-    probs = torch.softmax(C(x), 1)[0]
-    reads = int(probs.argmax())
-    realness = float(torch.sigmoid(D(x * 2 - 1, torch.tensor([reads], device=x.device))))
+    judged = adapter(GanSampler).judge(torch.from_numpy(gray))  # the GAN's discriminator and our classifier
     measured = detector()
-    return {"realness": realness, "reads": reads, "confidence": float(probs[reads]),
+    return {**judged,
             "discriminator_auc": measured["auc"] if measured else None,
             "auc_measured_on": f"{measured['real']} real test digits vs {measured['generated']} GAN digits"
             if measured else None}
@@ -177,15 +174,15 @@ def _edited(signed: bytes, pixels: np.ndarray) -> bytes:
 def example_file(kind: str) -> str:
     """The example image `kind` ("real", "gan", "diffusion", "edited") as a file, made once."""
     if kind == "real":
-        data = png_bytes(to_uint8(vae_tab.VAE.test_digit(7, 0))[0])  # a held-out MNIST test digit: never marked
+        data = png_bytes(to_uint8(adapter(VaeInterpolator).test_digit(7, 0))[0])  # a held-out MNIST test digit: never marked
     elif kind == "diffusion":
-        step = diffusion_tab.SAMPLER.sample(digit=5, count=1, steps=20, guidance=1.0, seed=0, sampler="DPM-Solver++")
-        data = provenance.mark(png_bytes(to_uint8(step.sample)[0]), "png", generator=DIFFUSION_GENERATOR,
+        step = adapter(DiffusionSampler).sample(digit=5, count=1, steps=20, guidance=1.0, seed=0, sampler="DPM-Solver++")
+        data = provenance.mark(png_bytes(to_uint8(step.sample)[0]), "png", generator=DiffusionSampler.GENERATOR,
                                settings=dict(digit=5, steps=20, guidance=1.0, seed=0, sampler="DPM-Solver++"))
     else:
         settings = dict(digit=3, count=1, seed=0, truncation=1.0)
-        pixels = to_uint8(gan_tab.SAMPLER.sample(**settings).images)[0]
-        data = provenance.mark(png_bytes(pixels), "png", generator=gan_tab.GENERATOR, settings=settings)
+        pixels = to_uint8(adapter(GanSampler).sample(**settings).images)[0]
+        data = provenance.mark(png_bytes(pixels), "png", generator=GanSampler.GENERATOR, settings=settings)
         if kind == "edited":
             pixels = pixels.copy()
             pixels[22:25, 4:24] = 255  # a stroke added under the digit

@@ -5,16 +5,11 @@ import threading
 
 import gradio as gr
 
-from generators.lm import lora, smollm
-from generators.serving.backend import adapter
-from generators.lm.engine import MAX_ROWS
 from generators.core.errors import InputError, KeyedError
 from generators.core.limits import SEED
-from generators.serving.process_serve import ProcessAdapter
-from generators.runtime.slots import batched_group
-from generators.text import (ALTERNATIVES, BUNDLED, HUB_MODELS, MAX_NEW_TOKENS, REPETITION_PENALTY, TEMPERATURE,
+from generators.text import (ALTERNATIVES, BUNDLED, MAX_NEW_TOKENS, REPETITION_PENALTY, TEMPERATURE,
                              TOP_K, TOP_P, Continuation, TextContinuation)
-from generators.provenance.watermark import DELTA as WATERMARK_DELTA
+from ui.kit.adapters import adapter, queue_group, stops_in_loop
 from ui.kit.common import examples, into_view, keep_on_error
 from ui.kit.components import RawNumber, RawSlider, RawTextbox
 from ui.kit.errors import localized, render
@@ -43,7 +38,7 @@ def graceful_stop() -> bool:
     process) so that the stream ends with its last update, the token view included. Where the adapter computes
     elsewhere (a Ray replica, a ZeroGPU worker) Stop cancels the event instead: the compute stops there, and the
     text so far stays without its view."""
-    return isinstance(CONTINUATION, (TextContinuation, ProcessAdapter)) and not on_zerogpu()
+    return stops_in_loop(CONTINUATION) and not on_zerogpu()
 
 
 class StopFlag:
@@ -95,8 +90,8 @@ def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: floa
         raise InputError("text_watermark_type", got=repr(watermark))
     settings = dict(max_new_tokens=max_new_tokens, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
                     repetition_penalty=repetition_penalty, n=alternatives, model=model,
-                    watermark=WATERMARK_DELTA if watermark else 0.0,
-                    adapter=None if adapter is None else lora.adapter_bytes(adapter))  # bytes reach a Ray replica too
+                    watermark=watermark,  # on: the strength the detector is calibrated for
+                    adapter=None if adapter is None else TextContinuation.adapter_file(adapter))  # bytes reach any backend
     if isinstance(stop, StopFlag) and graceful_stop():
         settings["stop"] = stop.event
     try:
@@ -197,7 +192,7 @@ def _show_boxes(n) -> tuple:
 
 def _controls() -> list:
     """The inputs, in the order of continue_text's parameters."""
-    choices = [(t("text_model_bundled"), BUNDLED)] + [(name, name) for name in HUB_MODELS + smollm.offered()]
+    choices = [(t("text_model_bundled"), BUNDLED)] + [(name, name) for name in TextContinuation.offered_models()]
     model = gr.Dropdown(choices, value=BUNDLED, label=t("text_model"), info=t("text_model_info"))
     prompt = RawTextbox(DEFAULT_PROMPT, label=t("text_prompt"), lines=3)
     with gr.Row():
@@ -246,7 +241,7 @@ def build() -> None:
     event = generate.click(StopFlag.arm, flag, None, queue=False, api_visibility="private",
                            js=into_view("text-output")).then(continue_text, [*inputs, flag], outputs,
                                                              api_name="continue_text", postprocess=False,
-                                                             **batched_group("text", MAX_ROWS))
+                                                             **queue_group(TextContinuation, "text"))
     keep_on_error(event, outputs)  # a bad input, or a cancel, leaves the text shown so far
     if graceful_stop():
         stop.click(StopFlag.set, flag, None, queue=False, api_visibility="private")

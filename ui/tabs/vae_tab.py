@@ -6,12 +6,11 @@ import struct
 import gradio as gr
 from PIL import Image
 
-from generators.serving.backend import adapter
 from generators.core.errors import InputError
 from generators.core.limits import SEED, check_choice
-from generators.runtime.slots import BATCHED_REQUESTS, batched_group
 from generators.vae import MAX_SIDE, METHODS, STEPS, VaeInterpolator
 from ui.kit import media
+from ui.kit.adapters import adapter, queue_group
 from ui.kit.common import DIGITS, examples, into_view, keep_on_error
 from ui.kit.components import DrawingPad, RawNumber, RawSlider
 from ui.kit.errors import localized, render
@@ -24,7 +23,7 @@ from ui.kit.zerogpu import on_gpu
 DRAWING = "my drawing"
 ENDPOINTS = (*DIGITS, DRAWING)
 VAE = adapter(VaeInterpolator)  # the model cache, shared by all users
-GENERATOR = "genai-playground VAE (16-d latent, assets/vae)"  # what its files say made them
+GENERATOR = VaeInterpolator.GENERATOR
 MAX_DRAWING_BYTES = 10 * 2**20  # the upload cap (app.py: max_file_size)
 UPDATES = 3  # streamed updates per interpolation (the last one included): each costs Gradio work, a few show progress
 
@@ -173,7 +172,7 @@ def build() -> None:
     # postprocess=False: the handler returns values already in Gradio's form (ui/kit/media.py says why)
     event = go.click(interpolate_digits, [start_digit, end_digit, steps, method, seed, start_image, end_image],
                      outputs, api_name="interpolate_digits", postprocess=False,
-                     **batched_group("interpolations", BATCHED_REQUESTS),
+                     **queue_group(VaeInterpolator, "interpolations"),
                      js=into_view("vae-frames"))
     keep_on_error(event, outputs)
     stop.click(None, None, None, cancels=[event])
