@@ -9,13 +9,10 @@ The page is up at once; each model loads on first use. No model code lives here.
 
 import argparse
 import atexit
-import contextvars
 import importlib.util
-import inspect
 import logging
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -25,117 +22,17 @@ except ImportError:
     spaces = None
 
 import gradio as gr
-from starlette.middleware import Middleware
 
-from generators.serving import backend
-from generators.runtime import memory, slots
 from generators.core.network import reachable
+from generators.runtime import memory, slots
+from generators.serving import backend
 from ui.kit import cards, media
-from ui.server import guard
-from ui.server.housekeeping import SessionPruner
-from ui.kit.errors import language
-from ui.kit.i18n import i18n as translations, t
+from ui.kit.i18n import t
 from ui.kit.registry import tabs
+from ui.server.gradio_patches import remember_missing_matplotlib, share_compute, static_paths_first
+from ui.server.playground import SESSIONS, TITLE, Playground  # noqa: F401 - SESSIONS: the tests read the cap here
 
-TITLE = "Generative AI playground · 生成式 AI 体验场"  # the browser tab's title: Gradio 6.31 does not translate it
 SHARE_SERVER = ("api.gradio.app", 443)  # where Gradio asks for a tunnel (gradio.networking.GRADIO_API_SERVER)
-# Digits are served at their 28 px; the browser enlarges them pixel for pixel instead of blurring them.
-CSS = """
-.pixelated img { image-rendering: pixelated; }
-.grid-wrap.fixed-height { min-height: 0 !important; }  /* a gallery of 4 digits is not 450 px tall */
-.block .empty.large, .block .empty.small { min-height: 0 !important; height: 64px !important; }  /* outputs at rest */
-.secondary-wrap > input { text-overflow: ellipsis; padding-right: 24px !important; }  /* a dropdown's text stops before its arrow */
-@media (max-width: 640px) {  /* a phone: galleries as many columns as fit, not Gradio's fixed 8-16 cut off */
-  .grid-container { grid-template-columns: repeat(auto-fill, minmax(52px, 1fr)) !important;
-                    grid-template-rows: none !important; grid-auto-rows: auto !important; }
-  .grid-wrap.fixed-height { max-height: none !important; height: auto !important; }  /* the page scrolls */
-  /* labels that float over an image or a gallery's first row go above them, in full */
-  .block > label.float[data-testid="block-label"] { position: static; white-space: normal; max-width: 100%; }
-  .grid-container.pt-6 { padding-top: 0; }
-}
-"""
-# Gradio keeps the state of its last 10,000 sessions, each with a copy of the config of every block of the page
-# (gradio/state_holder.py: SessionState; the model cards' Markdown included), and every API call is a session of
-# its own, so memory grew with every request. The least recently used session goes first, so a browser tab still
-# in use keeps its state (the text tab's token probabilities); one idle while 64 others came loses it.
-SESSIONS = 64
-
-
-_REQUEST = contextvars.ContextVar("request", default=None)  # the request whose inputs are being read
-_PRUNER = SessionPruner()  # Gradio's bookkeeping of finished API sessions (ui/server/housekeeping.py)
-
-
-class Playground(gr.Blocks):
-    """gr.Blocks whose launch() serves the interface's translations (unless given others), its CSS (before any
-    given) and the guard (ui/server/guard.py: body caps, login throttling, media checks): Gradio takes them as
-    launch(i18n=..., css=..., app_kwargs=...), so `python app.py`, tests and Spaces that call
-    build_demo().launch() all get them. Inputs Gradio itself cannot read (too few, a value its component refuses)
-    answer with one short message, logged as one line, instead of Gradio's text with the whole payload in it."""
-
-    def launch(self, *args, i18n: gr.I18n | None = None, css: str | None = None, app_kwargs: dict | None = None,
-               max_file_size: str | int | None = "10mb", state_session_capacity: int = SESSIONS, **kwargs):
-        own = CSS + "".join(tab.css for tab in tabs())
-        app_kwargs = dict(app_kwargs or {})
-        app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(guard.Guard)]
-        memory.QUIET.start()  # the C heap trimmed once the app goes quiet (generators/runtime/memory.py)
-        return super().launch(*args, i18n=i18n or translations(), css=own + (css or ""), app_kwargs=app_kwargs,
-                              max_file_size=max_file_size, state_session_capacity=state_session_capacity, **kwargs)
-
-    async def process_api(self, block_fn, inputs, state=None, request=None, *args, **kwargs):
-        if getattr(self, "_queue", None) is not None:  # on the event loop, where Gradio's queue keeps its per-session dicts
-            _PRUNER.maybe_prune(self._queue)
-        token = _REQUEST.set(request)
-        memory.QUIET.note()
-        try:
-            return await super().process_api(block_fn, inputs, state, request, *args, **kwargs)
-        except gr.Error as e:  # a handler's message quoting a huge payload (check_choice's "got ...")
-            if len(str(e.message)) > 300:
-                raise gr.Error(guard.shorten(str(e.message)), title=e.title, print_exception=False) from None
-            raise
-        finally:
-            memory.QUIET.note()
-            _REQUEST.reset(token)
-
-    def validate_inputs(self, block_fn, inputs):
-        if len(inputs) < len(block_fn.inputs):
-            raise _refused(block_fn, "app_too_few", n=len(block_fn.inputs), got=len(inputs),
-                           names=", ".join(_names(block_fn)[:len(block_fn.inputs)]))
-
-    async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
-        try:
-            return await super().preprocess_data(block_fn, inputs, state, explicit_call)
-        except gr.Error as e:
-            if e.print_exception or len(str(e.message)) > 300:  # Gradio's own (a dropdown's "Value ... not in")
-                raise _refused(block_fn, "", text=guard.shorten(str(e.message))) from None
-            raise
-        except (ValueError, TypeError, KeyError, AttributeError) as e:
-            index = guard.component_index(e)
-            if index is None or index >= len(block_fn.inputs):
-                raise _refused(block_fn, "app_bad_call") from None
-            block, names = block_fn.inputs[index], _names(block_fn)
-            raise _refused(block_fn, "app_bad_input", index=index + 1, kind=block.get_block_name(),
-                           name=names[index] if index < len(names) else block.label or "?") from None
-
-
-def _names(block_fn) -> list[str]:
-    """The handler's parameter names, in the order of its inputs."""
-    return [p for p in inspect.signature(block_fn.fn).parameters if p != "request"] if block_fn.fn else []
-
-
-def _refused(block_fn, key: str, text: str = "", **fields) -> gr.Error:
-    """A short gr.Error for inputs Gradio could not read, in the request's language; logged as one line."""
-    lang, api = language(_REQUEST.get()), f"/{block_fn.api_name or block_fn.name}"
-    guard.log.info("%s: %s", api[1:], key or "gradio_refused")
-    return gr.Error(text or guard.message(key, lang, api=api, **fields), title="错误" if lang == "zh" else "Error",
-                    print_exception=False)
-
-
-def remember_missing_matplotlib() -> None:
-    """Gradio imports matplotlib twice for every event it runs (utils.MatplotlibBackendMananger); where it is not
-    installed, each try searched sys.path again: ~6% of the server's CPU at 16 text users. Python remembers a missing
-    module given as None in sys.modules."""
-    if "matplotlib" not in sys.modules and importlib.util.find_spec("matplotlib") is None:
-        sys.modules["matplotlib"] = None
 
 
 def model_cards() -> None:
@@ -172,6 +69,7 @@ def build_demo(queue_size: int = 32, concurrency: int | None = None) -> gr.Block
     `concurrency`: model computations at once, app-wide (default: the core count; see share_compute)."""
     examples_cache()
     media.serve_static()
+    static_paths_first(media.ROOT)
     remember_missing_matplotlib()
     queue_analytics()
     workers = slots.configure(concurrency)
@@ -186,15 +84,6 @@ def build_demo(queue_size: int = 32, concurrency: int | None = None) -> gr.Block
     share_compute(demo, workers)
     demo.queue(max_size=queue_size, default_concurrency_limit=workers)
     return demo
-
-
-def share_compute(demo: gr.Blocks, workers: int) -> None:
-    """Every public endpoint without a queue group of its own joins one group of `workers`: that many model
-    computations run at once in the whole app (Gradio's default is a limit per endpoint: 2 each made 8 at once).
-    A tab may give an endpoint its own group: the text tab does while batching, its requests waiting on one engine."""
-    for fn in demo.fns.values():
-        if fn.fn is not None and fn.api_name and fn.api_visibility == "public" and fn.concurrency_id == str(id(fn.fn)):
-            fn.concurrency_id, fn.concurrency_limit = "models", workers
 
 
 def launch_local(demo: gr.Blocks, **kwargs) -> str:

@@ -395,8 +395,8 @@ def _demo(app_url):
 
 def test_finished_api_sessions_are_forgotten(app_url):
     """Gradio 6.31 keeps every /call/ session's finished event ids for good; the app drops those whose events
-    are finished and delivered, at the second look (ui/server/housekeeping.py), and keeps one still undelivered."""
-    from ui.server.housekeeping import SessionPruner
+    are finished and delivered, at the second look (ui/server/gradio_patches.py), and keeps one still undelivered."""
+    from ui.server.gradio_patches import SessionPruner
 
     queue = _demo(app_url)._queue
     for i in range(3):

@@ -1,0 +1,66 @@
+"""One test per Gradio internal the app relies on (ui/server/gradio_patches.py): each fails when Gradio changes
+under the patch, so an upgrade shows what to look at."""
+
+import inspect
+from pathlib import Path
+
+import gradio as gr
+import gradio.utils
+import pytest
+from gradio.data_classes import _StaticFiles
+from gradio.queueing import Queue
+
+from ui.server import gradio_patches as patches
+
+
+def test_written_for_this_gradio():
+    assert gr.__version__ == patches.GRADIO_VERSION, "re-check every patch in ui/server/gradio_patches.py"
+
+
+@pytest.mark.parametrize("name, params", [
+    ("process_api", ["block_fn", "inputs", "state", "request"]),
+    ("validate_inputs", ["block_fn", "inputs"]),
+    ("preprocess_data", ["block_fn", "inputs", "state", "explicit_call"]),
+])
+def test_the_overridden_methods_keep_their_parameters(name, params):
+    """PatchedBlocks calls super() with these positional parameters."""
+    assert list(inspect.signature(getattr(gr.Blocks, name)).parameters)[1:len(params) + 1] == params
+
+
+def test_too_few_inputs_get_one_short_message():
+    with patches.PatchedBlocks() as demo:
+        a, b = gr.Number(), gr.Number()
+        gr.Button().click(lambda x, y: x, [a, b], a, api_name="two")
+    block_fn = next(fn for fn in demo.fns.values() if fn.api_name == "two")
+    with pytest.raises(gr.Error) as e:
+        demo.validate_inputs(block_fn, [1])
+    assert "/two" in e.value.message and len(e.value.message) < 300
+
+
+def test_the_queue_keeps_the_session_dicts_the_pruner_empties():
+    source = inspect.getsource(Queue)
+    for name in ("pending_event_ids_session", "pending_messages_per_session", "event_ids_to_events"):
+        assert f"self.{name}" in source
+
+
+def test_our_static_path_goes_first(tmp_path):
+    gr.set_static_paths([tmp_path])
+    assert isinstance(_StaticFiles.all_paths, list)
+    root = next(p for p in _StaticFiles.all_paths if Path(p) == tmp_path)
+    patches.static_paths_first(root)
+    assert _StaticFiles.all_paths[0] is root
+
+
+def test_gradio_still_imports_matplotlib_per_event():
+    assert hasattr(gradio.utils, "MatplotlibBackendMananger")
+
+
+def test_endpoints_without_a_group_share_the_models_group():
+    with gr.Blocks() as demo:
+        n = gr.Number()
+        gr.Button().click(lambda x: x, n, n, api_name="plain")
+        gr.Button().click(lambda x: x, n, n, api_name="grouped", concurrency_id="own", concurrency_limit=4)
+    patches.share_compute(demo, 3)
+    fns = {fn.api_name: fn for fn in demo.fns.values()}
+    assert (fns["plain"].concurrency_id, fns["plain"].concurrency_limit) == ("models", 3)
+    assert (fns["grouped"].concurrency_id, fns["grouped"].concurrency_limit) == ("own", 4)

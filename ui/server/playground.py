@@ -1,0 +1,48 @@
+"""The app's gr.Blocks: launch() serves the interface's translations (unless given others), its CSS (before any
+given) and the guard (ui/server/guard.py: body caps, login throttling, media checks). Gradio takes them as
+launch(i18n=..., css=..., app_kwargs=...), so `python app.py`, tests and Spaces that call build_demo().launch() all
+get them. The request-path overrides it inherits are in ui/server/gradio_patches.py."""
+
+import gradio as gr
+from starlette.middleware import Middleware
+
+from generators.runtime import memory
+from ui.kit.i18n import i18n as translations
+from ui.kit.registry import tabs
+from ui.server import guard
+from ui.server.gradio_patches import PatchedBlocks
+
+TITLE = "Generative AI playground · 生成式 AI 体验场"  # the browser tab's title: Gradio 6.31 does not translate it
+# Digits are served at their 28 px; the browser enlarges them pixel for pixel instead of blurring them.
+CSS = """
+.pixelated img { image-rendering: pixelated; }
+.grid-wrap.fixed-height { min-height: 0 !important; }  /* a gallery of 4 digits is not 450 px tall */
+.block .empty.large, .block .empty.small { min-height: 0 !important; height: 64px !important; }  /* outputs at rest */
+.secondary-wrap > input { text-overflow: ellipsis; padding-right: 24px !important; }  /* a dropdown's text stops before its arrow */
+@media (max-width: 640px) {  /* a phone: galleries as many columns as fit, not Gradio's fixed 8-16 cut off */
+  .grid-container { grid-template-columns: repeat(auto-fill, minmax(52px, 1fr)) !important;
+                    grid-template-rows: none !important; grid-auto-rows: auto !important; }
+  .grid-wrap.fixed-height { max-height: none !important; height: auto !important; }  /* the page scrolls */
+  /* labels that float over an image or a gallery's first row go above them, in full */
+  .block > label.float[data-testid="block-label"] { position: static; white-space: normal; max-width: 100%; }
+  .grid-container.pt-6 { padding-top: 0; }
+}
+"""
+# Gradio keeps the state of its last 10,000 sessions, each with a copy of the config of every block of the page
+# (gradio/state_holder.py: SessionState; the model cards' Markdown included), and every API call is a session of
+# its own, so memory grew with every request. The least recently used session goes first, so a browser tab still
+# in use keeps its state (the text tab's token probabilities); one idle while 64 others came loses it.
+SESSIONS = 64
+
+
+class Playground(PatchedBlocks):
+    """gr.Blocks with the playground's translations, CSS, guard and session cap at launch."""
+
+    def launch(self, *args, i18n: gr.I18n | None = None, css: str | None = None, app_kwargs: dict | None = None,
+               max_file_size: str | int | None = "10mb", state_session_capacity: int = SESSIONS, **kwargs):
+        own = CSS + "".join(tab.css for tab in tabs())
+        app_kwargs = dict(app_kwargs or {})
+        app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(guard.Guard)]
+        memory.QUIET.start()  # the C heap trimmed once the app goes quiet (generators/runtime/memory.py)
+        return super().launch(*args, i18n=i18n or translations(), css=own + (css or ""), app_kwargs=app_kwargs,
+                              max_file_size=max_file_size, state_session_capacity=state_session_capacity, **kwargs)
