@@ -14,7 +14,7 @@ from generators.lm import lora
 from generators.finetune import FineTuner
 from generators.text import TextContinuation
 from training.finetune_text import tiny_model
-from ui.tabs.text_tab import WATERMARK_DELTA
+from generators.provenance.watermark import DELTA as WATERMARK_DELTA
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny models, one thread
 

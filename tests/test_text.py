@@ -412,7 +412,7 @@ def test_token_view_ranks_and_branching(tc):
 def test_app_watermarks_by_default_and_on_request_only(app_client):
     """The switch reaches the adapter: on by default with the tab's strength, off on request (the detector itself
     is tested in tests/test_watermark.py, on token ids: re-tokenizing a tiny model's text changes them)."""
-    from ui.tabs.text_tab import WATERMARK_DELTA
+    from generators.provenance.watermark import DELTA as WATERMARK_DELTA
 
     settings = dict(max_new_tokens=24, seed=1, temperature=1.0, top_k=0, top_p=1.0, repetition_penalty=1.0)
     adapter = TextContinuation(torch.device("cpu"))
