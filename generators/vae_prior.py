@@ -63,12 +63,12 @@ class VaeClassPrior:
         """The prior's measured figures (class accuracy, Frechet distance, floor, how it was fitted)."""
         return read_figures(self.prior_path)
 
-    @torch.inference_mode()
     def parameter_count(self) -> int:
         """The decoder's parameters: what draws a digit."""
         vae = self.load()[0]
         return sum(p.numel() for p in (*vae.decoder_fc.parameters(), *vae.decoder.parameters()))
 
+    @torch.inference_mode()
     def sample(self, *, digit: int, count: int, seed: int) -> torch.Tensor:
         """`count` digits of class `digit`, (count, 1, 28, 28) in [0, 1]; the same seed gives the same digits.
 

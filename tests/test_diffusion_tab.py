@@ -55,7 +55,7 @@ class FakeSampler:
     def __init__(self, delay: float = 0.0):
         self.delay, self.pulled, self.closed = delay, 0, False
 
-    def load(self):
+    def check_weights(self):
         return None
 
     def stream(self, *, digit, count, steps, guidance, seed, sampler, interval=1.0):
