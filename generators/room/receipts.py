@@ -10,14 +10,18 @@ Energy is an estimate, apportioned by the request's CPU time:
 - elsewhere codecarbon's CPU power model: the CPU's TDP from its table (or its 4 W a thread for an unknown CPU)
   over the logical CPUs, times the request's CPU seconds; i.e. a busy thread draws TDP / threads.
 CO2 is the energy times the grid's carbon intensity: PLAYGROUND_GRID_G_PER_KWH, else codecarbon's world average
-(475 g/kWh, IEA 2019). Only this thread's CPU time is counted: work that a request hands to another thread (a
-micro-batcher, torch's intra-op pool) is not in it, so the estimate is a floor for batched requests.
+(475 g/kWh, IEA 2019).
+
+A request's CPU seconds: the process's CPU time over the request divided by the requests measured at once (at its
+end, itself included), and never less than its own thread's CPU time. Work a request hands to other threads (the
+text engine, a micro-batcher, torch's intra-op pool) is then counted, shared evenly among the requests that ran.
 """
 
 import functools
 import json
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +54,7 @@ def watts_per_thread() -> tuple[float, str]:
     try:
         logging.getLogger("codecarbon").setLevel(logging.ERROR)  # it warns about CPUs it does not know
         from codecarbon.core.cpu import TDP
+        logging.getLogger("codecarbon").setLevel(logging.ERROR)  # set again: importing it configures its logger
         tdp = TDP()
         if tdp.tdp:
             return float(tdp.tdp) / threads, f"codecarbon TDP model ({tdp.model}, {tdp.tdp} W / {threads} threads)"
@@ -88,8 +93,12 @@ def _rapl_uj(path: Path) -> int | None:
         return None
 
 
+_inflight = 0  # requests being measured now
+_inflight_lock = threading.Lock()
+
+
 class measure:
-    """A context manager that fills in a Receipt for the work done inside it (on this thread)."""
+    """A context manager that fills in a Receipt for the work done inside it (see the module's docstring)."""
 
     def __init__(self, rapl: Path = RAPL):
         self.rapl = rapl
@@ -98,12 +107,18 @@ class measure:
     def __enter__(self) -> Receipt:
         self._uj = _rapl_uj(self.rapl) if self.rapl.exists() else None
         self._ticks = _busy_ticks() if self._uj is not None else None
-        self._wall, self._cpu = time.perf_counter(), time.thread_time()
+        global _inflight
+        with _inflight_lock:
+            _inflight += 1
+        self._wall, self._cpu, self._process = time.perf_counter(), time.thread_time(), time.process_time()
         return self.receipt
 
     def __exit__(self, *exc) -> None:
-        r = self.receipt
-        r.wall_s, r.cpu_s = time.perf_counter() - self._wall, time.thread_time() - self._cpu
+        global _inflight
+        r, own = self.receipt, time.thread_time() - self._cpu
+        with _inflight_lock:
+            share, _inflight = (time.process_time() - self._process) / max(1, _inflight), _inflight - 1
+        r.wall_s, r.cpu_s = time.perf_counter() - self._wall, max(own, share)
         r.joules, r.source = self._joules(r.cpu_s)
         r.co2_g = r.joules / J_PER_KWH * grid_g_per_kwh()
 
@@ -115,12 +130,3 @@ class measure:
                 return (uj - self._uj) / 1e6 * min(1.0, cpu_s / busy_s), "RAPL"
         watts, source = watts_per_thread()
         return cpu_s * watts, source
-
-
-def line(receipt: Receipt, lang: str = "en") -> str:
-    """A result's receipt in one line, in English or Chinese, labelled an estimate."""
-    f = dict(wall=f"{receipt.wall_s * 1000:.0f}", cpu=f"{receipt.cpu_s:.3f}", j=f"{receipt.joules:.2f}",
-             co2=f"{receipt.co2_g * 1000:.2f}")
-    if lang == "zh":
-        return "用时 {wall} 毫秒 · CPU {cpu} 秒 · 估计能耗 {j} 焦耳 · 估计电网 CO₂ {co2} 毫克（估算）".format(**f)
-    return "{wall} ms · CPU {cpu} s · ~{j} J · ~{co2} mg CO₂ from the grid (an estimate)".format(**f)
