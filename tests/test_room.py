@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-from generators.errors import InputError
+from generators.core.errors import InputError
 from generators.room import db
 from generators.room.limiter import Allowance, Flooded
 from generators.room.store import ITEMS, Refused, RoomStore

@@ -6,5 +6,5 @@
     receipts.py  each generation's wall time, CPU seconds and estimated energy and CO2
     rounds.py    a digits round and a text round, drawn from the family adapters given to it
 
-No module here imports from ui/; the tab (ui/room_tab.py) words the errors (generators.errors keys "room_*").
+No module here imports from ui/; the tab (ui/tabs/room_tab.py) words the errors (generators.core.errors keys "room_*").
 """

@@ -11,7 +11,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from generators.errors import KeyedError
+from generators.core.errors import KeyedError
 
 
 class Flooded(KeyedError):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from generators.errors import InputError, KeyedError
+from generators.core.errors import InputError, KeyedError
 from generators.room import db
 from generators.room.limiter import Allowance, SlidingWindow
 

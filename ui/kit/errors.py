@@ -52,7 +52,7 @@ def _field(name: str, value, lang: str) -> str:
 
 def language(request: gr.Request | None) -> str:
     """"zh" when the request's Accept-Language ranks Chinese above English, else "en" (also with no request);
-    a permalink's language (its cookie, ui/permalink.py) comes first."""
+    a permalink's language (its cookie, ui/kit/permalink.py) comes first."""
     headers = getattr(request, "headers", None) if request is not None else None
     cookie = (getattr(request, "cookies", None) or {}).get("playground_lang") if request is not None else None
     if cookie in ("en", "zh"):

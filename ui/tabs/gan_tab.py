@@ -157,7 +157,7 @@ def build() -> None:
                                api_name="sample_digits", postprocess=False, js=into_view("gan-gallery"),
                                **queue_group(GanSampler, "digits"))
     keep_on_error(sampled, [gallery, grid_file, summary])
-    linked = {"digit": digit, "count": count, "seed": seed, "truncation": truncation}  # ui/permalink.py
+    linked = {"digit": digit, "count": count, "seed": seed, "truncation": truncation}  # ui/kit/permalink.py
     permalink.register("gan", linked, sample_btn), permalink.link_button("gan", linked, t("room_link_result"),
                                                                          t("room_link_label_result"))
     # cached at first use, then instant for everyone (the summary's timing is the first run's)

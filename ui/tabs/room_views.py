@@ -1,7 +1,7 @@
 """The room tab's Markdown: a round's reveal, the room's tally, the energy totals beside published estimates."""
 
 from generators.room.store import BUCKET, BUCKETS
-from ui.errors import render
+from ui.kit.errors import render
 
 DETECTOR_COLUMNS = {"digits": ("discriminator", "classifier"), "text": ("perplexity",)}
 WH = 3600.0  # joules in a watt-hour

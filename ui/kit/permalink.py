@@ -7,7 +7,7 @@
 Opening `/?tab=gan&digit=7&count=16&seed=3&lang=zh` selects the tab (app.py gives each gr.Tab the id
 `tab-<key>`), sets each named input to the URL's value and clicks the tab's own button, so the result is computed
 by the very event a visitor runs: same handler, same checks, same output. `lang` is kept in a cookie that the
-server's messages read (ui/errors.py: language); the page's own labels follow the browser's language (Gradio 6.31
+server's messages read (ui/kit/errors.py: language); the page's own labels follow the browser's language (Gradio 6.31
 offers no way to set its locale from a page).
 """
 

@@ -5,16 +5,17 @@ import secrets
 
 import gradio as gr
 
-from generators.errors import KeyedError
-from generators.limits import SEED
+from generators.core.errors import KeyedError
+from generators.core.limits import SEED
 from generators.room.store import ITEMS
-from ui import permalink, room_views
-from ui.components import RawNumber
-from ui.errors import language, render, user_error
-from ui.i18n import t
-from ui.receipts import MESSAGES as RECEIPT_MESSAGES
-from ui.registry import Tab, table
-from ui.room_play import play_round, room_stats, start, submit_guess
+from ui.kit import permalink
+from ui.kit.components import RawNumber
+from ui.kit.errors import language, render, user_error
+from ui.kit.i18n import t
+from ui.kit.receipts import MESSAGES as RECEIPT_MESSAGES
+from ui.kit.registry import Tab, table
+from ui.tabs import room_views
+from ui.tabs.room_play import play_round, room_stats, start, submit_guess
 
 
 def _play(kind, seed, request: gr.Request):

@@ -14,7 +14,7 @@ import logging
 import os
 
 from generators.room.receipts import Receipt, measure
-from ui.registry import table
+from ui.kit.registry import table
 
 log = logging.getLogger("playground")
 

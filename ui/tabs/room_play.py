@@ -17,21 +17,26 @@ import threading
 import gradio as gr
 from PIL import Image
 
-from generators.backend import adapter
+from generators.core.errors import InputError, KeyedError
+from generators.core.limits import SEED, check_choice
 from generators.diffusion import DiffusionSampler
-from generators.errors import InputError, KeyedError
 from generators.gan import GanSampler
-from generators.limits import SEED, check_choice
 from generators.room import rounds
 from generators.room.store import KINDS
 from generators.text import TextContinuation
 from generators.vae_prior import VaeClassPrior
-from ui import permalink
-from ui.errors import language, user_error
-from ui.receipts import receipt_text, receipted, store
+from ui.kit import permalink
+from ui.kit.adapters import adapter
+from ui.kit.errors import language, user_error
+from ui.kit.receipts import receipt_text, receipted, store
 
-DIGITS = rounds.DigitSources(adapter(GanSampler), adapter(VaeClassPrior), adapter(DiffusionSampler))
-TEXT = rounds.TextSources(adapter(TextContinuation))
+
+@functools.cache
+def sources() -> tuple[rounds.DigitSources, rounds.TextSources]:
+    """The rounds' sources: the app's shared adapters (made at first use, after app.py chose the backend)."""
+    return (rounds.DigitSources(adapter(GanSampler), adapter(VaeClassPrior), adapter(DiffusionSampler)),
+            rounds.TextSources(adapter(TextContinuation)))
+
 _compose = threading.Lock()  # one round composed at a time: a round is many model calls on two cores
 
 
@@ -74,7 +79,8 @@ def _keyed(fn):
 def compose(kind: str, seed: int) -> list[rounds.Item]:
     """A round's items from the seed alone (a permalink's round is the same round)."""
     with _compose:
-        return rounds.digits_round(DIGITS, seed) if kind == "digits" else rounds.text_round(TEXT, seed)
+        digits, text = sources()
+        return rounds.digits_round(digits, seed) if kind == "digits" else rounds.text_round(text, seed)
 
 
 @_keyed
