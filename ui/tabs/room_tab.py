@@ -34,7 +34,7 @@ def _play(kind, seed, request: gr.Request):
             r["receipt"]["line"], render_key("room_marked_prompt", lang), gr.update(interactive=True))
 
 
-def _submit(state, *boxes, request: gr.Request):
+def _submit(request: gr.Request, state, *boxes):  # the request first: Gradio inserts it by position
     """Sends the marks of the round shown; the reveal, the room's tally and the next seed come back."""
     lang = language(request)
     if not state:
@@ -62,7 +62,7 @@ def _cells():
     with gr.Row(visible=True, elem_id="room-digits", elem_classes=["room-digits"]) as digit_row:
         for i in range(ITEMS):
             with gr.Column(min_width=96, elem_classes=["room-cell"]):
-                images.append(gr.Image(show_label=False, interactive=False, height=112, width=112,
+                images.append(gr.Image(show_label=False, interactive=False, height=112, width=112, format="png",
                                        elem_classes=["pixelated"], buttons=[]))
                 digit_boxes.append(gr.Checkbox(label=t("room_real"), elem_id=f"room-digit-{i + 1}"))
     with gr.Column(visible=False, elem_id="room-texts") as text_col:
@@ -170,6 +170,7 @@ room_energy_note: Our figure counts the CPU time of the request's own thread on 
 CSS = """
 .room-digits { flex-wrap: wrap; }
 .room-cell { align-items: center; }
+#room-digits img { width: 96px !important; height: 96px !important; object-fit: contain; image-rendering: pixelated; }
 .room-passage { border-top: 1px solid var(--border-color-primary); padding-top: 6px; }
 """
 

@@ -32,10 +32,10 @@ def reveal(result: dict, kind: str, marks: list[bool], lang: str) -> str:
             *(render(f"room_det_{d}", {}, lang) for d in cols)]
     rows = []
     for i, (real, family, mark) in enumerate(zip(result["truth"], result["families"], marks)):
-        cells = [str(i + 1), _family(family, lang), ("✅ " if mark == real else "❌ ") + (yes if mark else no)]
+        cells = [str(i + 1), _family(family, lang), ("✓ " if mark == real else "✗ ") + (yes if mark else no)]
         for d in cols:
             m = result["detectors"].get(d, [None] * 8)[i]
-            cells.append("–" if m is None else ("✅ " if m == real else "❌ ") + (yes if m else no))
+            cells.append("–" if m is None else ("✓ " if m == real else "✗ ") + (yes if m else no))
         rows.append(cells)
     machine = {d: sum(m == r for m, r in zip(result["detectors"].get(d, []), result["truth"])) for d in cols}
     text = render("room_score", dict(score=result["score"], n=len(marks)), lang) + " " + " · ".join(
