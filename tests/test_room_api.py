@@ -96,3 +96,37 @@ def test_receipts_are_non_negative_and_grow_with_the_work():
     for r in costs.values():
         assert r.wall_s > 0 and r.cpu_s > 0 and r.joules > 0 and r.co2_g > 0
     assert costs[64].joules > costs[16].joules and costs[64].cpu_s > costs[16].cpu_s
+
+
+def test_receipts_reach_the_room_totals(client: Client):
+    from ui.kit.receipts import KEEPER
+    before = client.predict(api_name="/room_stats")["energy"]
+    client.predict("digits", 31, api_name="/play_round")
+    KEEPER.flush()  # the writer thread's batch, now
+    after = client.predict(api_name="/room_stats")["energy"]
+    assert after["receipts"] == before["receipts"] + 1 and after["joules"] > before["joules"] >= 0
+
+
+class _Text(rounds.TextSources):
+    """Text sources whose model writes a marker after the first sentence, and whose loss is its length."""
+
+    def __init__(self):
+        pass
+
+    def paragraphs(self):
+        return [f"Sentence {i} begins here. Then the book goes on. And on." for i in range(20)]
+
+    def continue_(self, head, length, seed):
+        return head + " MODEL WROTE THIS."
+
+    def loss(self, text):
+        return 5.0 if "MODEL" not in text else 1.0
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_a_text_rounds_truth_matches_its_sources(seed):
+    made = rounds.text_round(_Text(), seed)
+    assert len(made) == 8 and 2 <= sum(i.real for i in made) <= 4
+    for item in made:
+        assert ("MODEL WROTE" in item.content) == (item.family == "model")
+        assert item.detectors["perplexity"] == item.real  # this fake detector is always right

@@ -6,9 +6,9 @@
 
 import argparse
 import json
-import re
 from pathlib import Path
 
+from generators.room.rounds import SENTENCE_END, first_sentence
 from training.novels import DEFAULT_DATA, VALID_BOOKS, clean_book
 
 OUT = Path(__file__).resolve().parents[1] / "assets" / "room" / "passages.json"
@@ -16,13 +16,7 @@ TITLES = {"11-0.txt": "Alice's Adventures in Wonderland (Lewis Carroll, PG #11)"
           "35-0.txt": "The Time Machine (H. G. Wells, PG #35)",
           "244-0.txt": "A Study in Scarlet (Arthur Conan Doyle, PG #244)",
           "41-0.txt": "The Legend of Sleepy Hollow (Washington Irving, PG #41)"}
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z“‘\"'])")
 PER_BOOK = 60
-
-
-def first_sentence(text: str) -> str:
-    """The paragraph's first sentence (up to its first . ! or ? followed by a capital)."""
-    return SENTENCE_END.split(text, maxsplit=1)[0]
 
 
 def usable(paragraph: str) -> bool:

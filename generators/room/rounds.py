@@ -17,6 +17,7 @@ The family adapters are given (`DigitSources`, `TextSources`), so this module lo
 
 import json
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,9 +111,15 @@ def digits_round(sources: DigitSources, seed: int) -> list[Item]:
     return [Item(f, pixels[i], marks[i]) for i, f in enumerate(families)]
 
 
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z“‘\"'])")  # . ! or ? then a space and a capital or a quote
+
+
+def first_sentence(text: str) -> str:
+    return SENTENCE_END.split(text, maxsplit=1)[0]
+
+
 def sentences(text: str) -> tuple[str, str]:
     """(the first sentence, the rest) of a paragraph."""
-    from training.room_passages import first_sentence
     head = first_sentence(text)
     return head, text[len(head):]
 

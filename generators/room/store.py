@@ -120,9 +120,13 @@ class RoomStore:
 
     def record_receipt(self, what: str, receipt) -> None:
         """Keeps a generation's receipt (generators/room/receipts.py) for the room's energy totals."""
+        self.record_receipts([(what, receipt, self.clock())])
+
+    def record_receipts(self, kept: list[tuple]) -> None:
+        """Keeps many (what, receipt, unix time) in one transaction."""
         with db.writing(self.engine) as conn:
-            conn.execute(db.receipts.insert().values(what=what[:32], wall_s=receipt.wall_s, cpu_s=receipt.cpu_s,
-                                                     joules=receipt.joules, co2_g=receipt.co2_g, at=self.clock()))
+            conn.execute(db.receipts.insert(), [dict(what=w[:32], wall_s=r.wall_s, cpu_s=r.cpu_s, joules=r.joules,
+                                                      co2_g=r.co2_g, at=at) for w, r, at in kept])
 
     def stats(self) -> dict:
         """The room's tallies: answered rounds, accuracy by family for people and each detector, the last hour in
@@ -139,7 +143,8 @@ class RoomStore:
                                                               for k in ("wall_s", "cpu_s", "joules", "co2_g")))).one()
         return dict(rounds=sum(rounds.values()), rounds_by_kind=rounds, families=families,
                     last_hour=dict(bucket_s=BUCKET, buckets=hour),
-                    energy=dict(zip(("receipts", "wall_s", "cpu_s", "joules", "co2_g"), map(float, energy))),
+                    energy=dict(receipts=int(energy[0]), **dict(zip(("wall_s", "cpu_s", "joules", "co2_g"),
+                                                                   map(float, energy[1:])))),
                     at=now)
 
 
