@@ -112,6 +112,38 @@ def receipt_cost(n: int = 2000) -> tuple[float, float, float]:
     return with_receipt, bare, (time.perf_counter() - t) / max(1, written) * 1000
 
 
+def store_crowd(players: int, seconds: float) -> tuple[list, list, int, int]:
+    """The database path alone, in this process: `players` threads answering fresh rounds with RoomStore.answer,
+    beside the same threads calling a no-op. (answer latencies, no-op latencies, accepted, tally)"""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from generators.room import db
+    from generators.room.limiter import Allowance
+    from generators.room.store import RoomStore
+    wide = Allowance(10**9, 10**9)
+    store = RoomStore(db.connect(tempfile.mkdtemp() + "/s.db"), answers=wide, rounds=wide)
+    items = [dict(family="real" if i < 2 else "gan", real=i < 2, detectors={}) for i in range(8)]
+    stop, lat, noop = time.time() + seconds, [], []
+
+    def player(i: int) -> int:
+        n = 0
+        while time.time() < stop:
+            r = store.issue("digits", i, items, session=f"s{i}", address="a")
+            t = time.perf_counter()
+            store.answer(r.round_id, r.token, "[true,true,false,false,false,false,false,false]", session=f"s{i}",
+                         address="a")
+            lat.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            (lambda: None)()
+            noop.append(time.perf_counter() - t)
+            n += 1
+        return n
+
+    with ThreadPoolExecutor(players) as pool:
+        accepted = sum(pool.map(player, range(players)))
+    return lat, noop, accepted, store.stats()["rounds"]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--players", type=int, default=32)
@@ -152,6 +184,10 @@ def main() -> None:
           f"{'kept' if after['rounds'] == stats['rounds'] else 'LOST'}")
     server.terminate()
     server.wait(30)
+    lat, noop, n, tally = store_crowd(args.players, min(args.seconds, 15))
+    print(f"database path alone ({args.players} threads, this process): answer p50 {pct(lat, 50):.1f} ms, p95 "
+          f"{pct(lat, 95):.1f} ms, {n} answers, tally {tally} ({'OK' if n == tally else 'MISMATCH'}) | no-op p95 "
+          f"{pct(noop, 95):.4f} ms")
     with_receipt, bare, written = receipt_cost(200 if args.dry_run else 2000)
     print(f"receipt: {with_receipt:.4f} ms a request with measure + keep, {bare:.4f} ms without: overhead "
           f"{with_receipt - bare:.4f} ms; the writer thread's database write {written:.4f} ms a receipt (batched)")
