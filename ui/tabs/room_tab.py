@@ -134,7 +134,7 @@ room_replayed: This round has already been answered: each round counts once. Sta
 room_expired: This round is older than {minutes} minutes and can no longer be answered. Start a new round. | 此回合已超过 {minutes} 分钟，不能再作答。请开始新的一轮。
 room_flood: Too many {what} from you: at most {limit} a minute. Try again in {wait} s. | 你的请求过于频繁（{what}）：每分钟最多 {limit} 次。请 {wait} 秒后再试。
 room_score: **You marked {score} of {n} right.** | **你判断对了 {score}/{n} 个。**
-room_machine_score: {name}: {score}/{n} | {name}：{score}/{n}
+room_machine_score: {name} right on {score}/{n} | {name}判断对 {score}/{n}
 room_col_truth: it was | 实际是
 room_col_you: you said | 你的判断
 room_col_items: items | 项数
@@ -148,8 +148,8 @@ room_det_discriminator: discriminator | 判别器
 room_det_classifier: classifier | 分类器
 room_det_perplexity: perplexity | 困惑度
 room_family_real: real | 真实
-room_family_gan: GAN | GAN
-room_family_vae: VAE | VAE
+room_family_gan: GAN | GAN（生成对抗网络）
+room_family_vae: VAE | VAE（变分自编码器）
 room_family_diffusion: diffusion | 扩散
 room_family_distilled: diffusion, distilled | 扩散（蒸馏）
 room_family_model: our text model | 我们的文本模型
