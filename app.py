@@ -78,7 +78,7 @@ def build_demo(queue_size: int = 32, concurrency: int | None = None) -> gr.Block
         gr.Markdown(t("app_header"))
         with gr.Tabs(overflow_behavior="wrap"):  # every tab's name in sight on a phone, not behind a "•••" menu
             for tab in tabs():
-                with gr.Tab(t(f"{tab.key}_title")):
+                with gr.Tab(t(f"{tab.key}_title"), id=tab.key, elem_id=f"tab-{tab.key}"):  # ui/kit/permalink.py
                     tab.build()
         model_cards()
     share_compute(demo, workers)

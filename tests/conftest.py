@@ -8,6 +8,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("PLAYGROUND_DEVICE", "cpu")
+os.environ.setdefault("PLAYGROUND_DB", os.path.join(tempfile.mkdtemp(prefix="genai-playground-db-"), "room.sqlite3"))
 os.environ["PLAYGROUND_C2PA_DIR"] = tempfile.mkdtemp(prefix="genai-playground-c2pa-")  # test keys, never ~/.cache
 
 import pytest

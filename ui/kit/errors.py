@@ -51,8 +51,12 @@ def _field(name: str, value, lang: str) -> str:
 
 
 def language(request: gr.Request | None) -> str:
-    """"zh" when the request's Accept-Language ranks Chinese above English, else "en" (also with no request)."""
+    """"zh" when the request's Accept-Language ranks Chinese above English, else "en" (also with no request);
+    a permalink's language (its cookie, ui/kit/permalink.py) comes first."""
     headers = getattr(request, "headers", None) if request is not None else None
+    cookie = (getattr(request, "cookies", None) or {}).get("playground_lang") if request is not None else None
+    if cookie in ("en", "zh"):
+        return cookie
     header = next((headers[k] for k in (headers.keys() if headers else ()) if k.lower() == "accept-language"), "")
     ranked = []
     for i, part in enumerate(str(header).split(",")):

@@ -7,7 +7,7 @@ import gradio as gr
 
 from generators.gan import COUNT, TRUNCATION, WALK_STEPS, GanSampler
 from generators.core.limits import SEED, check_choice
-from ui.kit import media
+from ui.kit import media, permalink
 from ui.kit.adapters import adapter, queue_group
 from ui.kit.common import DIGITS, examples, into_view, keep_on_error
 from ui.kit.components import RawNumber, RawSlider
@@ -147,7 +147,7 @@ def build() -> None:
         count = RawSlider(COUNT.lo, COUNT.hi, value=32, step=1, label=t("gan_count"))
         seed = RawNumber(value=0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("app_seed"))
         truncation = RawSlider(TRUNCATION.lo, TRUNCATION.hi, value=1.0, step=0.05, label=t("gan_truncation"))
-    sample_btn = gr.Button(t("gan_sample"), variant="primary")
+    sample_btn = gr.Button(t("gan_sample"), variant="primary", elem_id="gan-sample")
     gallery = gr.Gallery(label=t("gan_samples"), columns=8, height="auto", object_fit="contain", format="png",
                          elem_id="gan-gallery", elem_classes=["pixelated", "captioned"])
     summary = gr.Markdown()
@@ -157,6 +157,9 @@ def build() -> None:
                                api_name="sample_digits", postprocess=False, js=into_view("gan-gallery"),
                                **queue_group(GanSampler, "digits"))
     keep_on_error(sampled, [gallery, grid_file, summary])
+    linked = {"digit": digit, "count": count, "seed": seed, "truncation": truncation}  # ui/kit/permalink.py
+    permalink.register("gan", linked, sample_btn), permalink.link_button("gan", linked, t("room_link_result"),
+                                                                         t("room_link_label_result"))
     # cached at first use, then instant for everyone (the summary's timing is the first run's)
     examples(EXAMPLES, [digit, count, seed, truncation], "gan_examples", outputs=[gallery, grid_file, summary],
              fn=media.for_examples(sample_digits), cache_examples=True, cache_mode="lazy")

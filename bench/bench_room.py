@@ -1,0 +1,197 @@
+"""The room under a crowd: N players submitting at once through the app's HTTP API, then kill -9 and a restart.
+
+    python -m bench.bench_room                       # 32 players for 60 s
+    python -m bench.bench_room --players 8 --seconds 10   # a quick run
+    python -m bench.bench_room --dry-run             # 4 players, 3 s
+
+Prints: answers accepted and the tally (they must be equal: none lost, none counted twice), the p50/p95 of a submit
+beside a baseline (/room_stats, a read of the same database, on the same server at the same time), the tally after
+`kill -9` of the server and a restart, and the receipt's cost per request (measure + keep in the database) beside
+the same loop without it. The rounds are issued before the clock starts (their models are not the subject).
+"""
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from gradio_client import Client
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def serve(db: str, port: int) -> subprocess.Popen:
+    env = {**os.environ, "PLAYGROUND_DB": db, "PLAYGROUND_ROOM_ANSWERS_PER_SESSION": "100000",
+           "PLAYGROUND_ROOM_ANSWERS_PER_ADDRESS": "100000", "PLAYGROUND_ROOM_ROUNDS_PER_SESSION": "100000",
+           "PLAYGROUND_ROOM_ROUNDS_PER_ADDRESS": "100000", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    log = open(Path(db).with_suffix(".log"), "a")
+    return subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--queue-size", "256"], cwd=ROOT,
+                            env=env, stdout=log, stderr=log)
+
+
+def connect(port: int, server: subprocess.Popen, wait: float = 300) -> Client:
+    deadline = time.time() + wait
+    while time.time() < deadline:
+        if server.poll() is not None:
+            raise SystemExit("the app exited; see its log beside the database")
+        try:
+            return Client(f"http://127.0.0.1:{port}/", verbose=False)
+        except Exception:  # noqa: BLE001 - not up yet
+            time.sleep(0.5)
+    raise SystemExit("the app did not start")
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1] * 1000 if len(values) > 1 else float("nan")
+
+
+def crowd(port: int, players: int, seconds: float, rounds: list[dict]) -> tuple[int, int, list, list]:
+    """Each player submits its pool of rounds in a loop (a refused replay counts as refused); a baseline thread
+    reads /room_stats alongside. (accepted, sum of accepted scores, submit latencies, baseline latencies)"""
+    accepted, scores, lat, base, lock = [0], [0], [], [], threading.Lock()
+    clients = [Client(f"http://127.0.0.1:{port}/", verbose=False) for _ in range(players + 1)]
+    stop = time.time() + seconds
+
+    def player(i: int) -> None:
+        c = clients[i]
+        mine = rounds[i::players]
+        for k, r in enumerate(mine):
+            if time.time() > stop:
+                break
+            t = time.perf_counter()
+            try:
+                s = c.predict(r["round_id"], r["token"], json.dumps([k % 2 == 0] * 8), api_name="/submit_guess")
+                with lock:
+                    accepted[0] += 1
+                    scores[0] += s["score"]
+            except Exception as e:  # noqa: BLE001 - a refused answer is a result too
+                print("refused:", str(e)[:100])
+            lat.append(time.perf_counter() - t)
+
+    def baseline() -> None:
+        c = clients[-1]
+        while time.time() < stop:
+            t = time.perf_counter()
+            c.predict(api_name="/room_stats")
+            base.append(time.perf_counter() - t)
+
+    threads = [threading.Thread(target=player, args=(i,)) for i in range(players)] + [threading.Thread(target=baseline)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    return accepted[0], scores[0], lat, base
+
+
+def receipt_cost(n: int = 2000) -> tuple[float, float, float]:
+    """ms a request: measure() + keep() (queued for the writer thread), the same loop without, and the writer's
+    ms a receipt (one transaction for the lot) into a fresh SQLite database."""
+    os.environ["PLAYGROUND_DB"] = tempfile.mkdtemp() + "/r.db"
+    from generators.room.receipts import measure, watts_per_thread
+    from ui.kit.receipts import KEEPER, keep
+    watts_per_thread()  # codecarbon's table read once, as the app does at its first receipt
+    KEEPER.every = 3600  # flushed below, timed on its own
+    work = lambda: sum(range(200))  # noqa: E731 - a token request body
+    t = time.perf_counter()
+    for _ in range(n):
+        work()
+    bare = (time.perf_counter() - t) / n * 1000
+    t = time.perf_counter()
+    for _ in range(n):
+        with measure() as r:
+            work()
+        keep("bench", r)
+    with_receipt = (time.perf_counter() - t) / n * 1000
+    t = time.perf_counter()
+    written = KEEPER.flush()
+    return with_receipt, bare, (time.perf_counter() - t) / max(1, written) * 1000
+
+
+def store_crowd(players: int, seconds: float) -> tuple[list, list, int, int]:
+    """The database path alone, in this process: `players` threads answering fresh rounds with RoomStore.answer,
+    beside the same threads calling a no-op. (answer latencies, no-op latencies, accepted, tally)"""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from generators.room import db
+    from generators.room.limiter import Allowance
+    from generators.room.store import RoomStore
+    wide = Allowance(10**9, 10**9)
+    store = RoomStore(db.connect(tempfile.mkdtemp() + "/s.db"), answers=wide, rounds=wide)
+    items = [dict(family="real" if i < 2 else "gan", real=i < 2, detectors={}) for i in range(8)]
+    stop, lat, noop = time.time() + seconds, [], []
+
+    def player(i: int) -> int:
+        n = 0
+        while time.time() < stop:
+            r = store.issue("digits", i, items, session=f"s{i}", address="a")
+            t = time.perf_counter()
+            store.answer(r.round_id, r.token, "[true,true,false,false,false,false,false,false]", session=f"s{i}",
+                         address="a")
+            lat.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            (lambda: None)()
+            noop.append(time.perf_counter() - t)
+            n += 1
+        return n
+
+    with ThreadPoolExecutor(players) as pool:
+        accepted = sum(pool.map(player, range(players)))
+    return lat, noop, accepted, store.stats()["rounds"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--players", type=int, default=32)
+    p.add_argument("--seconds", type=float, default=60)
+    p.add_argument("--port", type=int, default=7931)
+    p.add_argument("--dry-run", action="store_true")
+    args = p.parse_args()
+    if args.dry_run:
+        args.players, args.seconds = 4, 3
+    db_path = tempfile.mkdtemp(prefix="bench-room-") + "/room.sqlite3"
+    server = serve(db_path, args.port)
+    client = connect(args.port, server)
+    pool = max(args.players * 4, int(args.players * args.seconds * 2))  # more rounds than can be answered
+    t = time.perf_counter()
+    first = client.predict("digits", 1, api_name="/play_round")
+    rounds = [first] + [dict(first) for _ in range(pool - 1)]
+    from generators.room import db
+    from generators.room.store import RoomStore
+    store = RoomStore(db.connect(db_path))
+    items = json.loads(store.engine.connect().exec_driver_sql("select contents from rounds").scalar())
+    for r in rounds[1:]:  # the same round's items under fresh ids and tokens (issuing is not the subject)
+        issued = store.issue("digits", 1, items, session="bench", address="bench")
+        r.update(round_id=issued.round_id, token=issued.token)
+    print(f"{pool} rounds issued in {time.perf_counter() - t:.1f} s; {args.players} players for {args.seconds:g} s")
+    accepted, score_sum, lat, base = crowd(args.port, args.players, args.seconds, rounds)
+    stats = client.predict(api_name="/room_stats")
+    right = sum(f["human"]["right"] for f in stats["families"])
+    print(f"accepted {accepted}, tally {stats['rounds']} rounds; sum of accepted scores {score_sum}, tally {right}: "
+          f"{'OK' if accepted == stats['rounds'] and score_sum == right else 'MISMATCH'}")
+    print(f"submit p50 {pct(lat, 50):.0f} ms, p95 {pct(lat, 95):.0f} ms ({len(lat)} submits, "
+          f"{len(lat) / args.seconds:.0f}/s) | baseline /room_stats p50 {pct(base, 50):.0f} ms, "
+          f"p95 {pct(base, 95):.0f} ms ({len(base)} calls); 2 shared cores, noisy")
+    server.send_signal(signal.SIGKILL)
+    server.wait()
+    server = serve(db_path, args.port)
+    after = connect(args.port, server).predict(api_name="/room_stats")
+    print(f"after kill -9 and restart: {after['rounds']} rounds (before {stats['rounds']}): "
+          f"{'kept' if after['rounds'] == stats['rounds'] else 'LOST'}")
+    server.terminate()
+    server.wait(30)
+    lat, noop, n, tally = store_crowd(args.players, min(args.seconds, 15))
+    print(f"database path alone ({args.players} threads, this process): answer p50 {pct(lat, 50):.1f} ms, p95 "
+          f"{pct(lat, 95):.1f} ms, {n} answers, tally {tally} ({'OK' if n == tally else 'MISMATCH'}) | no-op p95 "
+          f"{pct(noop, 95):.4f} ms")
+    with_receipt, bare, written = receipt_cost(200 if args.dry_run else 2000)
+    print(f"receipt: {with_receipt:.4f} ms a request with measure + keep, {bare:.4f} ms without: overhead "
+          f"{with_receipt - bare:.4f} ms; the writer thread's database write {written:.4f} ms a receipt (batched)")
+
+
+if __name__ == "__main__":
+    main()

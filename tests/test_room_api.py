@@ -1,0 +1,132 @@
+"""The room through the app: /play_round, /submit_guess, /room_stats as gradio_client and raw HTTP call them,
+rounds drawn from their sources, and receipts that grow with the work."""
+
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from gradio_client import Client
+from PIL import Image
+
+from generators.room import rounds
+from generators.room.receipts import measure
+
+
+def _pixels(uri: str) -> np.ndarray:
+    return np.array(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+
+
+def test_a_round_plays_once_through_the_api(client: Client):
+    r = client.predict("digits", 11, api_name="/play_round")
+    assert set(r) >= {"round_id", "token", "items"} and len(r["items"]) == 8
+    assert all(_pixels(uri).shape == (28, 28) for uri in r["items"])  # same size, no caption
+    assert r["link"] == "?tab=room&kind=digits&seed=11&lang=en" and r["receipt"]["estimate"]
+    marks = json.dumps([True] * 8)
+    before = client.predict(api_name="/room_stats")["rounds"]
+    s = client.predict(r["round_id"], r["token"], marks, api_name="/submit_guess")
+    assert set(s) >= {"score", "truth", "detectors", "room"}
+    assert s["score"] == sum(s["truth"]) and 2 <= sum(s["truth"]) <= 4
+    assert set(s["detectors"]) == {"discriminator", "classifier"} and len(s["detectors"]["classifier"]) == 8
+    assert s["room"]["rounds"] == before + 1 == client.predict(api_name="/room_stats")["rounds"]
+    with pytest.raises(Exception, match="already been answered"):
+        client.predict(r["round_id"], r["token"], marks, api_name="/submit_guess")
+    with pytest.raises(Exception, match="does not belong"):
+        other = client.predict("digits", 12, api_name="/play_round")
+        client.predict(other["round_id"], r["token"], marks, api_name="/submit_guess")
+
+
+@pytest.mark.parametrize("args, words", [
+    (("pixels", 1), "kind"), (("digits", -1), "seed"), (("digits", 1.5), "seed")])
+def test_bad_round_requests_get_a_short_message(client: Client, args, words):
+    with pytest.raises(Exception, match=words):
+        client.predict(*args, api_name="/play_round")
+
+
+def test_bad_marks_get_a_short_message_in_chinese(app_url):
+    zh = Client(app_url, verbose=False, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    r = zh.predict("digits", 13, api_name="/play_round")
+    with pytest.raises(Exception, match="JSON 列表"):
+        zh.predict(r["round_id"], r["token"], "[true]", api_name="/submit_guess")
+
+
+def test_the_same_seed_gives_the_same_round(client: Client):
+    a = client.predict("digits", 21, api_name="/play_round")
+    b = client.predict("digits", 21, api_name="/play_round")
+    assert a["items"] == b["items"] and a["token"] != b["token"]
+
+
+class _Sources(rounds.DigitSources):
+    """Digit sources whose every family draws a constant image of its own (to check truth against source)."""
+
+    LEVEL = {"real": 10, "gan": 50, "vae": 90, "diffusion": 130, "distilled": 170}
+
+    def __init__(self):
+        pass
+
+    def draw(self, family, seed, count):
+        return torch.full((count, 1, 28, 28), self.LEVEL[family] / 255)
+
+    def detect(self, images):
+        return [dict(discriminator=True, classifier=False) for _ in images]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 99])
+def test_a_rounds_truth_matches_its_sources(seed):
+    level_to_family = {v: k for k, v in _Sources.LEVEL.items()}
+    made = rounds.digits_round(_Sources(), seed)
+    assert len(made) == 8 and 2 <= sum(i.real for i in made) <= 4
+    for item in made:
+        assert level_to_family[int(item.content[0, 0])] == item.family
+        assert item.record()["real"] == (item.family == "real")
+
+
+def test_receipts_are_non_negative_and_grow_with_the_work():
+    from generators.gan import GanSampler
+    sampler = GanSampler()
+    sampler.sample(digit=None, count=4, seed=0)  # loaded and warm
+    costs = {}
+    for count in (16, 64):
+        with measure() as r:
+            for seed in range(5):
+                sampler.sample(digit=None, count=count, seed=seed)
+        costs[count] = r
+    for r in costs.values():
+        assert r.wall_s > 0 and r.cpu_s > 0 and r.joules > 0 and r.co2_g > 0
+    assert costs[64].joules > costs[16].joules and costs[64].cpu_s > costs[16].cpu_s
+
+
+def test_receipts_reach_the_room_totals(client: Client):
+    from ui.kit.receipts import KEEPER
+    before = client.predict(api_name="/room_stats")["energy"]
+    client.predict("digits", 31, api_name="/play_round")
+    KEEPER.flush()  # the writer thread's batch, now
+    after = client.predict(api_name="/room_stats")["energy"]
+    assert after["receipts"] == before["receipts"] + 1 and after["joules"] > before["joules"] >= 0
+
+
+class _Text(rounds.TextSources):
+    """Text sources whose model writes a marker after the first sentence, and whose loss is its length."""
+
+    def __init__(self):
+        pass
+
+    def paragraphs(self):
+        return [f"Sentence {i} begins here. Then the book goes on. And on." for i in range(20)]
+
+    def continue_(self, head, length, seed):
+        return head + " MODEL WROTE THIS."
+
+    def loss(self, text):
+        return 5.0 if "MODEL" not in text else 1.0
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_a_text_rounds_truth_matches_its_sources(seed):
+    made = rounds.text_round(_Text(), seed)
+    assert len(made) == 8 and 2 <= sum(i.real for i in made) <= 4
+    for item in made:
+        assert ("MODEL WROTE" in item.content) == (item.family == "model")
+        assert item.detectors["perplexity"] == item.real  # this fake detector is always right

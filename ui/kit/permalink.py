@@ -1,0 +1,95 @@
+"""Every result a link: the URL's query holds the tab, its inputs, the seed and the language (docs/permalinks.md).
+
+    run = button.click(fn, [digit, count, seed], outputs, ...)
+    register("gan", {"digit": digit, "count": count, "seed": seed}, button)   # restore on page load
+    link_button("gan", {"digit": digit, "count": count, "seed": seed})       # "Link to this result"
+
+Opening `/?tab=gan&digit=7&count=16&seed=3&lang=zh` selects the tab (app.py gives each gr.Tab the id
+`tab-<key>`), sets each named input to the URL's value and clicks the tab's own button, so the result is computed
+by the very event a visitor runs: same handler, same checks, same output. `lang` is kept in a cookie that the
+server's messages read (ui/kit/errors.py: language); the page's own labels follow the browser's language (Gradio 6.31
+offers no way to set its locale from a page).
+"""
+
+import json
+from urllib.parse import urlencode
+
+import gradio as gr
+from gradio.context import Context
+
+LANG_COOKIE = "playground_lang"
+LANGS = ("en", "zh")
+
+
+def query(tab: str, lang: str, **inputs) -> str:
+    """The query string of a result: `?tab=...&<input>=...&lang=...` (API answers carry it as `link`)."""
+    return "?" + urlencode({"tab": tab, **{k: v for k, v in inputs.items()}, "lang": lang})
+
+
+def _value(component, text: str):
+    """A URL value as its component holds it: numbers as numbers, checkboxes as booleans, else the text (the
+    handler checks it and words any error)."""
+    if isinstance(component, (gr.Number, gr.Slider)):
+        try:
+            number = float(text)
+            return int(number) if number.is_integer() else number
+        except ValueError:
+            return text
+    if isinstance(component, gr.Checkbox):
+        return text.lower() in ("1", "true", "yes", "on")
+    return text
+
+
+def _restore(tab: str, inputs: dict):
+    """The load handler: the URL's values for this tab's inputs (skip when the link is another tab's)."""
+    names, components = list(inputs), list(inputs.values())
+
+    def restore(request: gr.Request):
+        params = dict(getattr(request, "query_params", {}) or {})
+        if params.get("tab") != tab:
+            return [gr.skip() for _ in names] if len(names) > 1 else gr.skip()
+        values = [_value(c, params[n]) if n in params else gr.skip() for n, c in zip(names, components)]
+        return values if len(values) > 1 else values[0]
+    return restore
+
+
+def _select_js(tab: str) -> str:
+    """Client side, on load: for this tab's link, keep its language in a cookie and select the tab."""
+    return """() => { const q = new URLSearchParams(location.search); if (q.get('tab') !== %s) return;
+      const lang = q.get('lang'); if (%s.includes(lang)) document.cookie = '%s=' + lang + '; path=/; SameSite=Lax';
+      document.getElementById('tab-' + %s + '-button')?.click(); }""" % (
+        json.dumps(tab), json.dumps(list(LANGS)), LANG_COOKIE, json.dumps(tab))
+
+
+def _click_js(tab: str, button_id: str) -> str:
+    """Client side, once the inputs hold the URL's values: run the tab's own event."""
+    return """() => { if (new URLSearchParams(location.search).get('tab') !== %s) return;
+      setTimeout(() => document.querySelector('#%s')?.click(), 50); }""" % (json.dumps(tab), button_id)
+
+
+def register(tab: str, inputs: dict, button: gr.Button) -> None:
+    """On page load with `?tab=<tab>`: the tab selected, `inputs` (URL name -> component) set, `button` clicked.
+    The button needs an elem_id."""
+    if not button.elem_id:
+        raise ValueError("a permalink's button needs an elem_id")
+    Context.root_block.load(_restore(tab, inputs), None, list(inputs.values()), js=_select_js(tab), queue=False,
+                         api_visibility="private", show_progress="hidden") \
+        .then(None, None, None, js=_click_js(tab, button.elem_id), queue=False, api_visibility="private")
+
+
+def link_js(tab: str, names: list[str]) -> str:
+    """Client side: the page's URL with this tab's current inputs and the browser's language."""
+    return """(...values) => { const q = new URLSearchParams({tab: %s});
+      %s.forEach((n, i) => q.set(n, String(values[i])));
+      q.set('lang', (navigator.language || 'en').toLowerCase().startsWith('zh') ? 'zh' : 'en');
+      return location.origin + location.pathname + '?' + q.toString(); }""" % (json.dumps(tab), json.dumps(names))
+
+
+def link_button(tab: str, inputs: dict, label, link_label) -> tuple[gr.Button, gr.Textbox]:
+    """A "Link to this result" button and the box that shows the link (copyable); nothing runs on the server."""
+    button = gr.Button(label, size="sm", variant="secondary", elem_id=f"{tab}-permalink")
+    box = gr.Textbox(label=link_label, interactive=False, buttons=["copy"], visible=True, max_lines=2,
+                     elem_id=f"{tab}-permalink-url")
+    button.click(None, list(inputs.values()), box, js=link_js(tab, list(inputs)), queue=False,
+                 api_visibility="private")
+    return button, box

@@ -1,0 +1,98 @@
+"""A result's receipt line for any tab: wall time, CPU seconds, estimated energy and grid CO2, kept for the room.
+
+    with receipted("sample_digits") as r:
+        batch = SAMPLER.sample(...)
+    summary += " " + receipt_text(r, lang)
+
+The estimate itself is generators/room/receipts.py's; each receipt is added to the room's totals (the room tab's
+"What it costs"), in the database, unless PLAYGROUND_RECEIPTS=0.
+"""
+
+import atexit
+import contextlib
+import functools
+import logging
+import os
+import queue
+import threading
+import time
+
+from generators.room.receipts import Receipt, measure
+from ui.kit.registry import table
+
+log = logging.getLogger("playground")
+
+MESSAGES = table("""
+receipt_line: ⏱ {wall} ms · CPU {cpu} s · ≈ {j} J · ≈ {co2} mg CO₂ (estimate: {source}) | ⏱ {wall} 毫秒 · CPU {cpu} 秒 · ≈ {j} 焦耳 · ≈ {co2} 毫克 CO₂（估算：{source}）
+""")
+
+
+@functools.cache
+def store():
+    """The room's database (generators/room/store.py), opened on first use."""
+    from generators.room.store import RoomStore
+    return RoomStore()
+
+
+class Keeper:
+    """Receipts queued by requests and written by one thread, many to a transaction: a request pays a queue put
+    (microseconds), not a database commit (~2 ms on SQLite; bench/bench_room.py)."""
+
+    def __init__(self, every: float = 0.5):
+        self.every, self._queue, self._lock, self._thread = every, queue.SimpleQueue(), threading.Lock(), None
+
+    def put(self, what: str, receipt: Receipt) -> None:
+        self._queue.put((what, receipt, time.time()))
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="receipts", daemon=True)
+                    self._thread.start()
+
+    def flush(self) -> int:
+        """Writes what is queued now; the count written."""
+        batch = []
+        while True:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        if batch:
+            try:
+                store().record_receipts(batch)
+            except Exception as e:  # noqa: BLE001 - a receipt is a by-product: the results went out
+                log.warning("%d receipts not kept: %s", len(batch), e)
+        return len(batch)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.every)
+            self.flush()
+
+
+KEEPER = Keeper()
+atexit.register(KEEPER.flush)
+
+
+def keep(what: str, receipt: Receipt) -> None:
+    """Adds a receipt to the room's totals (written within KEEPER.every seconds), unless PLAYGROUND_RECEIPTS=0."""
+    if os.environ.get("PLAYGROUND_RECEIPTS", "1") not in ("0", "off", "false", "no"):
+        KEEPER.put(what, receipt)
+
+
+@contextlib.contextmanager
+def receipted(what: str, kept: bool = True):
+    """Measures the block (this thread's CPU time) and, when it ends without error, keeps its receipt."""
+    m = measure()
+    with m as receipt:
+        yield receipt
+    if kept:
+        keep(what, receipt)
+
+
+def receipt_text(receipt: Receipt, lang: str = "en") -> str:
+    """The receipt as one line in the visitor's language."""
+    template = MESSAGES["receipt_line"][1 if lang == "zh" else 0]
+    return template.format(wall=f"{receipt.wall_s * 1000:.0f}", cpu=f"{receipt.cpu_s:.3f}",
+                           j=f"{receipt.joules:.2f}", co2=f"{receipt.co2_g * 1000:.3f}",
+                           source="RAPL" if receipt.source == "RAPL" else "codecarbon")
