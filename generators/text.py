@@ -201,7 +201,8 @@ class TextContinuation:
         """A fine-tuned adapter file's bytes, size-checked (generators/lm/lora.py): what travels to any backend."""
         return lora.adapter_bytes(path)
 
-    def stream(self, prompt: str, *, model: str = BUNDLED, max_new_tokens: int = DEFAULT_NEW_TOKENS, temperature: float = 0.8,
+    def stream(self, prompt: str, *, model: str = BUNDLED, max_new_tokens: int = DEFAULT_NEW_TOKENS,
+               temperature: float = TEMPERATURE_DEFAULT,
                top_k: int = 40, top_p: float = 0.95, repetition_penalty: float = 1.1, seed: int = 0,
                n: int = 1, watermark: float | bool = 0.0, adapter=None, stop=None) -> Iterator[list[Continuation]]:
         """Yields the n alternatives after every generated token; the last item has `finished` and `tokens`.
