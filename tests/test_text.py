@@ -247,9 +247,10 @@ def test_a_prompt_that_fits_is_kept_whole_and_the_new_tokens_lowered(tc):
     assert len(out.tokens) <= 64 - n
 
 
-def test_empty_prompt_starts_from_eos(tc):
-    out = tc.continue_text("", max_new_tokens=8, seed=0)[0]
-    assert out.prompt_text == "" and out.tokens and out.finished
+def test_empty_prompt_is_refused(tc):
+    """An empty prompt used to start from EOS and wrote Gutenberg boilerplate; now it asks for words (issue 27)."""
+    with pytest.raises(InputError, match="text_empty_prompt"):
+        tc.continue_text("", max_new_tokens=8, seed=0)
 
 
 def test_token_probabilities(tc):

@@ -53,11 +53,14 @@ def detect_text(text: str, *, lang: str = "en"):
 
 
 def _verdict(result: dict, lang: str) -> str:
+    """The verdict in a line, then the evidence as a short table with plain labels (the API has the JSON)."""
     fields = dict(z=f"{result['z_score']:.2f}", p=f"{result['p_value']:.2g}", n=result["tokens_scored"],
-                  min=result["min_tokens"], threshold=f"{result['z_threshold']:g}",
+                  needed=result.get("tokens_needed", result["min_tokens"]), threshold=f"{result['z_threshold']:g}",
                   green=f"{result['green_fraction']:.0%}", gamma=f"{result['gamma']:.0%}",
                   odds=f"{1 / (0.5 * math.erfc(result['z_threshold'] / math.sqrt(2))):,.0f}")  # P(z >= threshold)
-    return render(f"provenance_verdict_{result['verdict']}", fields, lang)
+    rows = [render(f"provenance_ev_{k}", fields, lang).split(" · ") for k in ("head", "tokens", "green", "z", "p")]
+    table_md = "\n".join([f"| {rows[0][0]} | {rows[0][1]} |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows[1:]])
+    return render(f"provenance_verdict_{result['verdict']}", fields, lang) + "\n\n" + table_md
 
 
 def _highlight(result: dict, field: str) -> list[tuple[str, str | None]]:
@@ -201,7 +204,7 @@ def _text_panel() -> None:
     green = gr.HighlightedText(label=t("provenance_green"), color_map=GREEN_COLOURS, **shown)
     ranks = gr.HighlightedText(label=t("provenance_rank"), color_map=RANK_COLOURS, **shown)
     shares = gr.Markdown()
-    details = gr.JSON(label=t("provenance_details"), open=False)
+    details = gr.JSON(label=t("provenance_details"), open=False, visible=False)  # the API's answer; the page has words
     outputs = [details, verdict, green, ranks, shares]
     keep_on_error(go.click(detect_text, text, outputs, api_name="detect_text"), outputs)
 
@@ -237,7 +240,7 @@ def build() -> None:
 
 STRINGS = table("""
 provenance_about: **Was this made by a machine?** What this playground generates is marked: its text carries a statistical watermark, its images a signed C2PA manifest and the IPTC label *trained algorithmic media*. Check a text or an image here; below, what each check can and cannot tell. | **这是机器生成的吗？** 本体验场生成的内容都带有标记：文本带统计水印，图片带签名的 C2PA 清单和 IPTC 标签“训练算法生成的媒体”。可以在这里检查一段文本或一张图片；下方说明每种检查能说明什么、不能说明什么。
-provenance_text_about: **Text.** Our text tab nudges each word choice toward a "green list" that a hash of the previous token and a key picks (Kirchenbauer et al., 2023); the check counts green tokens and needs no model. | **文本。** 文本页在生成时把每次用词轻推向一个“绿名单”，绿名单由前一个 token 与密钥的哈希选出（Kirchenbauer 等，2023）；检测只数绿色 token，不需要模型。
+provenance_text_about: **Did our text tab write this?** Paste a text and press Check: the answer is watermarked, not watermarked, or too short to tell. How it works: our text tab nudges each word choice toward a "green list" that a hash of the previous token and a key picks (Kirchenbauer et al., 2023); the check counts green tokens and needs no model. | **这是我们的文本页写的吗？** 粘贴一段文本，按“检查”：答案是有水印、没有水印，或者太短无法判断。原理： 文本页在生成时把每次用词轻推向一个“绿名单”，绿名单由前一个 token 与密钥的哈希选出（Kirchenbauer 等，2023）；检测只数绿色 token，不需要模型。
 provenance_text: Text to check | 要检查的文本
 provenance_text_placeholder: Paste a text, e.g. one written by the text tab | 粘贴一段文本，例如文本页写出的文字
 provenance_check_text: Check the text | 检查文本
@@ -255,9 +258,14 @@ provenance_limits: **Honest limits, measured.** *Text:* in bench/bench_watermark
 """)
 
 MESSAGES = table("""
-provenance_verdict_watermarked: **Watermarked.** z = {z} over {n} scored tokens ({green} green where {gamma} is expected; p = {p}): text written without our key reaches z ≥ {threshold} about once in {odds} texts. | **检测到水印。** 在 {n} 个计分 token 上 z = {z}（绿色占 {green}，预期 {gamma}；p = {p}）：不使用我们密钥写出的文本，大约 {odds} 篇里才有一篇达到 z ≥ {threshold}。
-provenance_verdict_no_watermark: **No watermark found.** z = {z} over {n} scored tokens ({green} green where {gamma} is expected; p = {p}), below the threshold z = {threshold}. That does not mean a person wrote it: other models do not use our key, and edits wash the mark out. | **未发现水印。** 在 {n} 个计分 token 上 z = {z}（绿色占 {green}，预期 {gamma}；p = {p}），低于阈值 z = {threshold}。这并不说明是人写的：其他模型不用我们的密钥，修改也会冲掉水印。
-provenance_verdict_too_short: **Too short to judge.** {n} scored tokens; at least {min} are needed (z = {z} so far, p = {p}). | **太短，无法判断。** 只有 {n} 个计分 token，至少需要 {min} 个（目前 z = {z}，p = {p}）。
+provenance_verdict_watermarked: **Watermarked: this text carries our text tab's mark.** Text written without our key scores this high about once in {odds} texts. | **有水印：这段文本带有我们文本页的水印。** 不使用我们密钥写出的文本，大约 {odds} 篇里才有一篇能得到这么高的分数。
+provenance_verdict_no_watermark: **Not watermarked.** {n} tokens is long enough for our own marked text to show the mark, and this one does not. That does not mean a person wrote it: other models do not use our key, and edits wash the mark out. | **没有水印。** {n} 个 token 已足够让我们自己加了水印的文本显出水印，而这段没有。这并不说明是人写的：其他模型不用我们的密钥，修改也会冲掉水印。
+provenance_verdict_too_short: **Too short to tell.** {n} tokens could be checked and no mark shows yet; our own marked text needs about {needed} before the mark shows reliably. Paste a longer text (or make the text tab write more). | **太短，无法判断。** 只有 {n} 个 token 可供检查，目前看不出水印；我们自己加了水印的文本大约要 {needed} 个才能可靠地显出水印。请粘贴更长的文本（或让文本页多写一些）。
+provenance_ev_head: Evidence · Value | 证据 · 数值
+provenance_ev_tokens: Tokens checked · {n} | 检查的 token 数 · {n}
+provenance_ev_green: Share on the green list · {green} (text without our mark: about {gamma}) | 落在绿名单上的比例 · {green}（不带我们水印的文本约为 {gamma}）
+provenance_ev_z: Score z · {z} ({threshold} or more means watermarked) | 分数 z · {z}（达到 {threshold} 即判定有水印）
+provenance_ev_p: Chance that unmarked text scores this high · {p} | 无水印文本得到这么高分数的概率 · {p}
 provenance_ranks: Ranks under our model: top 10 {top10}, top 100 {top100}, top 1000 {top1000}, beyond {beyond}. A model's own text sits mostly in its top 10; people pick rarer words more often. This works on unmarked text too, but it is only a hint, never a test: plain prose by a person can rank high, and a model sampled hot can rank low. | 在我们模型下的排名：前 10 占 {top10}，前 100 占 {top100}，前 1000 占 {top1000}，之外占 {beyond}。模型自己写的文本大多落在前 10；人更常选用少见的词。这对没有水印的文本也有效，但只是线索，绝不是检验：人写的平实文字可能排名很高，高温采样的模型文本也可能排名很低。
 provenance_c2pa_valid: **C2PA manifest: valid.** The signature and the hashes check out: the file is unchanged since it was signed. Signed by {signer} ({issuer}): a self-signed certificate on no trust list, so *untrusted but intact*; it shows the file was not changed, not who made it. | **C2PA 清单：有效。** 签名和哈希都核对无误：文件自签名以来未被改动。签名者 {signer}（{issuer}）：自签名证书，不在任何信任列表上，因此是*不受信任但完整*；它说明文件没被改过，而不说明是谁做的。
 provenance_c2pa_invalid: **C2PA manifest: invalid.** The file holds a manifest that no longer matches it: it was changed after it was signed ({failures}). | **C2PA 清单：无效。** 文件里的清单与文件已不相符：签名之后它被改动过（{failures}）。

