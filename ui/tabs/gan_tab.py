@@ -21,6 +21,7 @@ ANY = "Any"
 UNSURE = 0.9  # a digit the classifier reads with less confidence than this is flagged
 SAMPLER = adapter(GanSampler)  # the model cache, shared by all users; no per-user state here
 GENERATOR = GanSampler.GENERATOR
+PREVIEW_EVERY = 0.2  # seconds between a walk's previews (each one a file that the browser and the client fetch)
 
 # (digit, count, seed, truncation): clean sevens, the same sevens untruncated, a mixed batch, zeros
 EXAMPLES = [["7", 16, 3, 0.5], ["7", 16, 3, 1.0], ["Any", 32, 42, 0.8], ["0", 16, 7, 0.7]]
@@ -102,13 +103,19 @@ def latent_walk(digit: str, seed_a: int, seed_b: int, steps: int, truncation: fl
     end = d if end_digit == "" else int(check_choice("end digit", end_digit, DIGITS))
     seed_a, seed_b = SEED.check("seed A", seed_a), SEED.check("seed B", seed_b)
     steps, truncation = WALK_STEPS.check("steps", steps), TRUNCATION.check("truncation", truncation)
-    folder, paths = media.new_folder(), []  # each frame is written once, when it is decoded
-    made = dict(generator=GENERATOR, settings=dict(walk=True, digit=d, end_digit=end, seed_a=seed_a, seed_b=seed_b,
-                                                   steps=steps, truncation=truncation))
+    folder, made = media.new_folder(), dict(generator=GENERATOR, settings=dict(
+        walk=True, digit=d, end_digit=end, seed_a=seed_a, seed_b=seed_b, steps=steps, truncation=truncation))
+    # each streamed update is ONE preview PNG of the frames so far (where the GIF will be); the frames go once, at
+    # the end: a gallery re-sent on every update cost a fetch per frame per update (bench/bench_streams.py)
+    shown = time.perf_counter()
     for frames in SAMPLER.stream_walk(digit=d, seed_a=seed_a, seed_b=seed_b, steps=steps, truncation=truncation,
                                       end_digit=end):
-        paths += media.png_files(to_uint8(frames[len(paths):]), folder, "frame", start=len(paths), **made)
-        yield media.gallery(paths), None
+        if len(frames) < steps and time.perf_counter() - shown >= PREVIEW_EVERY:  # a fast walk needs no preview
+            shown = time.perf_counter()
+            preview = png_bytes(upscale(grid(to_uint8(frames), columns=12), 2))
+            yield None, media.image(media.write(folder, f"preview-{len(frames):02d}.png", preview, sign=False,
+                                                **made), "image/png")
+    paths = media.png_files(to_uint8(frames), folder, "frame", **made)
     gif = gif_bytes(to_pil(frames))
     yield media.gallery(paths), media.image(media.write(folder, "walk.gif", gif, **made), "image/gif")
 

@@ -120,16 +120,20 @@ def interpolate_digits(start_digit: str, end_digit: str, steps: int, method: str
     seed = SEED.check("seed", seed)
     start, start_what = _endpoint("start", start_digit, start_image, seed, lang)
     end, end_what = _endpoint("end", end_digit, end_image, (seed + 1) % (SEED.hi + 1), lang)
-    folder, paths = media.new_folder(), []  # each frame is written once, when it is decoded
+    folder = media.new_folder()
     made = dict(generator=GENERATOR, settings=dict(start=start_what, end=end_what, steps=steps, method=method,
                                                    seed=seed))
     for step in VAE.stream(start=start, end=end, steps=steps, method=method, chunks=UPDATES):
-        paths += media.png_files(to_uint8(step.frames[len(paths):]), folder, "frame", start=len(paths), **made)
         if step.done:
             break
-        # None, not gr.skip(): Gradio builds a new component for each skip() on every update (~5 ms each);
-        # a previous run's strip, GIF and map are cleared until this run's arrive
-        yield media.gallery(paths), None, None, None, None, render("vae_decoding", dict(n=len(paths), steps=steps), lang)
+        # ONE preview PNG of the frames so far, where the GIF will be; the frames go once, at the end (a gallery
+        # re-sent on every update cost a fetch per frame per update: bench/bench_streams.py). None, not gr.skip():
+        # Gradio builds a new component for each skip() on every update (~5 ms each)
+        preview = png_bytes(upscale(grid(to_uint8(step.frames), columns=min(steps, 16)), 2))
+        preview = media.image(media.write(folder, f"preview-{len(step.frames):02d}.png", preview, sign=False,
+                                          **made), "image/png")
+        yield None, None, preview, None, None, render("vae_decoding", dict(n=len(step.frames), steps=steps), lang)
+    paths = media.png_files(to_uint8(step.frames), folder, "frame", **made)
     summary = render("vae_summary", dict(steps=steps, method=render(f"vae_method_{method}", {}, lang),
                                          start=start_what, end=end_what), lang)
     yield (*_final(step, folder, paths, (start_what, end_what), lang, made), summary)
