@@ -213,7 +213,8 @@ vae_endpoint: The {side} digit: {detail} | {side}数字：{detail}
 vae_not_image: The drawing is not an image. | 手绘内容不是图片。
 vae_too_large: The image is too large ({w}x{h}); at most {max_side} px a side. | 图片太大（{w}x{h}）；每边最多 {max_side} 像素。
 vae_blank: The drawing is blank: draw a digit first. | 画板是空白的：请先画一个数字。
-vae_not_digit: this image does not look like a handwritten digit: solid strokes cover {ink} of it (handwritten digits: {lo} to {hi}), and the VAE finds it unlikely ({nelbo} nats; real digits: under {most}). Draw or upload a single digit. | 这张图看起来不像手写数字：实心笔画占 {ink}（手写数字为 {lo} 到 {hi}），而且 VAE 认为它很不可能（{nelbo} 奈特；真实数字低于 {most}）。请画或上传单个数字。
+vae_not_digit: this image does not look like a handwritten digit: its strokes cover {ink} of it, and handwritten digits cover {lo} to {hi}. Draw or upload a single digit. | 这张图看起来不像手写数字：笔画占了画面的 {ink}，而手写数字为 {lo} 到 {hi}。请画或上传单个数字。
+vae_unlikely_digit: this image does not look like a handwritten digit: the VAE finds it far less likely than any real one ({nelbo} nats; real digits: under {most}). Draw or upload a single digit. | 这张图看起来不像手写数字：VAE 认为它远不如任何真实数字可能（{nelbo} 奈特；真实数字低于 {most}）。请画或上传单个数字。
 vae_unsure_digit: ⚠ little like the handwritten digits the VAE learnt from; our classifier reads a {reads}, {confidence} sure | ⚠ 不太像 VAE 学过的手写数字；我们的分类器认作 {reads}，把握 {confidence}
 vae_test_digit: test digit {digit} | 测试集数字 {digit}
 vae_your_drawing: your drawing | 你的手绘
