@@ -134,8 +134,10 @@ def interpolate_digits(start_digit: str, end_digit: str, steps: int, method: str
                                           **made), "image/png")
         yield None, None, preview, None, None, render("vae_decoding", dict(n=len(step.frames), steps=steps), lang)
     paths = media.png_files(to_uint8(step.frames), folder, "frame", **made)
-    summary = render("vae_summary", dict(steps=steps, method=render(f"vae_method_{method}", {}, lang),
-                                         start=start_what, end=end_what), lang)
+    reads = [VAE.reads(step.frames[i:i + 1])[0] for i in (0, -1)]
+    summary = render("vae_verdict", dict(steps=steps, first=reads[0], last=reads[1]), lang) + "\n\n" + \
+        render("vae_summary", dict(steps=steps, method=render(f"vae_method_{method}", {}, lang), start=start_what,
+                                   end=end_what), lang)
     yield (*_final(step, folder, paths, (start_what, end_what), lang, made), summary)
 
 
@@ -164,9 +166,9 @@ def build() -> None:
     with gr.Row():
         go = gr.Button(t("vae_interpolate"), variant="primary")
         stop = gr.Button(t("app_stop"))
+    summary = gr.Markdown(elem_id="vae-summary")
     frames = gr.Gallery(label=t("app_frames"), columns=8, height="auto", object_fit="contain", format="png",
                         elem_id="vae-frames", elem_classes=["pixelated"])
-    summary = gr.Markdown()
     with gr.Row():
         strip = gr.File(label=t("vae_strip"))
         gif = gr.Image(label=t("app_gif"), type="filepath", format="gif", elem_classes=["pixelated"])
@@ -177,7 +179,7 @@ def build() -> None:
     event = go.click(interpolate_digits, [start_digit, end_digit, steps, method, seed, start_image, end_image],
                      outputs, api_name="interpolate_digits", postprocess=False,
                      **queue_group(VaeInterpolator, "interpolations"),
-                     js=into_view("vae-frames"))
+                     js=into_view("vae-summary"))
     keep_on_error(event, outputs)
     stop.click(None, None, None, cancels=[event])
     # cached at first use, then instant for everyone; the examples leave the drawings out (None)
@@ -186,7 +188,7 @@ def build() -> None:
 
 
 STRINGS = table("""
-vae_about: **Variational autoencoder.** An encoder squeezes each digit into 16 numbers (a point in latent space); a decoder turns any point back into a digit. Walking in a straight line between two points decodes into a smooth morph. Try: 1 → 7, then draw your own digit as the end point. | **变分自编码器（VAE）。** 编码器把每个数字压缩成 16 个数（潜空间中的一个点）；解码器能把任意一点还原成数字。在两点之间沿直线行走，解码出来就是平滑的渐变。试试：1 → 7，然后自己画一个数字作为终点。
+vae_about: **VAE (variational autoencoder): a network that packs each digit into 16 numbers and unpacks any 16 numbers back into a digit.** Moving step by step between the numbers of two digits morphs one into the other. Press **Interpolate** to turn a 1 into a 7, then try drawing your own digit as the end. | **VAE（变分自编码器）：一个把每个数字压缩成 16 个数、又能把任意 16 个数还原成数字的网络。** 在两个数字的这组数之间一步步移动，一个数字就渐变成另一个。按下**插值**把 1 变成 7，再试试自己画一个数字作为终点。
 vae_start_digit: Start digit | 起点数字
 vae_end_digit: End digit | 终点数字
 vae_start_drawing: Start: your drawing (used when 'my drawing' is chosen) | 起点：你的手绘（选择“我的手绘”时使用）
@@ -223,6 +225,7 @@ vae_start_rebuilt: start, as the VAE rebuilds it{what} | 起点经 VAE 重建{wh
 vae_end_is: end: {what} | 终点：{what}
 vae_end_rebuilt: end, as the VAE rebuilds it{what} | 终点经 VAE 重建{what}
 vae_decoding: decoding… {n}/{steps} | 解码中… {n}/{steps}
+vae_verdict: **{steps} frames: our classifier reads the first as {first} and the last as {last}; the frames between are the VAE's own in-between digits.** | **{steps} 帧：我们的分类器把第一帧认作 {first}，最后一帧认作 {last}；中间各帧是 VAE 自己生成的过渡数字。**
 vae_summary: {steps} frames, {method} path, from {start} to {end}. | {steps} 帧，{method}路径，从{start}到{end}。
 vae_method_linear: linear | 直线
 vae_method_spherical: spherical | 球面
