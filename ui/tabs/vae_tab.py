@@ -134,7 +134,7 @@ def interpolate_digits(start_digit: str, end_digit: str, steps: int, method: str
                                           **made), "image/png")
         yield None, None, preview, None, None, render("vae_decoding", dict(n=len(step.frames), steps=steps), lang)
     paths = media.png_files(to_uint8(step.frames), folder, "frame", **made)
-    reads = [VAE.reads(step.frames[i:i + 1])[0] for i in (0, -1)]
+    reads = [VAE.reads(step.frames[[i]])[0] for i in (0, len(step.frames) - 1)]
     summary = render("vae_verdict", dict(steps=steps, first=reads[0], last=reads[1]), lang) + "\n\n" + \
         render("vae_summary", dict(steps=steps, method=render(f"vae_method_{method}", {}, lang), start=start_what,
                                    end=end_what), lang)
