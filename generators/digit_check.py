@@ -61,9 +61,11 @@ def judge(seen: Likeness, fence: Fence) -> Notice | None:
     """Raises InputError("vae_not_digit") for a digit far outside the test digits' range; a Notice
     ("vae_unsure_digit") for one at its edge; None for a digit like the test digits. `seen` holds one digit."""
     ink, nelbo = float(seen.ink[0]), float(seen.nelbo[0])
-    if not fence.ink_lo <= ink <= fence.ink_hi or nelbo > fence.nelbo_refuse:
-        raise InputError("vae_not_digit", ink=f"{ink:.0%}", lo=f"{fence.ink_lo:.0%}", hi=f"{fence.ink_hi:.0%}",
-                         nelbo=f"{nelbo:.0f}", most=f"{fence.nelbo_refuse:.0f}")
+    # the message quotes the figure that refused it: an ink share inside the range said nothing about why
+    if not fence.ink_lo <= ink <= fence.ink_hi:
+        raise InputError("vae_not_digit", ink=f"{ink:.0%}", lo=f"{fence.ink_lo:.0%}", hi=f"{fence.ink_hi:.0%}")
+    if nelbo > fence.nelbo_refuse:
+        raise InputError("vae_unlikely_digit", nelbo=f"{nelbo:.0f}", most=f"{fence.nelbo_refuse:.0f}")
     confidence = float(seen.confidence[0])
     if nelbo > fence.nelbo_warn or confidence < UNSURE:
         return Notice("vae_unsure_digit", reads=int(seen.reads[0]), confidence=f"{confidence:.0%}")

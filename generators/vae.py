@@ -122,7 +122,7 @@ class VaeInterpolator:
 
     def check(self, digit: torch.Tensor) -> Notice | None:
         """Whether a drawing made MNIST-style (1, 1, 28, 28) looks like a handwritten digit, judged against the bank's
-        test digits (generators/digit_check.py): raises InputError("vae_not_digit") when it is far from them,
+        test digits (generators/digit_check.py): raises InputError("vae_not_digit" or "vae_unlikely_digit") when it is far from them,
         returns a Notice when it is at their edge, None when it is like them."""
         classifier, fence = self._check_models()
         return judge(likeness(self.load(), classifier, digit.to(self.device)), fence)

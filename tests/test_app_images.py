@@ -116,7 +116,11 @@ def test_gan_numbers_beside_real_digits_and_in_chinese(client, app_url):
     gallery, _, summary = zh.predict("7", 8, 3, 1.0, api_name="/sample_digits")
     assert "真实测试数字" in summary and all("真实度" in item["caption"] for item in gallery)
     _, _, _, _, _, summary = zh.predict("1", "7", 4, "spherical", 0, api_name="/interpolate_digits")
-    assert summary == "4 帧，球面路径，从测试集数字 1到测试集数字 7。"
+    verdict, details = summary.split("\n\n")
+    assert details == "4 帧，球面路径，从测试集数字 1到测试集数字 7。"
+    assert verdict.startswith("**4 帧：我们的分类器把第一帧认作 1") and "最后一帧认作 7" in verdict
+    gallery, _, summary = zh.predict("7", 8, 3, 0.5, api_name="/sample_digits")  # a verdict a non-expert reads
+    assert summary.startswith("**") and "秒画出 8 个数字；我们的分类器认出其中" in summary.split("\n\n")[0]
 
 
 def test_latent_walk_from_one_digit_to_another(client):

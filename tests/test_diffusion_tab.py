@@ -58,6 +58,9 @@ class FakeSampler:
     def check_weights(self):
         return None
 
+    def check_weights(self):
+        return None
+
     def stream(self, *, digit, count, steps, guidance, seed, sampler, interval=1.0):
         try:
             for i in range(steps):
@@ -69,16 +72,52 @@ class FakeSampler:
             self.closed = True
 
 
+class FakeReader:
+    """A classifier that reads the first digit as a 1 and the rest as asked: captions must say what it reads."""
+
+    def read(self, images):
+        return [1] + [7] * (len(images) - 1), [0.5] + [0.99] * (len(images) - 1)
+
+
+def images_in(value) -> int:
+    """How many image files one output value of an update carries."""
+    if value is None or isinstance(value, str):
+        return 0
+    return len(value) if isinstance(value, list) else 1
+
+
 @pytest.mark.parametrize("delay", [0.0, 0.01])
 def test_updates_are_throttled_and_end_with_the_finished_digits(monkeypatch, delay):
     monkeypatch.setattr(tab, "SAMPLER", FakeSampler(delay))
+    monkeypatch.setattr(tab, "READER", FakeReader())
     t0 = time.perf_counter()
     updates = list(tab.denoise_digits("7", 2, 100, 1.0, 0, "DDIM"))
     seconds = time.perf_counter() - t0
     # every 100 // MIN_UPDATES-th step, plus at most one per MIN_INTERVAL of the run, plus the last
     assert tab.MIN_UPDATES <= len(updates) <= tab.MIN_UPDATES + seconds / tab.MIN_INTERVAL + 2
     assert all(u[2] is None for u in updates[:-1]) and updates[-1][2]["path"].endswith(".gif")
-    assert [item["caption"] for item in updates[-1][0]] == ["7", "7"]
+    # a streamed step sends one preview image, no gallery; the gallery's files go once, at the end
+    assert all(sum(images_in(v) for v in u[:4]) == 1 and u[0] is None for u in updates[:-1])
+    assert len(updates[-1][0]) == 2
+    # the captions say what the classifier reads, not the digit asked for; the verdict counts the agreement
+    assert [item["caption"] for item in updates[-1][0]] == ["reads 1 (50%)", "reads 7 (99%)"]
+    assert "reads 1 of 2 as 7" in updates[-1][4]
+
+
+def test_steps_slider_range_follows_the_sampler():
+    from generators.diffusion import STEPS
+    for sampler, allowed in STEPS.items():
+        update = tab._range_for(sampler)
+        assert (update["minimum"], update["maximum"]) == (allowed.lo, allowed.hi)
+        assert "value" not in update  # an example's steps stay as the example set them
+    assert tab._defaults_for("DDIM")[0]["maximum"] == 100
+
+
+def test_stop_leaves_no_progress_line():
+    class Zh:
+        headers = {"accept-language": "zh-CN,zh;q=0.9"}
+    assert tab._stopped(Zh()) == "已停止。按“去噪生成”重新开始。"
+    assert "step" not in tab._stopped(None)
 
 
 def test_closing_the_handler_closes_the_adapters_stream(monkeypatch):
@@ -96,9 +135,9 @@ def test_streams_count_digits_as_the_adapter_draws_them(app, tiny):
     job.result(timeout=120)
     updates = job.outputs()
     assert len(updates) >= 5
-    assert all(len(u[0]) == 4 and path(u[1]).endswith(".png") for u in updates)
+    assert all(u[0] is None and path(u[1]).endswith(".png") for u in updates[:-1])  # one preview a step
     final = updates[-1]
-    assert [item["caption"] for item in final[0]] == ["3"] * 4
+    assert len(final[0]) == 4 and all(item["caption"].startswith("reads ") for item in final[0])
     assert "guidance 1.0, interval 0.7)" in final[4]  # the summary names the interval the default 0 stood for
     # the served digits are the adapter's finished samples, pixel for pixel: 1.0 is white (light digit on dark)
     expected = to_uint8(tiny.sample(digit=3, count=4, steps=20, guidance=1.0, seed=5, sampler="DPM-Solver++",

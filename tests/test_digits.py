@@ -172,13 +172,28 @@ def test_digit_check_refuses_far_and_warns_near():
     def seen(ink, nelbo, confidence):
         return Likeness(torch.tensor([ink]), torch.tensor([nelbo]), torch.tensor([3]), torch.tensor([confidence]))
     assert judge(seen(0.12, 90.0, 0.99), fence) is None  # like a test digit
-    for far in (seen(0.0, 70.0, 0.2), seen(0.5, 110.0, 0.95), seen(0.2, 600.0, 0.4)):  # faint, filled, unlikely
+    for far, key in ((seen(0.0, 70.0, 0.2), "vae_not_digit"), (seen(0.5, 110.0, 0.95), "vae_not_digit"),
+                     (seen(0.2, 600.0, 0.4), "vae_unlikely_digit")):  # faint, filled, unlikely
         with pytest.raises(InputError) as err:
             judge(far, fence)
-        assert err.value.key == "vae_not_digit"
+        assert err.value.key == key
     for near in (seen(0.12, 180.0, 0.99), seen(0.12, 90.0, 0.5)):  # unlikely for the VAE; unsure classifier
         notice = judge(near, fence)
         assert notice.key == "vae_unsure_digit" and notice.fields["reads"] == 3
+
+
+def test_a_refusal_quotes_the_figure_that_refused_it():
+    """A screenshot refused for being unlikely does not quote its ink share, which lies inside the range."""
+    from ui.kit.errors import render
+    fence = Fence(ink_lo=0.01, ink_hi=0.43, nelbo_refuse=250.0, nelbo_warn=150.0)
+    with pytest.raises(InputError) as err:
+        judge(Likeness(torch.tensor([0.25]), torch.tensor([900.0]), torch.tensor([3]), torch.tensor([0.4])), fence)
+    said = render(err.value.key, err.value.fields, "en")
+    assert "900 nats" in said and "25%" not in said and "43%" not in said
+    with pytest.raises(InputError) as err:
+        judge(Likeness(torch.tensor([0.6]), torch.tensor([90.0]), torch.tensor([3]), torch.tensor([0.9])), fence)
+    said = render(err.value.key, err.value.fields, "zh")
+    assert "60%" in said and "43%" in said and "奈特" not in said
 
 
 def test_latent_projection_separates_classes_and_lifts_back():

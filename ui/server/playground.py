@@ -17,12 +17,23 @@ TITLE = "Generative AI playground · 生成式 AI 体验场"  # the browser tab'
 CSS = """
 .pixelated img { image-rendering: pixelated; }
 .grid-wrap.fixed-height { min-height: 0 !important; }  /* a gallery of 4 digits is not 450 px tall */
+/* every digit in sight: a gallery grows with its digits (no inner scrollbar: 32 GAN digits showed 2.5 of 4 rows)
+   and has as many columns as fit its width (Gradio's fixed 8 columns cut the diffusion samples at the right) */
+.grid-wrap, .grid-wrap.fixed-height { max-height: none !important; height: auto !important; overflow: visible !important; }
+.grid-container { grid-template-columns: repeat(auto-fill, minmax(64px, 1fr)) !important;
+                  grid-template-rows: none !important; grid-auto-rows: auto !important; }
+.captioned .grid-container { grid-template-columns: repeat(auto-fill, minmax(112px, 1fr)) !important; }
+/* a wide table (the comparison's) says that it scrolls: a shadow at the edge it continues past */
+.table-wrap, .md table { background: linear-gradient(to right, var(--background-fill-primary) 30%, transparent),
+    linear-gradient(to left, var(--background-fill-primary) 30%, transparent) right,
+    radial-gradient(farthest-side at 0 50%, rgba(0,0,0,.25), transparent),
+    radial-gradient(farthest-side at 100% 50%, rgba(0,0,0,.25), transparent) right;
+  background-repeat: no-repeat; background-size: 40px 100%, 40px 100%, 14px 100%, 14px 100%;
+  background-attachment: local, local, scroll, scroll; }
 .block .empty.large, .block .empty.small { min-height: 0 !important; height: 64px !important; }  /* outputs at rest */
 .secondary-wrap > input { text-overflow: ellipsis; padding-right: 24px !important; }  /* a dropdown's text stops before its arrow */
 @media (max-width: 640px) {  /* a phone: galleries as many columns as fit, not Gradio's fixed 8-16 cut off */
-  .grid-container { grid-template-columns: repeat(auto-fill, minmax(52px, 1fr)) !important;
-                    grid-template-rows: none !important; grid-auto-rows: auto !important; }
-  .grid-wrap.fixed-height { max-height: none !important; height: auto !important; }  /* the page scrolls */
+  .grid-container { grid-template-columns: repeat(auto-fill, minmax(52px, 1fr)) !important; }
   /* labels that float over an image or a gallery's first row go above them, in full */
   .block > label.float[data-testid="block-label"] { position: static; white-space: normal; max-width: 100%; }
   .grid-container.pt-6 { padding-top: 0; }

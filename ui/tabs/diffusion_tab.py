@@ -4,17 +4,19 @@ import math
 import time
 
 import gradio as gr
+import numpy as np
 from PIL import Image
 
 from generators.diffusion import (COUNT, DEFAULT_GUIDANCE, DEFAULT_STEPS, DISTILLED, GUIDANCE, INTERVAL,
                                   SAMPLER_GUIDANCE, SAMPLERS, STEPS, DiffusionSampler)
 from generators.core.errors import InputError
+from generators.gan import GanSampler
 from generators.core.limits import SEED, check_choice
 from ui.kit import media
 from ui.kit.adapters import adapter
 from ui.kit.common import DIGITS, examples, into_view, keep_on_error
 from ui.kit.components import RawNumber, RawSlider
-from ui.kit.errors import localized, render
+from ui.kit.errors import language, localized, render
 from ui.kit.i18n import t
 from ui.kit.images import gif_bytes, grid, png_bytes, to_uint8, upscale
 from ui.kit.registry import Tab, table
@@ -22,9 +24,12 @@ from ui.kit.zerogpu import on_gpu
 
 ANY = "Any"
 SAMPLER = adapter(DiffusionSampler)  # the model cache, shared by all users (and by the comparison page)
+READER = adapter(GanSampler)  # its classifier reads each finished digit, as on the GAN and compare tabs
 GENERATOR = DiffusionSampler.GENERATOR
-MIN_INTERVAL = 1 / 15  # seconds between streamed updates: ~15 a second is what a browser shows well
-MIN_UPDATES = 8  # a fast run still streams every total/8 steps, so the denoising can be watched
+# Each streamed update is one preview PNG (samples beside the guess) that the browser and gradio_client each fetch
+# (bench/bench_streams.py): ~5 a second shows the denoising without the fetches costing more than the model.
+MIN_INTERVAL = 0.2  # seconds between streamed updates
+MIN_UPDATES = 6  # a fast run still streams every total/6 steps, so the denoising can be watched
 GIF_FRAMES = 40  # denoising frames in the GIF (strided for long runs), the last one included
 GIF_HOLD = 12  # the finished digits stay this many frames at the end of the loop
 GIF_SCALE = 2  # GIF pixels per digit pixel
@@ -66,25 +71,46 @@ def _due(step, last: float, every: int) -> bool:
     return step.done or step.index % every == 0 or time.perf_counter() - last >= MIN_INTERVAL
 
 
+def _preview(step) -> object:
+    """The samples as they are now beside the model's guess of the finished digits, as one grid image (2x)."""
+    samples, guess = grid(to_uint8(step.sample)), grid(to_uint8(step.predicted))
+    gap = np.full((samples.shape[0], 8), 255, np.uint8)
+    return upscale(np.hstack([samples, gap, guess]), 2)
+
+
 def _update(step, folder, summary: str, made: dict) -> tuple:
-    """One streamed update: the current samples (one PNG each), the clean guesses as one grid, no downloads yet;
-    labelled as generated, unsigned (signing costs ~2 ms a file, on every update)."""
-    paths = media.png_files(to_uint8(step.sample), folder, f"x{step.index:04d}", **made)
-    guess = media.write(folder, f"x0-{step.index:04d}.png", png_bytes(upscale(grid(to_uint8(step.predicted)), 2)),
-                        sign=False, **made)
-    return media.gallery(paths), media.image(guess, "image/png"), None, None, summary
+    """One streamed update: ONE preview PNG (samples | guess), unsigned (signing costs ~2 ms a file); the gallery
+    and the downloads stay empty until the last update, so a step costs one file fetch, not one per digit."""
+    preview = media.write(folder, f"x-{step.index:04d}.png", png_bytes(_preview(step)), sign=False, **made)
+    return None, media.image(preview, "image/png"), None, None, summary
 
 
-def _final(step, folder, frames: list, summary: str, made: dict) -> tuple:
-    """The last update: the finished digits captioned with their class, the guess, the GIF and the grid PNG."""
+def _read(step, asked: int | None, lang: str) -> tuple[list[str], int]:
+    """Each finished digit's caption (what our classifier reads in it) and how many read as the digit asked for."""
+    reads, confidence = READER.read(step.sample)
+    captions = [render("diffusion_caption", dict(reads=r, confidence=f"{c:.0%}"), lang)
+                for r, c in zip(reads, confidence)]
+    agree = sum(r == (label if asked is None else asked) for r, label in zip(reads, step.labels))
+    return captions, agree
+
+
+def _final(step, folder, frames: list, captions: list[str], summary: str, made: dict) -> tuple:
+    """The last update: the finished digits captioned with what the classifier reads, the guess, the GIF and the
+    grid PNG: each file sent once."""
     digits = to_uint8(step.sample)  # (count, 28, 28)
     paths = media.png_files(digits, folder, "digit", **made)
     guess = media.write(folder, "x0-final.png", png_bytes(upscale(grid(to_uint8(step.predicted)), 2)), **made)
     frames = frames + [frames[-1]] * GIF_HOLD
     gif = media.write(folder, "denoising.gif", gif_bytes(frames, ms_per_frame=80, bounce=False), **made)
     grid_png = media.write(folder, "digits.png", png_bytes(upscale(grid(digits))), **made)
-    return (media.gallery(paths, [str(label) for label in step.labels]), media.image(guess, "image/png"),
-            media.image(gif, "image/gif"), media.file(grid_png), summary)
+    return (media.gallery(paths, captions), media.image(guess, "image/png"), media.image(gif, "image/gif"),
+            media.file(grid_png), summary)
+
+
+def _verdict(request: dict, agree: int, seconds: float, lang: str) -> str:
+    """One plain line: what was drawn, how fast, and how many our classifier reads as asked."""
+    fields = dict(count=request["count"], s=f"{seconds:.1f}", agree=agree, digit=request["digit"])
+    return render("diffusion_verdict_any" if request["digit"] is None else "diffusion_verdict", fields, lang)
 
 
 @localized
@@ -124,7 +150,9 @@ def denoise_digits(digit: str, count: int, steps: int, guidance: float, seed: in
         if step.done:
             done = dict(count=count, steps=steps, sampler=sampler, guidance=guidance, interval=request["interval"],
                         ms=f"{compute * 1000:.0f}", device=model.device.type)
-            yield _final(step, folder, frames, render("diffusion_done", done, lang), made)
+            captions, agree = _read(step, request["digit"], lang)
+            summary = _verdict(request, agree, compute, lang) + "\n\n" + render("diffusion_done", done, lang)
+            yield _final(step, folder, frames, captions, summary, made)
         elif _due(step, last, every):
             last = time.perf_counter()
             yield _update(step, folder, render("diffusion_progress", dict(index=step.index, total=steps), lang), made)
@@ -139,32 +167,52 @@ def _defaults_for(sampler: str):
     return steps, SAMPLER_GUIDANCE[sampler][0], 0  # interval 0: the sampler's own
 
 
+def _range_for(sampler: str):
+    """The steps slider's range for a sampler, its value kept (an example sets both at once)."""
+    return gr.update(minimum=STEPS[sampler].lo, maximum=STEPS[sampler].hi) if sampler in STEPS else gr.skip()
+
+
+def _stopped(request: gr.Request) -> str:
+    """The summary after Stop: no "step 70 of 1000…" left behind."""
+    return render("diffusion_stopped", {}, language(request))
+
+
+def _advanced():
+    """The expert's controls, each with its meaning in plain words; the defaults work."""
+    with gr.Accordion(t("diffusion_advanced"), open=False):
+        with gr.Row():
+            sampler = gr.Dropdown(list(SAMPLERS), value="DPM-Solver++", label=t("diffusion_sampler"),
+                                  info=t("diffusion_sampler_info"), allow_custom_value=True)
+            first = STEPS["DPM-Solver++"]
+            steps = RawSlider(first.lo, first.hi, value=DEFAULT_STEPS["DPM-Solver++"], step=1, label=t("app_steps"),
+                              info=t("diffusion_steps_info"))
+        with gr.Row():
+            guidance = RawSlider(GUIDANCE.lo, GUIDANCE.hi, value=DEFAULT_GUIDANCE, step=0.25,
+                                 label=t("diffusion_guidance"), info=t("diffusion_guidance_info"))
+            interval = RawSlider(0, INTERVAL.hi, value=0, step=0.05, label=t("diffusion_interval"),
+                                 info=t("diffusion_interval_info"))
+    return sampler, steps, guidance, interval
+
+
 def build() -> None:
     """The tab's components and events."""
     gr.Markdown(t("diffusion_about"))
-    with gr.Row():
+    with gr.Row(equal_height=True):
         digit = gr.Dropdown([(t("diffusion_any"), ANY), *DIGITS], value="7", label=t("diffusion_digit"),
                             allow_custom_value=True)  # the handler refuses other values with a keyed message
         count = RawSlider(COUNT.lo, COUNT.hi, value=16, step=1, label=t("diffusion_count"))
-        sampler = gr.Dropdown(list(SAMPLERS), value="DPM-Solver++", label=t("diffusion_sampler"),
-                              info=t("diffusion_sampler_info"), allow_custom_value=True)
-    with gr.Row():
-        low, high = min(r.lo for r in STEPS.values()), max(r.hi for r in STEPS.values())
-        steps = RawSlider(low, high, value=DEFAULT_STEPS["DPM-Solver++"], step=1, label=t("app_steps"))
-        guidance = RawSlider(GUIDANCE.lo, GUIDANCE.hi, value=DEFAULT_GUIDANCE, step=0.25,
-                             label=t("diffusion_guidance"), info=t("diffusion_guidance_info"))
-        interval = RawSlider(0, INTERVAL.hi, value=0, step=0.05, label=t("diffusion_interval"),
-                             info=t("diffusion_interval_info"))
         seed = RawNumber(value=0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("app_seed"))
     with gr.Row():
         go = gr.Button(t("diffusion_denoise"), variant="primary")
         stop = gr.Button(t("app_stop"))
-    summary = gr.Markdown()
+    sampler, steps, guidance, interval = _advanced()
+    summary = gr.Markdown(elem_id="diffusion-summary")
     with gr.Row():
         samples = gr.Gallery(label=t("diffusion_samples"), columns=8, height="auto", object_fit="contain",
                              format="png", elem_id="diffusion-gallery", elem_classes=["pixelated", "captioned"],
-                             scale=3)
-        guess = gr.Image(label=t("diffusion_guess"), type="filepath", elem_classes=["pixelated"], scale=2)
+                             scale=3, min_width=280)
+        guess = gr.Image(label=t("diffusion_guess"), type="filepath", elem_classes=["pixelated"], scale=2,
+                         min_width=240)
     with gr.Row():
         gif = gr.Image(label=t("app_gif"), type="filepath", format="gif", elem_classes=["pixelated"])
         grid_file = gr.File(label=t("diffusion_grid"))
@@ -172,25 +220,28 @@ def build() -> None:
     outputs = [samples, guess, gif, grid_file, summary]
     # postprocess=False: the handler returns values already in Gradio's form (ui/kit/media.py says why)
     event = go.click(denoise_digits, inputs, outputs, api_name="denoise_digits", postprocess=False,
-                     js=into_view("diffusion-gallery"))
+                     js=into_view("diffusion-summary"))
     keep_on_error(event, outputs)
-    stop.click(None, None, None, cancels=[event], api_visibility="private")
+    stop.click(_stopped, None, summary, cancels=[event], queue=False, api_visibility="private")
     # on the user's pick only (.input): an example sets its own guidance and interval, which .change would overwrite
     sampler.input(_defaults_for, sampler, [steps, guidance, interval], api_visibility="private")
+    sampler.change(_range_for, sampler, steps, queue=False, api_visibility="private")
     examples(EXAMPLES, inputs, "diffusion_examples")
 
 
 STRINGS = table("""
-diffusion_about: **Diffusion model.** Training adds noise to real digits step by step; a network (a diffusers UNet) learns to predict that noise, given the digit's class. Sampling runs the other way: start from pure noise and remove a little of the predicted noise at every step. Left: the sample as it is now; right: the model's current guess of the finished digit. *Guidance* pushes samples toward their class (classifier-free guidance, two network passes a step); DPM-Solver++ and DDIM give clean digits in 10-20 steps, DDPM's ancestral sampling needs hundreds. *Distilled* takes 4: a second network, trained by our script, makes the first jump from pure noise to where a 20-step run is after its noisiest quarter, and the model itself takes the other three. | **扩散模型。** 训练时把真实数字一步步加上噪声，一个网络（diffusers 的 UNet）在已知数字类别的情况下学习预测这些噪声。采样则反过来：从纯噪声出发，每一步去掉一点预测出的噪声。左边是当前的样本，右边是模型此刻对最终数字的猜测。*引导强度*把样本推向所选类别（无分类器引导，每步两次网络计算）；DPM-Solver++ 和 DDIM 用 10-20 步就能得到清晰的数字，DDPM 的祖先采样则需要几百步。*Distilled* 只用 4 步：由我们的脚本训练的第二个网络完成第一跳，从纯噪声直接到达 20 步过程走完噪声最大的四分之一时的位置，其余三步由模型本身完成。
+diffusion_about: **Diffusion model: the way today's image generators work.** It starts from pure static and removes a little noise at each step until digits appear, steered toward the digit you ask for. Press **Denoise** and watch the noise clear: left, the picture now; right, the model's guess of where it is heading. | **扩散模型：当今图像生成器的工作方式。** 它从一片纯噪点出发，每一步去掉一点噪声，直到数字显现，并朝你要的数字引导。按下**去噪生成**，看噪声如何消散：左边是此刻的画面，右边是模型对最终结果的猜测。
 diffusion_digit: Digit | 数字
 diffusion_any: Any | 任意
 diffusion_count: Count | 数量
+diffusion_advanced: Advanced: sampler, steps, guidance | 高级：采样器、步数、引导
 diffusion_sampler: Sampler | 采样器
-diffusion_sampler_info: DPM-Solver++, UniPC and DDIM: 1-100 steps; DDPM: 50-1000 (1000 is its full training schedule); Distilled: the fast path, exactly 4 steps (at its default, guidance 2 below 0.7: 99.35% read as asked, Frechet distance 6.69 against the GAN's 7.81, 16 digits in 115 ms on the 2-core CPU; unguided: 98.60% at 7.45, 79 ms). | DPM-Solver++、UniPC 和 DDIM：1-100 步；DDPM：50-1000 步（1000 是它完整的训练日程）；Distilled：快速路径，固定 4 步（默认在 0.7 以下以强度 2 引导：99.35% 被认作所要的数字，Fréchet 距离 6.69，GAN 为 7.81，在 2 核 CPU 上 16 个数字用时 115 ms；不引导：98.60%、7.45，79 ms）。
-diffusion_guidance: Guidance scale (0 = unguided) | 引导强度（0 = 不引导）
-diffusion_guidance_info: How hard each step is pushed toward the chosen digit; above 0 each step runs the network twice. | 每一步朝所选数字推动的力度；大于 0 时每步运行两次网络。
-diffusion_interval: Guidance interval (0 = the sampler's own) | 引导区间（0 = 采样器自己的默认值）
-diffusion_interval_info: Guide only the steps with noise level t below this share of the schedule (1 = every step). The noisiest steps set the digit's layout, and guidance there mostly costs variety: at 20 DPM-Solver++ steps, 0.7 keeps the digits as legible (99.65% read as asked) and closer to real handwriting. 0 takes the sampler's own: 0.7, or 1 for UniPC, whose 4 steps start at the noisiest. | 只在噪声水平 t 低于整个噪声日程这一比例的步骤上施加引导（1 = 每一步）。噪声最大的几步决定数字的大致形状，在那里引导主要是牺牲多样性：DPM-Solver++ 20 步时取 0.7，数字同样清晰可辨（99.65% 被认作所要的数字），而且更接近真实笔迹。0 表示采用采样器自己的值：0.7；UniPC 为 1，因为它的 4 步从噪声最大处开始。
+diffusion_sampler_info: The recipe for removing noise. DPM-Solver++ (default) is fast and clean; DDPM is the original, slow one; Distilled is a second network trained to do it in 4 steps. | 去噪的方法。DPM-Solver++（默认）又快又清晰；DDPM 是最初的慢方法；Distilled 是专门训练的第二个网络，只用 4 步。
+diffusion_steps_info: How many times noise is removed. More steps: slower, usually cleaner. The range follows the sampler. | 去噪的次数。步数越多越慢，通常也越干净。范围随采样器而变。
+diffusion_guidance: Guidance (0 = none) | 引导强度（0 = 不引导）
+diffusion_guidance_info: How hard each step is pushed toward the chosen digit. Higher: clearer digits, less variety, twice the work. | 每一步朝所选数字推动的力度。越高数字越清楚、变化越少，计算量翻倍。
+diffusion_interval: When to guide (0 = automatic) | 何时引导（0 = 自动）
+diffusion_interval_info: Guide only the later, less noisy steps: 0.7 skips the first 30% of the noise (the automatic choice for most samplers); 1 guides every step. | 只在后面噪声较少的步骤引导：0.7 表示跳过最初 30% 的噪声（多数采样器的自动选择）；1 表示每一步都引导。
 diffusion_denoise: Denoise | 去噪生成
 diffusion_samples: Samples (the finished digits at the end) | 样本（最后一步即成品）
 diffusion_guess: The model's guess of the clean digits | 模型对干净数字的猜测
@@ -205,6 +256,10 @@ diffusion_steps: {sampler} takes {lo} to {hi} steps, not {got}. | {sampler} 的�
 diffusion_steps_fixed: {sampler} takes exactly {lo} steps (it was trained for them), not {got}. | {sampler} 只能用 {lo} 步（它就是为此训练的），而不是 {got}。
 diffusion_interval_range: guidance_interval must be 0 (the sampler's own) or a number between {lo} and {hi}, not {got}. | 引导区间（guidance_interval）须为 0（采样器自己的默认值）或 {lo} 到 {hi} 之间的数，而不是 {got}。
 diffusion_progress: Denoising: step {index} of {total}… | 去噪中：第 {index} 步，共 {total} 步……
+diffusion_stopped: Stopped. Press Denoise to start again. | 已停止。按“去噪生成”重新开始。
+diffusion_caption: reads {reads} ({confidence}) | 认作 {reads}（{confidence}）
+diffusion_verdict: **{count} digits in {s} s; our classifier reads {agree} of {count} as {digit}.** | **{s} 秒画出 {count} 个数字；我们的分类器认出其中 {agree} 个是 {digit}。**
+diffusion_verdict_any: **{count} digits in {s} s; our classifier reads {agree} of {count} as the digit each was asked to be.** | **{s} 秒画出 {count} 个数字；我们的分类器认出其中 {agree} 个与所要求的数字一致。**
 diffusion_done: {count} digits in {steps} steps ({sampler}, guidance {guidance}, interval {interval}) in {ms} ms on {device}. | {count} 个数字，{steps} 步（{sampler}，引导强度 {guidance}，引导区间 {interval}），在 {device} 上用时 {ms} 毫秒。
 """)
 

@@ -21,6 +21,7 @@ ANY = "Any"
 UNSURE = 0.9  # a digit the classifier reads with less confidence than this is flagged
 SAMPLER = adapter(GanSampler)  # the model cache, shared by all users; no per-user state here
 GENERATOR = GanSampler.GENERATOR
+PREVIEW_EVERY = 0.2  # seconds between a walk's previews (each one a file that the browser and the client fetch)
 
 # (digit, count, seed, truncation): clean sevens, the same sevens untruncated, a mixed batch, zeros
 EXAMPLES = [["7", 16, 3, 0.5], ["7", 16, 3, 1.0], ["Any", 32, 42, 0.8], ["0", 16, 7, 0.7]]
@@ -71,7 +72,10 @@ def _summary(batch, ms: float, lang: str) -> str:
     """Timing, agreement, and the realness of generated digits beside the discriminator's scores for real ones."""
     count = len(batch.labels)
     agree = sum(p == lab for p, lab in zip(batch.predicted, batch.labels))
-    text = render("gan_summary", dict(count=count, ms=f"{ms:.0f}", device=SAMPLER.device.type,
+    asked = set(batch.labels)
+    verdict = render("gan_verdict" if len(asked) == 1 else "gan_verdict_any",
+                     dict(count=count, s=f"{ms / 1000:.2f}", agree=agree, digit=next(iter(asked))), lang)
+    text = verdict + "\n\n" + render("gan_summary", dict(count=count, ms=f"{ms:.0f}", device=SAMPLER.device.type,
                                       realness=f"{statistics.median(batch.realness):.2f}", agree=agree,
                                       unsure=sum(c < UNSURE for c in batch.confidence), threshold=f"{UNSURE:.0%}"),
                   lang)
@@ -102,13 +106,19 @@ def latent_walk(digit: str, seed_a: int, seed_b: int, steps: int, truncation: fl
     end = d if end_digit == "" else int(check_choice("end digit", end_digit, DIGITS))
     seed_a, seed_b = SEED.check("seed A", seed_a), SEED.check("seed B", seed_b)
     steps, truncation = WALK_STEPS.check("steps", steps), TRUNCATION.check("truncation", truncation)
-    folder, paths = media.new_folder(), []  # each frame is written once, when it is decoded
-    made = dict(generator=GENERATOR, settings=dict(walk=True, digit=d, end_digit=end, seed_a=seed_a, seed_b=seed_b,
-                                                   steps=steps, truncation=truncation))
+    folder, made = media.new_folder(), dict(generator=GENERATOR, settings=dict(
+        walk=True, digit=d, end_digit=end, seed_a=seed_a, seed_b=seed_b, steps=steps, truncation=truncation))
+    # each streamed update is ONE preview PNG of the frames so far (where the GIF will be); the frames go once, at
+    # the end: a gallery re-sent on every update cost a fetch per frame per update (bench/bench_streams.py)
+    shown = time.perf_counter()
     for frames in SAMPLER.stream_walk(digit=d, seed_a=seed_a, seed_b=seed_b, steps=steps, truncation=truncation,
                                       end_digit=end):
-        paths += media.png_files(to_uint8(frames[len(paths):]), folder, "frame", start=len(paths), **made)
-        yield media.gallery(paths), None
+        if len(frames) < steps and time.perf_counter() - shown >= PREVIEW_EVERY:  # a fast walk needs no preview
+            shown = time.perf_counter()
+            preview = png_bytes(upscale(grid(to_uint8(frames), columns=12), 2))
+            yield None, media.image(media.write(folder, f"preview-{len(frames):02d}.png", preview, sign=False,
+                                                **made), "image/png")
+    paths = media.png_files(to_uint8(frames), folder, "frame", **made)
     gif = gif_bytes(to_pil(frames))
     yield media.gallery(paths), media.image(media.write(folder, "walk.gif", gif, **made), "image/gif")
 
@@ -146,15 +156,17 @@ def build() -> None:
         digit = gr.Dropdown([(t("gan_any"), ANY), *DIGITS], value=ANY, label=t("gan_digit"))
         count = RawSlider(COUNT.lo, COUNT.hi, value=32, step=1, label=t("gan_count"))
         seed = RawNumber(value=0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("app_seed"))
-        truncation = RawSlider(TRUNCATION.lo, TRUNCATION.hi, value=1.0, step=0.05, label=t("gan_truncation"))
     sample_btn = gr.Button(t("gan_sample"), variant="primary", elem_id="gan-sample")
+    with gr.Accordion(t("gan_advanced"), open=False):
+        truncation = RawSlider(TRUNCATION.lo, TRUNCATION.hi, value=1.0, step=0.05, label=t("gan_truncation"),
+                               info=t("gan_truncation_info"))
+    summary = gr.Markdown(elem_id="gan-summary")
     gallery = gr.Gallery(label=t("gan_samples"), columns=8, height="auto", object_fit="contain", format="png",
                          elem_id="gan-gallery", elem_classes=["pixelated", "captioned"])
-    summary = gr.Markdown()
     grid_file = gr.File(label=t("gan_grid"))
     # postprocess=False: the handlers return values already in Gradio's form (ui/kit/media.py says why)
     sampled = sample_btn.click(sample_digits, [digit, count, seed, truncation], [gallery, grid_file, summary],
-                               api_name="sample_digits", postprocess=False, js=into_view("gan-gallery"),
+                               api_name="sample_digits", postprocess=False, js=into_view("gan-summary"),
                                **queue_group(GanSampler, "digits"))
     keep_on_error(sampled, [gallery, grid_file, summary])
     linked = {"digit": digit, "count": count, "seed": seed, "truncation": truncation}  # ui/kit/permalink.py
@@ -167,10 +179,12 @@ def build() -> None:
 
 
 STRINGS = table("""
-gan_about: **Generative adversarial network.** A generator turns random noise into a handwritten digit; it was trained against a discriminator that learned to tell its digits from real MNIST ones. Each digit shows the discriminator's *realness* (its probability that the digit is real) and what an independent classifier reads. Trained to equilibrium, the discriminator can no longer tell: scores near 0.5 are the goal, not a coin flip, and the summary sets them beside its scores for real test digits. Try: one digit with truncation 0.5 (cleaner, less varied) versus 1.0 (wilder). | **生成对抗网络（GAN）。** 生成器把随机噪声变成一个手写数字；训练时它与一个判别器对抗，判别器学着区分它画的数字和真实的 MNIST 数字。每个数字都标出判别器给的*真实度*（它认为该数字是真实样本的概率），以及一个独立分类器认出的数字。训练到均衡时判别器已经分辨不出真假：分数接近 0.5 正是目标而不是抛硬币，摘要里把它们与判别器给真实测试数字的分数放在一起。试试：同一个数字，截断 0.5（更干净、变化更少）对比 1.0（更狂野）。
+gan_about: **GAN (generative adversarial network): two networks trained against each other.** One draws digits from random noise, the other learns to tell its drawings from real handwriting, until it can no longer tell. Press **Sample digits**; under each digit you see how real the judge finds it (0.5 = it cannot tell) and what an independent classifier reads. | **GAN（生成对抗网络）：两个互相较量的网络。** 一个从随机噪声画出数字，另一个学着分辨它画的和真人手写的，直到再也分不出来。按下**采样数字**；每个数字下方显示判别器认为它有多真（0.5 = 分辨不出）以及一个独立分类器认出的数字。
 gan_digit: Digit | 数字
 gan_count: Count | 数量
 gan_truncation: Truncation ψ (1 = off) | 截断 ψ（1 = 关闭）
+gan_truncation_info: Lower keeps the noise near its centre: cleaner, more alike digits; 1 draws from all of it (wilder). | 越低越把噪声限制在中心附近：数字更干净、彼此更像；1 表示使用全部噪声（更狂野）。
+gan_advanced: Advanced: truncation | 高级：截断
 gan_sample: Sample digits | 采样数字
 gan_examples: Examples: digit, count, seed, truncation ψ | 示例：数字、数量、随机种子、截断 ψ
 gan_samples: Samples | 样本
@@ -193,6 +207,8 @@ MESSAGES = table("""
 gan_caption: {digit} · realness {realness} · reads {reads} ({confidence}) | {digit} · 真实度 {realness} · 认作 {reads}（{confidence}）
 gan_caption_unsure: ⚠ {digit} · realness {realness} · reads {reads} ({confidence}) | ⚠ {digit} · 真实度 {realness} · 认作 {reads}（{confidence}）
 gan_summary: {count} digits in {ms} ms on {device}. Median realness {realness}; the classifier reads the asked digit in {agree}/{count}, {unsure} of them with less than {threshold} confidence (marked ⚠). | {count} 个数字，在 {device} 上用时 {ms} 毫秒。真实度中位数 {realness}；分类器认出所要数字的有 {agree}/{count} 个，其中 {unsure} 个把握低于 {threshold}（标有 ⚠）。
+gan_verdict: **{count} digits in {s} s; our classifier reads {agree} of {count} as {digit}.** | **{s} 秒画出 {count} 个数字；我们的分类器认出其中 {agree} 个是 {digit}。**
+gan_verdict_any: **{count} digits in {s} s; our classifier reads {agree} of {count} as the digit each was asked to be.** | **{s} 秒画出 {count} 个数字；我们的分类器认出其中 {agree} 个与所要求的数字一致。**
 gan_real: For comparison, the discriminator scores {n} real test digits of the same classes {median} (median; 10% of them below {p10}, 10% above {p90}). | 作为对照，判别器给同类的 {n} 个真实测试数字打分 {median}（中位数；10% 低于 {p10}，10% 高于 {p90}）。
 """)
 

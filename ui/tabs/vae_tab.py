@@ -120,18 +120,24 @@ def interpolate_digits(start_digit: str, end_digit: str, steps: int, method: str
     seed = SEED.check("seed", seed)
     start, start_what = _endpoint("start", start_digit, start_image, seed, lang)
     end, end_what = _endpoint("end", end_digit, end_image, (seed + 1) % (SEED.hi + 1), lang)
-    folder, paths = media.new_folder(), []  # each frame is written once, when it is decoded
+    folder = media.new_folder()
     made = dict(generator=GENERATOR, settings=dict(start=start_what, end=end_what, steps=steps, method=method,
                                                    seed=seed))
     for step in VAE.stream(start=start, end=end, steps=steps, method=method, chunks=UPDATES):
-        paths += media.png_files(to_uint8(step.frames[len(paths):]), folder, "frame", start=len(paths), **made)
         if step.done:
             break
-        # None, not gr.skip(): Gradio builds a new component for each skip() on every update (~5 ms each);
-        # a previous run's strip, GIF and map are cleared until this run's arrive
-        yield media.gallery(paths), None, None, None, None, render("vae_decoding", dict(n=len(paths), steps=steps), lang)
-    summary = render("vae_summary", dict(steps=steps, method=render(f"vae_method_{method}", {}, lang),
-                                         start=start_what, end=end_what), lang)
+        # ONE preview PNG of the frames so far, where the GIF will be; the frames go once, at the end (a gallery
+        # re-sent on every update cost a fetch per frame per update: bench/bench_streams.py). None, not gr.skip():
+        # Gradio builds a new component for each skip() on every update (~5 ms each)
+        preview = png_bytes(upscale(grid(to_uint8(step.frames), columns=min(steps, 16)), 2))
+        preview = media.image(media.write(folder, f"preview-{len(step.frames):02d}.png", preview, sign=False,
+                                          **made), "image/png")
+        yield None, None, preview, None, None, render("vae_decoding", dict(n=len(step.frames), steps=steps), lang)
+    paths = media.png_files(to_uint8(step.frames), folder, "frame", **made)
+    reads = [VAE.reads(step.frames[[i]])[0] for i in (0, len(step.frames) - 1)]
+    summary = render("vae_verdict", dict(steps=steps, first=reads[0], last=reads[1]), lang) + "\n\n" + \
+        render("vae_summary", dict(steps=steps, method=render(f"vae_method_{method}", {}, lang), start=start_what,
+                                   end=end_what), lang)
     yield (*_final(step, folder, paths, (start_what, end_what), lang, made), summary)
 
 
@@ -160,9 +166,9 @@ def build() -> None:
     with gr.Row():
         go = gr.Button(t("vae_interpolate"), variant="primary")
         stop = gr.Button(t("app_stop"))
+    summary = gr.Markdown(elem_id="vae-summary")
     frames = gr.Gallery(label=t("app_frames"), columns=8, height="auto", object_fit="contain", format="png",
                         elem_id="vae-frames", elem_classes=["pixelated"])
-    summary = gr.Markdown()
     with gr.Row():
         strip = gr.File(label=t("vae_strip"))
         gif = gr.Image(label=t("app_gif"), type="filepath", format="gif", elem_classes=["pixelated"])
@@ -173,7 +179,7 @@ def build() -> None:
     event = go.click(interpolate_digits, [start_digit, end_digit, steps, method, seed, start_image, end_image],
                      outputs, api_name="interpolate_digits", postprocess=False,
                      **queue_group(VaeInterpolator, "interpolations"),
-                     js=into_view("vae-frames"))
+                     js=into_view("vae-summary"))
     keep_on_error(event, outputs)
     stop.click(None, None, None, cancels=[event])
     # cached at first use, then instant for everyone; the examples leave the drawings out (None)
@@ -182,7 +188,7 @@ def build() -> None:
 
 
 STRINGS = table("""
-vae_about: **Variational autoencoder.** An encoder squeezes each digit into 16 numbers (a point in latent space); a decoder turns any point back into a digit. Walking in a straight line between two points decodes into a smooth morph. Try: 1 → 7, then draw your own digit as the end point. | **变分自编码器（VAE）。** 编码器把每个数字压缩成 16 个数（潜空间中的一个点）；解码器能把任意一点还原成数字。在两点之间沿直线行走，解码出来就是平滑的渐变。试试：1 → 7，然后自己画一个数字作为终点。
+vae_about: **VAE (variational autoencoder): a network that packs each digit into 16 numbers and unpacks any 16 numbers back into a digit.** Moving step by step between the numbers of two digits morphs one into the other. Press **Interpolate** to turn a 1 into a 7, then try drawing your own digit as the end. | **VAE（变分自编码器）：一个把每个数字压缩成 16 个数、又能把任意 16 个数还原成数字的网络。** 在两个数字的这组数之间一步步移动，一个数字就渐变成另一个。按下**插值**把 1 变成 7，再试试自己画一个数字作为终点。
 vae_start_digit: Start digit | 起点数字
 vae_end_digit: End digit | 终点数字
 vae_start_drawing: Start: your drawing (used when 'my drawing' is chosen) | 起点：你的手绘（选择“我的手绘”时使用）
@@ -209,7 +215,8 @@ vae_endpoint: The {side} digit: {detail} | {side}数字：{detail}
 vae_not_image: The drawing is not an image. | 手绘内容不是图片。
 vae_too_large: The image is too large ({w}x{h}); at most {max_side} px a side. | 图片太大（{w}x{h}）；每边最多 {max_side} 像素。
 vae_blank: The drawing is blank: draw a digit first. | 画板是空白的：请先画一个数字。
-vae_not_digit: this image does not look like a handwritten digit: solid strokes cover {ink} of it (handwritten digits: {lo} to {hi}), and the VAE finds it unlikely ({nelbo} nats; real digits: under {most}). Draw or upload a single digit. | 这张图看起来不像手写数字：实心笔画占 {ink}（手写数字为 {lo} 到 {hi}），而且 VAE 认为它很不可能（{nelbo} 奈特；真实数字低于 {most}）。请画或上传单个数字。
+vae_not_digit: this image does not look like a handwritten digit: its strokes cover {ink} of it, and handwritten digits cover {lo} to {hi}. Draw or upload a single digit. | 这张图看起来不像手写数字：笔画占了画面的 {ink}，而手写数字为 {lo} 到 {hi}。请画或上传单个数字。
+vae_unlikely_digit: this image does not look like a handwritten digit: the VAE finds it far less likely than any real one ({nelbo} nats; real digits: under {most}). Draw or upload a single digit. | 这张图看起来不像手写数字：VAE 认为它远不如任何真实数字可能（{nelbo} 奈特；真实数字低于 {most}）。请画或上传单个数字。
 vae_unsure_digit: ⚠ little like the handwritten digits the VAE learnt from; our classifier reads a {reads}, {confidence} sure | ⚠ 不太像 VAE 学过的手写数字；我们的分类器认作 {reads}，把握 {confidence}
 vae_test_digit: test digit {digit} | 测试集数字 {digit}
 vae_your_drawing: your drawing | 你的手绘
@@ -218,6 +225,7 @@ vae_start_rebuilt: start, as the VAE rebuilds it{what} | 起点经 VAE 重建{wh
 vae_end_is: end: {what} | 终点：{what}
 vae_end_rebuilt: end, as the VAE rebuilds it{what} | 终点经 VAE 重建{what}
 vae_decoding: decoding… {n}/{steps} | 解码中… {n}/{steps}
+vae_verdict: **{steps} frames: our classifier reads the first as {first} and the last as {last}; the frames between are the VAE's own in-between digits.** | **{steps} 帧：我们的分类器把第一帧认作 {first}，最后一帧认作 {last}；中间各帧是 VAE 自己生成的过渡数字。**
 vae_summary: {steps} frames, {method} path, from {start} to {end}. | {steps} 帧，{method}路径，从{start}到{end}。
 vae_method_linear: linear | 直线
 vae_method_spherical: spherical | 球面

@@ -1,0 +1,154 @@
+"""What a streamed image endpoint costs a visitor: requests, bytes and time to the result in Chromium, and the time
+of gradio_client with its defaults (files downloaded), each beside the model's own time.
+
+    python -m bench.bench_streams                    # this checkout
+    python -m bench.bench_streams --baseline /tmp/base   # and another checkout (e.g. main) in the same run
+
+Each checkout runs as `python app.py` on a free loopback port. The model's time: the diffusion summary's own "in N ms";
+for the walk and the interpolation (whose summaries give no time) gradio_client with download_files=False, which
+receives the stream but fetches no file. Each figure is the median of --runs runs after a warm-up; timings on a shared
+CPU are noisy, so compare columns of the same run only.
+"""
+
+import argparse
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+# (name, api_name, data (its defaults), tab title, button, a JS test that the result is on the page)
+CASES = [
+    ("diffusion", "/denoise_digits", ["7", 16, 20, 2.0, 0, "DPM-Solver++", 0.0], "Diffusion digits", "Denoise",
+     "document.querySelectorAll('#diffusion-gallery .caption-label').length >= 16"),
+    ("gan walk", "/latent_walk", ["3", 1, 2, 24, 1.0, ""], "GAN digits", "Walk",
+     "[...document.querySelectorAll('img')].some(i => i.src.includes('walk.gif'))"),
+    ("vae interpolation", "/interpolate_digits", ["1", "7", 16, "linear", 0, None, None], "VAE interpolation",
+     "Interpolate", "[...document.querySelectorAll('img')].some(i => i.src.includes('morph.gif'))"),
+]
+
+
+def serve(root: Path, log: Path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # Gradio's own check that localhost answers gives up after 3 s and then refuses to start: on a busy shared CPU
+    # the app is served but not answering yet, so the bench skips that check (its client waits for the app instead)
+    start = ("import runpy, sys, gradio.networking as n; n.url_ok = lambda url: True; "
+             f"sys.argv = ['app.py', '--port', '{port}']; runpy.run_path('app.py', run_name='__main__')")
+    proc = subprocess.Popen([sys.executable, "-c", start], cwd=root, stdout=open(log, "w"),
+                            stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return proc, f"http://127.0.0.1:{port}/"
+
+
+def client(url: str, proc=None, **kwargs):
+    from gradio_client import Client
+    for _ in range(600):
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the app at {url} exited")
+        try:
+            return Client(url, verbose=False, **kwargs)
+        except Exception:  # noqa: BLE001 - not up yet
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} never answered")
+
+
+def started(root: Path, tries: int = 3):
+    """(process, url) of the app once it answers; a start whose own localhost check timed out on a busy CPU
+    (Gradio gives it 3 s) is retried."""
+    for attempt in range(tries):
+        proc, url = serve(root, Path(f"/tmp/bench-streams-{os.getpid()}-{root.name}-{attempt}.log"))
+        try:
+            client(url, proc)
+            return proc, url
+        except RuntimeError:
+            if attempt == tries - 1:
+                raise
+
+
+def model_ms(result, fallback_s: float) -> float:
+    """The diffusion summary's own figure, else the download-free call's time."""
+    found = re.search(r"in (\d+) ms", str(result[-1])) if isinstance(result, tuple) else None
+    return float(found.group(1)) if found else fallback_s * 1000
+
+
+def api_times(url: str, api: str, data: list, runs: int) -> tuple[float, float]:
+    """(model ms, gradio_client default ms), medians."""
+    plain, full = client(url, download_files=False), client(url)
+    full.predict(*data, api_name=api)  # warm-up
+    models, totals = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        result = plain.predict(*data, api_name=api)
+        models.append(model_ms(result, time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        full.predict(*data, api_name=api)
+        totals.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(models), statistics.median(totals)
+
+
+def browser_run(browser, url: str, tab: str, button: str, done: str, runs: int) -> tuple[int, int, float]:
+    """(requests, bytes received, ms to the result) of clicking `button`, medians over fresh pages."""
+    counts, sizes, times = [], [], []
+    for _ in range(runs + 1):  # the first page warms up
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(url)
+        page.get_by_role("tab", name=tab, exact=True).click()
+        page.wait_for_timeout(500)
+        seen = []
+        page.on("requestfinished", lambda r: seen.append(r))
+        t0 = time.perf_counter()
+        page.get_by_role("button", name=button, exact=True).first.click()
+        page.wait_for_function(done, timeout=120_000, polling=20)
+        ms = (time.perf_counter() - t0) * 1000
+        page.wait_for_timeout(1500)  # the rest of the last update's files
+        counts.append(len(seen))
+        sizes.append(sum(max(0, r.sizes()["responseBodySize"]) + r.sizes()["responseHeadersSize"] for r in seen))
+        times.append(ms)
+        page.close()
+    return (statistics.median(counts[1:]), statistics.median(sizes[1:]), statistics.median(times[1:]))
+
+
+def measure(root: Path, runs: int) -> dict:
+    from playwright.sync_api import sync_playwright
+    proc, url = started(root)
+    out = {}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            for name, api, data, tab, button, done in CASES:
+                model, full = api_times(url, api, data, runs)
+                requests, size, shown = browser_run(browser, url, tab, button, done, runs)
+                out[name] = dict(model=model, client=full, requests=requests, kb=size / 1024, browser=shown)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", type=Path, help="another checkout to measure in the same run (e.g. main)")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    results = {}
+    if args.baseline:
+        results["before"] = measure(args.baseline.resolve(), args.runs)
+    results["after"] = measure(ROOT, args.runs)
+    print(f"{'endpoint':18} {'run':7} {'requests':>8} {'KB':>7} {'model ms':>9} {'page ms':>8} {'x':>5} "
+          f"{'client ms':>9} {'x':>5}")
+    for name, *_ in CASES:
+        for label, figures in results.items():
+            f = figures[name]
+            print(f"{name:18} {label:7} {f['requests']:8.0f} {f['kb']:7.0f} {f['model']:9.0f} {f['browser']:8.0f} "
+                  f"{f['browser'] / f['model']:5.2f} {f['client']:9.0f} {f['client'] / f['model']:5.2f}")
+
+
+if __name__ == "__main__":
+    main()
