@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from bench.bench_digits import timed
+from bench.record import record
 from generators.digits import DigitClassifier
 from generators.diffusion import ASSETS, DEFAULT_GUIDANCE, DEFAULT_INTERVAL, DISTILLED, STUDENT_ASSETS, DiffusionSampler
 from generators.gan import GanSampler
@@ -71,31 +72,52 @@ def others(values: list[float]) -> str:
     return f"  (other reference seeds: {' '.join(f'{v:.2f}' for v in values[1:])})" if len(values) > 1 else ""
 
 
-def against(C, fake: torch.Tensor, labels: torch.Tensor, refs: list[torch.Tensor]) -> str:
-    """"accuracy, Frechet" against the first reference sample, then the distances to the others."""
+def against(C, fake: torch.Tensor, labels: torch.Tensor, refs: list[torch.Tensor]) -> tuple[str, dict]:
+    """"accuracy, Frechet" against the first reference sample, then the distances to the others; and the first's
+    figures as numbers."""
     figures = [sample_quality(C, fake, labels, real[:len(fake)]) for real in refs]
-    return (f"{figures[0]['conditional_accuracy']:.2%}, {figures[0]['frechet']:.2f}"
-            + others([f["frechet"] for f in figures]))
+    first = {"conditional_accuracy": round(float(figures[0]["conditional_accuracy"]), 4),
+             "frechet": round(float(figures[0]["frechet"]), 2)}
+    return (f"{first['conditional_accuracy']:.2%}, {first['frechet']:.2f}"
+            + others([f["frechet"] for f in figures])), first
 
 
-def quality(sampler, gan, C, refs: list[torch.Tensor], args) -> list[tuple[str, str]]:
+def setting(name: str, guidance: float, interval: float) -> tuple[str, str] | None:
+    """(model folder, key suffix) under which --write-metrics keeps a headline run: the tab's default for the
+    teacher's 20 steps and for the distilled sampler, and their unguided runs; None for the others."""
+    model = {"DPM-Solver++": "diffusion", DISTILLED: "diffusion-4step"}.get(name)
+    if model is None or (guidance and (guidance, interval) != (DEFAULT_GUIDANCE, DEFAULT_INTERVAL)):
+        return None
+    return model, "" if guidance else "_unguided"
+
+
+def quality(sampler, gan, C, refs: list[torch.Tensor], args, out: dict) -> list[tuple[str, str]]:
     """The headline rows; the same samples graded against each reference sample of test digits (the first one is
-    the cards' figure, the others show how much the choice of reference moves it)."""
+    the cards' figure, the others show how much the choice of reference moves it). `out` gets the figures that
+    --write-metrics keeps, by model folder."""
     n, rows = args.samples, []
     floors = [floor(C, real, n) for real in refs]
     rows.append((f"real-vs-real floor ({n} vs {n} test digits)", f"{floors[0]:.2f}" + others(floors)))
     train = reference_digits(args.data, "train")[:n]  # one set of training digits, graded against each reference
     copies = [training_copy(C, train, real) for real in refs]
     rows.append((f"{n} training digits as if generated", f"{copies[0]:.2f}" + others(copies)))
+    for model in ("diffusion", "diffusion-4step"):
+        out[model].update(samples=n, floor=round(float(floors[0]), 2), training_copy=round(float(copies[0]), 2))
     if not args.no_gan:
-        rows.append((f"GAN ({n} samples): accuracy, Frechet", against(C, *gan_samples(gan, n), refs)))
+        text, first = against(C, *gan_samples(gan, n), refs)
+        rows.append((f"GAN ({n} samples): accuracy, Frechet", text))
+        for model in ("diffusion", "diffusion-4step"):  # the GAN graded in the same run, beside them
+            out[model].update({f"gan_{k}": v for k, v in first.items()})
     for name, steps in HEADLINE:
         for w, interval in [(w, i) for w in args.headline_guidance for i in (args.interval if w else [1.0])]:
             t0 = time.perf_counter()
             fake, labels = diffusion_samples(sampler, n, steps=steps, guidance=w, name=name, interval=interval)
             s = time.perf_counter() - t0
+            text, first = against(C, fake, labels, refs)
             rows.append((f"diffusion {name} {steps} steps, guidance {w}, interval {interval} ({n} samples): "
-                         "accuracy, Frechet", f"{against(C, fake, labels, refs)}  ({s:.0f} s)"))
+                         "accuracy, Frechet", f"{text}  ({s:.0f} s)"))
+            if (kept := setting(name, w, interval)) is not None:
+                out[kept[0]].update({k + kept[1]: v for k, v in first.items()})
     return rows
 
 
@@ -113,7 +135,8 @@ def table(sampler, C, real, args) -> None:
                       f" {s:>8.1f}", flush=True)
 
 
-def speed(sampler, gan, vae, repeats: int) -> list[tuple[str, str]]:
+def speed(sampler, gan, vae, repeats: int, out: dict) -> list[tuple[str, str]]:
+    """Milliseconds for 16 digits per headline sampler and guidance, beside the GAN's grid and the VAE's walk."""
     start, end = vae.test_digit(1, 0), vae.test_digit(7, 0)
     rows = []
     for name, steps in HEADLINE:
@@ -122,6 +145,8 @@ def speed(sampler, gan, vae, repeats: int) -> list[tuple[str, str]]:
                                               sampler=name, interval=interval), repeats)
             rows.append((f"diffusion: 16 digits, {name} {steps} steps, guidance {w}, interval {interval}, ms",
                          f"{ms:.0f}"))
+            if (kept := setting(name, w, interval)) is not None:
+                out[kept[0]]["ms_16_digits" + kept[1]] = round(ms)
     rows.append(("GAN: 64-digit grid (G + D + classifier), ms",
                  f"{timed(lambda: gan.sample(digit=None, count=64, seed=0), repeats):.1f}"))
     rows.append(("VAE: 16-frame interpolation, ms",
@@ -151,6 +176,8 @@ def parse_args():
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     p.add_argument("--quick", action="store_true", help="200 samples, a 2 x 3 x 2 table, 3 timing repeats")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--write-metrics", action="store_true", help="write the headline figures into the metrics.json "
+                   "of --model and --student (the cards and tabs read them; run with the defaults)")
     p.add_argument("--reference-seeds", type=int, nargs="+", default=[0],
                    help="the random samples of test digits that grade the headline rows (and give the floor); the "
                         "first grades the table; 0 = the cards' figures")
@@ -175,11 +202,15 @@ def main():
     C = DigitClassifier.from_pretrained(args.classifier).eval().to(device)  # grades every row and the table
     if args.table_only:
         return table(sampler, C, refs[0], args)
-    rows = [] if args.no_speed else speed(sampler, gan, vae, 3 if args.quick else 10)
-    rows += quality(sampler, gan, C, refs, args)
+    out: dict[str, dict] = {"diffusion": {}, "diffusion-4step": {}}
+    rows = [] if args.no_speed else speed(sampler, gan, vae, 3 if args.quick else 10, out)
+    rows += quality(sampler, gan, C, refs, args, out)
     width = max(len(r[0]) for r in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}", flush=True)
+    if args.write_metrics:
+        for model, folder in (("diffusion", args.model), ("diffusion-4step", args.student)):
+            print("wrote", record(Path(folder), out[model]), flush=True)
     if not args.no_table:
         table(sampler, C, refs[0], args)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from bench.record import record
 from generators.gan import GanSampler
 from generators.vae import VaeInterpolator
 from training.metrics import frechet, reference_digits, reference_order, training_copy, vae_figures
@@ -40,7 +41,10 @@ def timed(fn, repeats: int) -> float:
 
 
 @torch.inference_mode()
-def quality(sampler: GanSampler, vae: VaeInterpolator, data: Path, n: int) -> list[tuple[str, str]]:
+def quality(sampler: GanSampler, vae: VaeInterpolator, data: Path, n: int,
+            figures: dict | None = None) -> list[tuple[str, str]]:
+    """The printed rows; `figures` gets the GAN's graded numbers (--write-metrics: assets/gan/metrics.json)."""
+    figures = {} if figures is None else figures
     G, _, C = sampler.load()
     x_test, y_test = load_mnist(data, "test")
     x_test = x_test.to(sampler.device)
@@ -53,16 +57,21 @@ def quality(sampler: GanSampler, vae: VaeInterpolator, data: Path, n: int) -> li
         labels = torch.tensor(sum((b.labels for b in batches), []))[:n]
         cond = (C(images).argmax(1).cpu() == labels).float().mean()
         rows.append((f"GAN conditional accuracy, psi={psi} ({n} samples)", f"{cond:.2%}"))
+        suffix = "" if psi == 1.0 else f"_psi{psi:g}".replace(".", "")
+        figures["conditional_accuracy" + suffix] = round(float(cond), 4)
         fd = frechet(C.features(images).cpu(), C.features(x_test[:n]).cpu())
         rows.append((f"GAN Frechet distance to real test digits, psi={psi}", f"{fd:.2f}"))
+        figures["frechet" + suffix] = round(float(fd), 2)
     floor = frechet(C.features(x_test[:n]).cpu(), C.features(x_test[n:2 * n]).cpu())
     rows.append((f"real-vs-real floor (two disjoint {n}-digit test sets)", f"{floor:.2f}"))
-    rows.append((f"{n} training digits as if generated (a perfect copy of the training data)",
-                 f"{training_copy(C, reference_digits(data, 'train')[:n], x_test):.2f}"))
+    copy = training_copy(C, reference_digits(data, 'train')[:n], x_test)
+    rows.append((f"{n} training digits as if generated (a perfect copy of the training data)", f"{copy:.2f}"))
+    figures.update(samples=n, floor=round(float(floor), 2), training_copy=round(float(copy), 2))
     untrained = G.__class__(**{"z_dim": G.z_dim, "ngf": G.ngf}).eval()
     fake = ((untrained(torch.randn(n, G.z_dim), torch.randint(0, 10, (n,))) + 1) / 2).to(sampler.device)
     fd = frechet(C.features(fake).cpu(), C.features(x_test[:n]).cpu())
     rows.append(("baseline: untrained generator's Frechet distance", f"{fd:.2f}"))
+    figures["frechet_untrained"] = round(float(fd), 2)
     m = vae_figures(vae.load(), stored.cpu(), vae.device)  # all 10,000 in stored order, as train_vae writes them
     rows += [("VAE test reconstruction (Bernoulli NLL, nats/digit)", f"{m['recon_nll_nats']:.1f}"),
              ("VAE test KL (nats/digit)", f"{m['kl_nats']:.1f}"),
@@ -154,19 +163,24 @@ def main():
     p.add_argument("--quick", action="store_true")
     p.add_argument("--no-api", action="store_true", help="skip the API round trip")
     p.add_argument("--device", default="cpu", help="where quality and speed run (cpu, cuda); the API run is the app's")
+    p.add_argument("--write-metrics", action="store_true",
+                   help="write the GAN's graded figures into assets/gan/metrics.json (the cards and tabs read them)")
     args = p.parse_args()
     torch.manual_seed(0)
     device = torch.device(args.device)
     sampler, vae = GanSampler(device=device), VaeInterpolator(device=device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
     print(f"torch {torch.__version__}, device {device.type} ({name})")
-    rows = quality(sampler, vae, Path(args.data), 500 if args.quick else 2000)
+    gan_figures: dict = {}
+    rows = quality(sampler, vae, Path(args.data), 500 if args.quick else 2000, gan_figures)
     rows += speed(sampler, vae, 5 if args.quick else 30)
     if not args.no_api:
         rows += api_round_trip(5 if args.quick else 20)
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
+    if args.write_metrics:
+        print("wrote", record(Path("assets/gan"), gan_figures))
 
 
 if __name__ == "__main__":

@@ -64,28 +64,24 @@ def test_fit_dry_run_writes_a_prior_with_its_figures(tmp_path, classifier):
 
 
 def test_figures_come_from_the_files_or_are_not_measured(tmp_path):
-    (tmp_path / "assets" / "gan").mkdir(parents=True)
-    (tmp_path / "assets" / "gan" / "README.md").write_text(
-        "| figure | value |\n|---|---|\n| conditional accuracy: read as asked | **98.50%** |\n"
-        "| Frechet distance on features, psi = 1 | **12.25** |\n| real-vs-real floor | 3.5 |\n")
-    (tmp_path / "assets" / "gan" / "metrics.json").write_text(json.dumps({"train_minutes": 3.0, "device": "cpu"}))
-    (tmp_path / "assets" / "diffusion").mkdir()
-    (tmp_path / "assets" / "diffusion" / "metrics.json").write_text(json.dumps(
-        {"train_minutes": 9.5, "history": [{"step": 1, "eval_accuracy": 0.5, "eval_frechet": 80.0}, {"step": 2}]}))
+    def metrics(model, data):
+        (tmp_path / "assets" / model).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "assets" / model / "metrics.json").write_text(json.dumps(data))
+
+    metrics("gan", {"train_minutes": 3.0, "device": "cpu",
+                    "bench": {"conditional_accuracy": 0.985, "frechet": 12.25, "floor": 3.5}})
+    metrics("diffusion", {"train_minutes": 9.5,
+                          "history": [{"step": 1, "eval_accuracy": 0.5, "eval_frechet": 80.0}, {"step": 2}]})
     got = figures.all_families(tmp_path)
     assert got["gan"] == figures.Figures(0.985, 12.25, 3.5, 3.0, "cpu")
     assert got["vae"] == figures.Figures()  # nothing there: every figure "not measured"
-    assert got["diffusion"] == figures.Figures(0.5, 80.0, None, 9.5, None)  # no card: the last graded checkpoint
-    (tmp_path / "assets" / "diffusion" / "README.md").write_text(
-        "| figure | value |\n|---|---|\n| conditional accuracy, 20 steps | **99.60%** |\n"
-        "| Frechet distance, 20 steps | **6.50** |\n| real-vs-real floor | 3.76 |\n")
-    assert figures.diffusion(tmp_path) == figures.Figures(0.996, 6.5, 3.76, 9.5, None)  # the card's bench rows first
+    assert got["diffusion"] == figures.Figures(0.5, 80.0, None, 9.5, None)  # no bench: the last graded checkpoint
+    metrics("diffusion", {"train_minutes": 9.5, "history": [{"step": 1, "eval_accuracy": 0.5, "eval_frechet": 80.0}],
+                          "bench": {"conditional_accuracy": 0.996, "frechet": 6.5, "floor": 3.76}})
+    assert figures.diffusion(tmp_path) == figures.Figures(0.996, 6.5, 3.76, 9.5, None)  # the bench's figures first
     assert got["distilled"] == figures.Figures()
-    (tmp_path / "assets" / "diffusion-4step").mkdir()
-    (tmp_path / "assets" / "diffusion-4step" / "README.md").write_text(
-        "| figure | value |\n|---|---|\n| Distilled, 4 steps (1 + 3 passes): accuracy, Frechet | **97.25%, 12.50** |\n"
-        "| real-vs-real floor | 3.76 |\n")
-    (tmp_path / "assets" / "diffusion-4step" / "metrics.json").write_text(json.dumps({"train_minutes": 35.0}))
+    metrics("diffusion-4step", {"train_minutes": 35.0, "bench": {"conditional_accuracy": 0.9725, "frechet": 12.5,
+                                                                 "floor": 3.76}})
     assert figures.distilled(tmp_path) == figures.Figures(0.9725, 12.5, 3.76, 35.0, None)
 
 

@@ -1,8 +1,12 @@
-"""Model cards as the app shows them: the Hub's YAML front matter taken out, and the cards' two-column
-label/value tables (no header row) written as a list, which reads on a phone and survives a `|` inside code."""
+"""Model cards as the app shows them: their figures filled in from metrics.json ({{metrics.key:format}}, the file
+beside the card; {{gan.bench.frechet:.2f}}, another model's: ui/kit/figures.py), the Hub's YAML front matter taken
+out, and the cards' two-column label/value tables (no header row) written as a list, which reads on a phone and
+survives a `|` inside code."""
 
 import re
 from pathlib import Path
+
+from ui.kit.figures import fill
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,6 +31,12 @@ def text_key(path: str) -> str:
     return "app_card_" + re.sub(r"\W", "_", Path(path).parent.name)
 
 
+def rendered(card: Path, *, strict: bool = False) -> str:
+    """The card at `card` as the app shows it, its figures read from the metrics.json beside it (strict: a figure
+    that is not there raises KeyError instead of reading "n/a")."""
+    return for_app(fill(card.read_text(encoding="utf-8"), card.parent, strict=strict))
+
+
 def texts(paths) -> dict[str, tuple[str, str]]:
     """Each existing card (paths from the repo root) as the app shows it, in English and in Chinese: the Chinese is
     README.zh.md beside the card, else the English."""
@@ -34,7 +44,7 @@ def texts(paths) -> dict[str, tuple[str, str]]:
     for path in paths:
         card = ROOT / path
         if card.exists():
-            en = for_app(card.read_text(encoding="utf-8"))
+            en = rendered(card)
             zh_card = card.with_name("README.zh.md")
-            table[text_key(path)] = (en, for_app(zh_card.read_text(encoding="utf-8")) if zh_card.exists() else en)
+            table[text_key(path)] = (en, rendered(zh_card) if zh_card.exists() else en)
     return table

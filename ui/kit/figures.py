@@ -1,10 +1,12 @@
-"""The measured figures of each family, read where their scripts and model cards put them (no number lives here).
+"""The measured figures of each model, read from the one file that holds them: `assets/<model>/metrics.json`.
 
-GAN: its bench figures are in the model card's "Measured" table (`python -m bench.bench_digits`), its training time
-in metrics.json. VAE (drawn through the class prior): the figures fit_vae_prior.py measured, in the prior file's
-metadata; the VAE's own training time in metrics.json. Diffusion: the model card's "Measured" table
-(`python -m bench.bench_diffusion`) as the GAN's, else the last graded checkpoint in metrics.json
-(`train_diffusion --eval N`); its distilled 4-step sampler: the student's card and metrics.json. A figure found nowhere is None: the page says "not measured".
+A training script writes its own figures there (time, device, loss, perplexity...); `--write-metrics` on
+`bench.bench_digits` and `bench.bench_diffusion` adds the bench's graded figures under "bench" (accuracy, Frechet
+distance, floor, speed), with the command, commit and machine that measured them. The VAE's class prior keeps its
+figures in its file's metadata (fit_vae_prior.py). A figure found nowhere is None: the page says "not measured".
+
+Model cards, tab strings and the compare page quote these figures through `{{model.key.path:format}}` placeholders
+(`fill`), so a retrained or re-measured model shows its new figures everywhere at once.
 """
 
 import json
@@ -12,10 +14,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from generators.vae_prior import read_figures
-
 ROOT = Path(__file__).resolve().parents[2]
-NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?%?")
+# {{gan.bench.frechet:.2f}}: a model folder under assets/ (or "metrics": the one beside the card), a key path, an
+# optional Python format spec (".2%": 0.9965 -> "99.65%"; ",": 19002 -> "19,002")
+PLACEHOLDER = re.compile(r"\{\{\s*([\w-]+)\.([\w.]+?)(?::([^}]*))?\s*\}\}")
+NOT_MEASURED = "n/a"
 
 
 @dataclass(frozen=True)
@@ -32,74 +35,94 @@ class Figures:
 
 
 def _number(text: str | None) -> float | None:
-    """The first number in `text` ("**99.85%**" -> 0.9985, "3.76" -> 3.76), or None."""
-    match = NUMBER.search(text or "")
-    if not match:
+    """A number written as text ("99.85%" -> 0.9985, "3.76" -> 3.76), or None."""
+    if text is None:
         return None
-    value = match.group().replace(",", "")
+    value = str(text).replace(",", "")
     return float(value[:-1]) / 100 if value.endswith("%") else float(value)
 
 
-def card_row(path: Path, prefix: str) -> str | None:
-    """The last cell of the first Markdown table row whose first cell starts with `prefix` (case-insensitive)."""
-    if not path.exists():
-        return None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) >= 2 and cells[0].lower().startswith(prefix.lower()):
-            return cells[-1]
-    return None
-
-
-def _json(path: Path) -> dict:
+def metrics(model: str, root: Path = ROOT) -> dict:
+    """assets/<model>/metrics.json, or {} where the model has none."""
+    path = root / "assets" / model / "metrics.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
+def lookup(data: dict, path: str):
+    """data["bench"]["frechet"] for path "bench.frechet"; KeyError naming the path where a key is missing."""
+    value = data
+    for key in path.split("."):
+        if not isinstance(value, dict) or key not in value:
+            raise KeyError(path)
+        value = value[key]
+    return value
+
+
+def fill(text: str, here: Path | None = None, *, strict: bool = False, root: Path = ROOT) -> str:
+    """`text` with each {{model.key.path:format}} replaced by that figure of assets/<model>/metrics.json ("metrics":
+    the metrics.json in folder `here`). A figure not measured reads NOT_MEASURED, or raises KeyError when `strict`
+    (the tests: every placeholder in a bundled card or string must resolve)."""
+    def one(match: re.Match) -> str:
+        model, path, spec = match.groups()
+        if model == "metrics" and here is None:
+            raise KeyError(f"{match.group()}: 'metrics.' only in a model card (the metrics.json beside it)")
+        data = json.loads((here / "metrics.json").read_text(encoding="utf-8")) if model == "metrics" and \
+            (here / "metrics.json").exists() else ({} if model == "metrics" else metrics(model, root))
+        try:
+            return format(lookup(data, path), spec or "")
+        except (KeyError, ValueError, TypeError):
+            if strict:
+                raise KeyError(f"{match.group()}: no such figure (or format) in its metrics.json") from None
+            return NOT_MEASURED
+    return PLACEHOLDER.sub(one, text)
+
+
+def _bench(model: str, root: Path) -> tuple[dict, dict]:
+    data = metrics(model, root)
+    return data, data.get("bench", {})
+
+
 def gan(root: Path = ROOT) -> Figures:
-    """The GAN's bench figures (model card, psi = 1) and training time (metrics.json)."""
-    card, metrics = root / "assets" / "gan" / "README.md", _json(root / "assets" / "gan" / "metrics.json")
-    return Figures(_number(card_row(card, "conditional accuracy")), _number(card_row(card, "Frechet distance")),
-                   _number(card_row(card, "real-vs-real floor")), metrics.get("train_minutes"),
-                   metrics.get("device"))
+    """The GAN's bench figures (`bench_digits --write-metrics`, psi = 1) and training time."""
+    data, bench = _bench("gan", root)
+    return Figures(bench.get("conditional_accuracy"), bench.get("frechet"), bench.get("floor"),
+                   data.get("train_minutes"), data.get("device"))
 
 
 def vae(root: Path = ROOT) -> Figures:
     """The VAE's class prior's figures (its file's metadata), the VAE's training time and the prior's fit time."""
-    metrics = _json(root / "assets" / "vae" / "metrics.json")
+    from generators.vae_prior import read_figures  # here, not at import: the cards read this module at start
+
+    data = metrics("vae", root)
     prior = read_figures(root / "assets" / "vae" / "class_prior.safetensors")
     fit = float(prior["fit_seconds"]) / 60 if "fit_seconds" in prior else None
     return Figures(_number(prior.get("class_accuracy")), _number(prior.get("frechet")),
-                   _number(prior.get("frechet_floor")), metrics.get("train_minutes"), metrics.get("device"),
-                   fit, prior.get("fit_device"))
+                   _number(prior.get("frechet_floor")), data.get("train_minutes"), data.get("device"), fit,
+                   prior.get("fit_device"))
 
 
 def diffusion(root: Path = ROOT) -> Figures:
-    """The diffusion model's bench figures (model card, as the GAN's), else its last graded checkpoint
-    (metrics.json, fewer samples and no floor); its training time from metrics.json."""
-    folder = root / "assets" / "diffusion"
-    metrics, card = _json(folder / "metrics.json"), folder / "README.md"
-    graded = [h for h in metrics.get("history", []) if "eval_accuracy" in h]
+    """The diffusion model's bench figures at the tab's default (`bench_diffusion --write-metrics`), else its last
+    graded checkpoint (`train_diffusion --eval N`: fewer samples and no floor); its training time."""
+    data, bench = _bench("diffusion", root)
+    graded = [h for h in data.get("history", []) if "eval_accuracy" in h]
     last = graded[-1] if graded else {}
-    accuracy, frechet = _number(card_row(card, "conditional accuracy")), _number(card_row(card, "Frechet distance"))
+    accuracy, frechet = bench.get("conditional_accuracy"), bench.get("frechet")
     if accuracy is None or frechet is None:
         accuracy, frechet = last.get("eval_accuracy"), last.get("eval_frechet")
-    return Figures(accuracy, frechet, _number(card_row(card, "real-vs-real floor")), metrics.get("train_minutes"),
-                   metrics.get("device"))
+    return Figures(accuracy, frechet, bench.get("floor"), data.get("train_minutes"), data.get("device"))
 
 
 def distilled(root: Path = ROOT) -> Figures:
-    """The distilled 4-step sampler's bench figures (its card's "Distilled, 4 steps" row: accuracy, then Frechet
-    distance) and the student's training time (its metrics.json)."""
-    folder = root / "assets" / "diffusion-4step"
-    metrics, card = _json(folder / "metrics.json"), folder / "README.md"
-    numbers = [_number(n) for n in NUMBER.findall(card_row(card, "Distilled, 4 steps") or "")] + [None, None]
-    return Figures(numbers[0], numbers[1], _number(card_row(card, "real-vs-real floor")),
-                   metrics.get("train_minutes"), metrics.get("device"))
+    """The distilled 4-step sampler's bench figures at its default and the student's training time."""
+    data, bench = _bench("diffusion-4step", root)
+    return Figures(bench.get("conditional_accuracy"), bench.get("frechet"), bench.get("floor"),
+                   data.get("train_minutes"), data.get("device"))
 
 
 def classifier_accuracy(root: Path = ROOT) -> float | None:
     """Our classifier's accuracy on the 10,000 real test digits (its metrics.json)."""
-    return _json(root / "assets" / "classifier" / "metrics.json").get("test_accuracy")
+    return metrics("classifier", root).get("test_accuracy")
 
 
 def all_families(root: Path = ROOT) -> dict[str, Figures]:

@@ -11,6 +11,7 @@ import functools
 import gradio as gr
 
 from ui.kit import cards
+from ui.kit.figures import fill
 from ui.kit.registry import Wording, merged, table, tabs
 
 APP = table("""
@@ -29,10 +30,10 @@ app_gif: Animated GIF | GIF 动图
 @functools.cache
 def strings() -> dict[str, Wording]:
     """Every interface string: the app's, each model card's text (ui/kit/cards.py), then each tab's title (key
-    `<tab>_title`) and strings."""
+    `<tab>_title`) and strings, a measured figure in them as {{model.key:format}} read from its metrics.json."""
     titles = {f"{tab.key}_title": tab.title for tab in tabs()}
     card_texts = cards.texts(path for tab in tabs() for _, path in tab.cards)
-    return merged("strings", {**APP, **card_texts, **titles})
+    return {key: (fill(en), fill(zh)) for key, (en, zh) in merged("strings", {**APP, **card_texts, **titles}).items()}
 
 
 @functools.cache
