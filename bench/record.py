@@ -34,10 +34,19 @@ def _module() -> str:
     return ".".join(path.parts[-2:])
 
 
+def over_floor(figures: dict) -> dict:
+    """`figures` plus each Frechet distance as a multiple of the floor ("frechet" -> "frechet_over_floor"), the way
+    the cards compare a model with real digits."""
+    ratios = {f"{k}_over_floor": round(v / figures["floor"], 2) for k, v in figures.items()
+              if "frechet" in k and not k.endswith("_over_floor") and figures.get("floor")}
+    return {**figures, **ratios}
+
+
 def record(folder: Path, figures: dict) -> Path:
-    """Merge `figures` (plain numbers) with conditions() into folder/metrics.json under "bench"; returns the path."""
+    """Write `figures` (plain numbers, with their ratios to the floor) and conditions() into folder/metrics.json
+    under "bench", keeping what the training script wrote there; returns the path."""
     path = Path(folder) / "metrics.json"
     data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    data["bench"] = {**conditions(), **figures}
+    data["bench"] = {**conditions(), **over_floor(figures)}
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return path

@@ -45,11 +45,9 @@ GUIDANCE = Range(0, 10, whole=False)
 # costs variety (Kynkaenniemi et al., 2024, "Applying guidance in a limited interval improves sample and distribution
 # quality"); 1 = every step (classic classifier-free guidance)
 INTERVAL = Range(0.05, 1, whole=False)
-# the tab's (guidance, interval) for each sampler at its default steps (the card's figures, 2,000 samples, floor
-# 5.03): at 20 DPM-Solver++ steps, guidance 2 below 0.7 read 99.65% as asked at Frechet 8.13 (guidance 2 at every
-# step: 100.00%, 35.06; none: 96.65%, 8.65); at UniPC's 4 steps (999, 749, 499, 249) the first must be guided: 0.7
-# read 91.25%, guidance 1 at every step 99.80%; Distilled, guided on the model's two steps below 0.7: 99.35% at 6.69
-# (unguided: 98.60%, 7.45; the GAN 99.85%, 7.81)
+# the tab's (guidance, interval) for each sampler at its default steps: the settings that read as asked while keeping
+# the samples closest to real digits (bench/bench_diffusion.py; its figures in the cards and docs/results.md); UniPC's
+# 4 steps (999, 749, 499, 249) start at the noisiest, so its first step must be guided
 SAMPLER_GUIDANCE = {"DPM-Solver++": (2.0, 0.7), "UniPC": (1.0, 1.0), "DDIM": (2.0, 0.7), "DDPM": (2.0, 0.7),
                     DISTILLED: (2.0, 0.7)}
 DEFAULT_GUIDANCE, DEFAULT_INTERVAL = SAMPLER_GUIDANCE["DPM-Solver++"]

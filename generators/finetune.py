@@ -42,7 +42,7 @@ METHODS = ("lora", "full")  # "full": every weight trains, on a private copy (th
 @dataclass(frozen=True)
 class Settings:
     """One training's settings; the defaults are the ones bench/bench_finetune.py measured on the bundled model."""
-    steps: int = 60  # 50 kB of a play: 60 steps gave 64.5% lower perplexity, 200 steps 63.3% (it overfits)
+    steps: int = 60  # on 50 kB of a play more steps overfit (bench_finetune; docs/results.md, "Fine-tuning")
     lr: float = 5e-3
     rank: int = 8
     seed: int = 0

@@ -21,10 +21,8 @@ TRUNCATION = Range(0.1, 1.0, whole=False)  # psi of the truncation trick; 1 = of
 DIGIT = Range(0, 9)
 
 
-# Rows in one micro-batch. Batches of up to 256 rows left more of the C heap behind them: 16 users asking for 16 digits
-# each (bench_load, 20 s levels, RSS 3 s after each) read +45% to +77% over the warm start at a cap of 256 (905-1,156
-# digits/s in four runs), +23% to +27% at 64 (935-1,110 digits/s in two runs) and +19% at 32 (892 and 968). The GAN's
-# compute is ~35 us a row at 256 rows, so the larger batches saved little.
+# Rows in one micro-batch: larger batches left more of the C heap behind them and saved little compute
+# (bench/bench_load.py; the runs in docs/results.md, "Serving a room").
 MAX_BATCH = 64
 
 
@@ -89,8 +87,8 @@ class GanSampler:
                 models = (DigitGenerator.from_pretrained(self.path / "gan" / "generator"),
                           DigitDiscriminator.from_pretrained(self.path / "gan" / "discriminator"),
                           DigitClassifier.from_pretrained(self.path / "classifier"))
-                # channels_last on CPU: a 64-digit sample (generator, discriminator, classifier) takes 35 ms
-                # instead of 48, the classifier's convolutions and max-pools 10 instead of 23; same results to ~1e-6
+                # channels_last on CPU: faster convolutions and max-pools, same results to ~1e-6 (bench_digits;
+                # docs/results.md)
                 layout = torch.channels_last if self.device.type == "cpu" else torch.preserve_format
                 self._models = tuple(m.to(self.device, memory_format=layout).eval() for m in models)
                 example = torch.zeros(2, models[0].z_dim), torch.zeros(2, dtype=torch.long)

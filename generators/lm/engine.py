@@ -185,9 +185,8 @@ class DecodingEngine:
     def _run(self) -> None:
         """The engine thread: steps the batch while any request is live or waiting, and releases cancelled
         requests at once. Every step runs here, a lone request's too: when a request's own thread stepped it while
-        alone, each request thread that ever had (up to 32) kept the forward's per-thread memory (16 mixed users
-        for 4 levels: glibc's in-use heap +41 MB, +20 MB with every step here), and one user's latency did not
-        change (p50 60-67 ms either way, `bench_load --levels 1`)."""
+        alone, each request thread that ever had (up to 32) kept the forward's per-thread memory, at no gain in one
+        user's latency (bench_load; docs/results.md, "Where a room's memory went")."""
         while True:
             with self._cond:
                 while not (self._closed or self._live or self._waiting):

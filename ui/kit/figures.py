@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # {{gan.bench.frechet:.2f}}: a model folder under assets/ (or "metrics": the one beside the card), a key path, an
-# optional Python format spec (".2%": 0.9965 -> "99.65%"; ",": 19002 -> "19,002")
+# optional Python format spec (".2%": 0.125 -> "12.50%"; ",": 19002 -> "19,002")
 PLACEHOLDER = re.compile(r"\{\{\s*([\w-]+)\.([\w.]+?)(?::([^}]*))?\s*\}\}")
 NOT_MEASURED = "n/a"
 
@@ -35,7 +35,7 @@ class Figures:
 
 
 def _number(text: str | None) -> float | None:
-    """A number written as text ("99.85%" -> 0.9985, "3.76" -> 3.76), or None."""
+    """A number written as text ("12.50%" -> 0.125, "3.76" -> 3.76), or None."""
     if text is None:
         return None
     value = str(text).replace(",", "")
