@@ -19,7 +19,8 @@ import torch
 def conditions() -> dict:
     """What a reader needs to reproduce or explain a figure measured now."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+        commit = head.stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit = "not recorded"
     return {"command": " ".join(["python -m", _module(), *sys.argv[1:]]),

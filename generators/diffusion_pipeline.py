@@ -153,7 +153,7 @@ class DigitDiffusionPipeline(DiffusionPipeline):
         if "use_clipped_model_output" in accepts:
             # DDIM: re-derive eps from the clipped x_0, as GLIDE does. Without it a guided eps (which lies outside
             # what the UNet predicts) walks x_t along an eps that disagrees with the clipped x_0, and the error
-            # grows with the steps until guided digits no longer read as asked (docs/results.md, "Smaller measurements").
+            # grows with the steps until guided digits no longer read as asked (docs/results.md).
             noise_from["use_clipped_model_output"] = True
         if first_step is not None and sampler != "DDIM":
             raise ValueError("a distilled first step is a DDIM step")
