@@ -32,7 +32,7 @@ def test_every_placeholder_in_a_card_resolves(card):
 def test_every_placeholder_in_the_tabs_resolves():
     tabs = sorted((ROOT / "ui" / "tabs").glob("*.py"))
     found = [m.group() for path in tabs for m in figures.PLACEHOLDER.finditer(path.read_text(encoding="utf-8"))]
-    assert found  # the diffusion tab quotes its figures this way
+    assert found  # the room tab quotes the text model's held-out loss this way
     for placeholder in found:
         assert figures.fill(placeholder, strict=True) != placeholder
 
@@ -74,9 +74,9 @@ def _measured() -> dict[str, float]:
 
 
 def _spellings(value: float) -> set[str]:
-    """How a figure is written by hand: 0.9965 as 99.65% (or 99.7%), 8.13 as 8.13, 56.05 as 56.05 or 56.1; only
-    spellings of 3 digits or more (a "1.5" in the code is no copy of a ratio of 1.48)."""
-    spelled = {f"{value:.2%}", f"{value:.1%}"} if 0 < value < 1 else {f"{value:.2f}", f"{value:.1f}"}
+    """How a figure is written by hand: 0.9965 as 99.65%, 8.13 as 8.13, 56.05 as 56.05 or 56.1; only spellings of
+    3 digits or more (a "1.5" in the code is no copy of a ratio of 1.48, nor a 99.9% threshold of 0.9985)."""
+    spelled = {f"{value:.2%}"} if 0 < value < 1 else {f"{value:.2f}", f"{value:.1f}"}
     return {s for s in spelled if len(re.sub(r"\D", "", s)) >= 3} - {"100.00%", "100.0%", f"{int(value)}.0"}
 
 
@@ -108,3 +108,13 @@ def test_the_scan_finds_a_copied_figure(tmp_path):
     old.write_text('TEXT = "at 20 DPM-Solver++ steps, 0.7 keeps the digits legible (99.65% read as asked)"\n')
     spelled = {s for v in _measured().values() for s in _spellings(v)}
     assert any(s in text for text in _texts(old) for s in spelled)
+
+
+def test_a_message_quotes_its_figure_from_metrics_json():
+    """Messages are str.format templates: their figures are filled in before, so the room's rule reads a number."""
+    from ui.kit.errors import render
+
+    loss = f"{figures.metrics('text-model')['val_loss']:.2f}"
+    for lang in ("en", "zh"):
+        text = render("room_rule_text", {}, lang)
+        assert loss in text and "{" not in text

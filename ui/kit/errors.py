@@ -11,6 +11,7 @@ import gradio as gr
 
 from generators.core.errors import KeyedError, Notice
 from ui.kit.calls import Hooks, wrap
+from ui.kit.figures import fill
 from ui.kit.registry import Wording, merged, table
 
 log = logging.getLogger("playground")
@@ -27,8 +28,9 @@ NAMES = {"seed": "随机种子", "steps": "步数", "digit": "数字", "count": 
 
 @functools.cache
 def messages() -> dict[str, Wording]:
-    """Every message template: the generic ones above, then each tab's."""
-    return merged("messages", COMMON)
+    """Every message template: the generic ones above, then each tab's; a measured figure in one is written
+    {{model.key:format}} and filled from its metrics.json here, before the template's own {fields}."""
+    return {key: (fill(en), fill(zh)) for key, (en, zh) in merged("messages", COMMON).items()}
 
 
 @functools.cache

@@ -156,7 +156,7 @@ room_family_model: our text model | 我们的文本模型
 room_kind_digits: digits | 数字
 room_kind_text: text | 文本
 room_rule_digits: The detectors' rule, the same every round: the GAN's discriminator says real when its realness is at least 0.5 (given the classifier's reading as the label); the classifier says real when it is at least 99.9% sure of its reading. | 检测器的规则每轮相同：GAN 的判别器在真实度不低于 0.5 时判为真实（以分类器认出的数字为标签）；分类器在对其读数的把握不低于 99.9% 时判为真实。
-room_rule_text: The detector's rule, the same every round: our text model says real when its loss on the paragraph after the first sentence is above 4.03 nats a token, its average on the held-out books (text it sampled itself is likelier to it). | 检测器的规则每轮相同：当我们的文本模型在第一句之后的文字上的损失高于每词元 4.03 奈特（它在留出书籍上的平均值）时判为真实（它自己采样的文字对它来说更“可能”）。
+room_rule_text: The detector's rule, the same every round: our text model says real when its loss on the paragraph after the first sentence is above {{text-model.val_loss:.2f}} nats a token, its average on the held-out books (text it sampled itself is likelier to it). | 检测器的规则每轮相同：当我们的文本模型在第一句之后的文字上的损失高于每词元 {{text-model.val_loss:.2f}} 奈特（它在留出书籍上的平均值）时判为真实（它自己采样的文字对它来说更“可能”）。
 room_no_rounds: No round answered on this link yet: be the first. | 这个链接上还没有人作答：来做第一个吧。
 room_rounds: **{n} rounds answered on this link.** Share of items each judged right: | **这个链接上已有 {n} 轮作答。** 各方判断正确的比例：
 room_hour: How it moved over the last hour (ten-minute steps): | 过去一小时的变化（每十分钟）：
