@@ -55,11 +55,9 @@ def examples_cache() -> None:
 
 
 def queue_analytics(every: int = 500, kept: int = 2000) -> None:
-    """Gradio's queue keeps its last 10,000 events for its monitoring page and, after every event, rebuilds their
-    summary as a pandas DataFrame: 2.8 ms of server CPU with 100 events kept, 4.0 with 1,000, 13.7 with 10,000, so
-    at 16 users asking for digits (~37 requests a second) the cost grows with the records to ~0.5 core (13.7 x 37).
-    Here the summary is rebuilt every `every` events over the last `kept` (Gradio's GRADIO_ANALYTICS_* variables;
-    set in the environment, they win)."""
+    """Gradio's queue keeps its last 10,000 events for its monitoring page and rebuilds their summary after every
+    event, a cost that grows with the events kept (docs/results.md, the load bench). Here the summary is rebuilt every
+    `every` events over the last `kept` (Gradio's GRADIO_ANALYTICS_* variables; set in the environment, they win)."""
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(every))
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", str(kept))
 
