@@ -234,6 +234,7 @@ def test_a_diffusion_example_keeps_its_own_guidance(view):
     page.wait_for_function("[...document.querySelectorAll('input[type=number]')].some(i => i.value === '1000')",
                            timeout=30_000)
     time.sleep(0.5)  # a change event, had there been one, answers within this
-    for key in ("diffusion_guidance", "diffusion_interval"):  # by role: the interval's label has an apostrophe
+    page.get_by_text(view.s("diffusion_advanced"), exact=True).click()  # the controls are under "Advanced"
+    for key in ("diffusion_guidance", "diffusion_interval"):  # by role: the exact label of its number box
         box = page.get_by_role("spinbutton", name=f"number input for {view.s(key)}", exact=True)
         assert box.input_value() == "1", key

@@ -79,6 +79,9 @@ def test_figures_come_from_the_files_or_are_not_measured(tmp_path):
     metrics("diffusion", {"train_minutes": 9.5, "history": [{"step": 1, "eval_accuracy": 0.5, "eval_frechet": 80.0}],
                           "bench": {"conditional_accuracy": 0.996, "frechet": 6.5, "floor": 3.76}})
     assert figures.diffusion(tmp_path) == figures.Figures(0.996, 6.5, 3.76, 9.5, None)  # the bench's figures first
+    metrics("diffusion", {"train_minutes": 9.5, "bench": {"conditional_accuracy": 0.996, "frechet": 6.5,
+                                                          "samples": 2000}})
+    assert figures.diffusion(tmp_path).samples == 2000  # the verdict's "over 2,000 bench draws"
     assert got["distilled"] == figures.Figures()
     metrics("diffusion-4step", {"train_minutes": 35.0, "bench": {"conditional_accuracy": 0.9725, "frechet": 12.5,
                                                                  "floor": 3.76}})
@@ -125,10 +128,16 @@ def test_all_three_families_and_the_reference_row(app, tiny_diffusion, classifie
     rows = [line for line in table.splitlines() if line.startswith("| ")]
     assert len(rows) == 6  # the header, the real digits, GAN, VAE, diffusion, its distilled 4 steps
     assert "GAN · one pass" in table and "VAE + class prior" in table
-    assert "Diffusion · 34 UNet passes" in table  # 20 steps, the 14 below t = 700 guided
-    assert rows[5].startswith("| Diffusion, distilled · 6 UNet passes |")  # its 4 steps, the two below 0.7 guided
+    assert "Diffusion · 34 network passes" in table  # 20 steps, the 14 below t = 700 guided
+    assert rows[5].startswith("| Diffusion, distilled · 6 network passes |")  # its 4 steps, the two below 0.7 guided
     assert "not measured" not in rows[2] and "/4" in rows[4] and "/4" in rows[5]
     assert "One pass or many steps" in trade and "x the GAN's time" in trade and "distilled fast path" in trade
+    # the answer leads with one computed line a family, and the table marks training time with its hardware
+    assert trade.startswith("**In one line each**") and trade.index("**Diffusion:**") < trade.index("What does each")
+    assert all(f"- **{name}:**" in trade for name in ("GAN", "VAE", "Diffusion"))
+    gan = figures.gan()
+    assert f"{gan.train_minutes:.1f} min on a GPU" in rows[2] and "not comparable" in table
+    assert f"two sets of real digits score {gan.floor:.2f}" in trade
 
 
 def test_same_seed_same_digits(app, tiny_diffusion):
@@ -143,6 +152,7 @@ def test_without_diffusion_weights_the_page_says_so(app, tmp_path, monkeypatch):
     real, gan, vae, diffusion, table, trade = app.predict("1", 2, 0, api_name="/compare_families")
     assert len(gan) == len(vae) == len(real) == 2 and diffusion == []
     assert "Model weights are missing" in table and "x the GAN's time" not in trade
+    assert "**GAN:**" in trade and "**Diffusion:**" not in trade  # no verdict for a model that is not here
     assert table.count("Model weights are missing") == 2  # the default and the distilled rows
 
 
@@ -150,6 +160,7 @@ def test_the_page_in_chinese(app_url, tiny_diffusion):
     zh = Client(app_url, verbose=False, download_files=False, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
     *_, table, trade = zh.predict("4", 2, 0, api_name="/compare_families")
     assert "真实测试数字" in table and "扩散模型" in table and "每类模型各有什么取舍" in trade
+    assert "一句话总结" in trade and "**GAN：**" in trade and "分钟（" in table
     assert "***" not in trade  # the bold heading and the italic that follows it stay apart, so both render
     with pytest.raises(Exception, match="数量（count）必须是 1 到 16 之间的整数"):
         zh.predict("4", 17, 0, api_name="/compare_families")

@@ -98,6 +98,10 @@ def test_a_downloaded_grid_validates_and_an_edited_one_does_not(client, tmp_path
         ("valid", gan_tab.GENERATOR, provenance.SOURCE_TYPE)
     assert found["manifest"]["settings"] == {"digit": "7", "count": 4, "seed": 3, "truncation": 0.8}
     assert found["manifest"]["trusted"] is False and "untrusted but intact" in report
+    # plain labels in the page: no IPTC URL, no settings JSON (the API's JSON keeps both)
+    assert "| How it was made | made by a trained AI model (signed, in the manifest) |" in report
+    assert "| Settings | digit 7 · count 4 · seed 3 · truncation 0.8 |" in report
+    assert "http" not in report and "{" not in report
     assert found["digit"] is None and "Not one 28x28-style digit" in report  # a grid, not one digit
 
     thumb, _ = verify(client, gallery[0]["image"])  # thumbnails carry the labels, unsigned (ui/kit/media.py)

@@ -1,22 +1,55 @@
 """What the tabs share: examples whose header reads well, and the digit choices of the digit tabs."""
 
-import gradio as gr
+import functools
+import json
 
-from ui.kit.i18n import t
+import gradio as gr
+from gradio.context import Context
+
+from ui.kit.errors import language
+from ui.kit.i18n import strings, t
 
 DIGITS = tuple(str(d) for d in range(10))
 
 
 def examples(rows: list[list], inputs: list, label_key: str, **kwargs) -> gr.Examples:
-    """gr.Examples whose translated label names the columns: Gradio 6.31 shows a Dataset's column headers as the
-    raw i18n marker of each label, so the header row is left out; and a choice's translated label the same way, so
-    the table shows the choice's value ("linear")."""
+    """gr.Examples that follow the visitor's language. Never cached: Gradio keeps one cached result an example for
+    everyone, worded in the language of whoever clicked first; an example with `fn` runs on click instead, in the
+    clicker's language. Gradio 6.31 shows a Dataset's column headers, and a choice's translated label, as the raw
+    i18n marker: the header row is left out, and the choices' labels are set per page load in its language."""
+    if kwargs.get("cache_examples"):
+        raise ValueError("examples are not cached: a cached result keeps the first clicker's language")
+    kwargs["cache_examples"] = False
+    if kwargs.get("fn") is not None:
+        kwargs.setdefault("run_on_click", True)
     shown = gr.Examples(rows, inputs, label=t(label_key), **kwargs)
     shown.dataset.headers = []
+    keys = [_label_keys(props.get("choices")) for props in shown.dataset.component_props or []]
     for props in shown.dataset.component_props or []:
         if props.get("choices"):
             props["choices"] = [(value, value) for _, value in props["choices"]]
+    if any(keys):
+        Context.root_block.load(functools.partial(_localized_props, shown.dataset.component_props, keys), None,
+                                shown.dataset, queue=False, api_visibility="private", show_progress="hidden")
     return shown
+
+
+def _label_keys(choices) -> dict | None:
+    """{value: i18n key} of the choices whose label is translated, or None."""
+    found = {}
+    for label, value in choices or []:
+        text = str(label)
+        if text.startswith("__i18n__"):
+            found[value] = json.loads(text[len("__i18n__"):])["key"]
+    return found or None
+
+
+def _localized_props(props: list[dict], keys: list[dict | None], request: gr.Request) -> gr.Dataset:
+    """The examples table's choice labels in the request's language (a page load)."""
+    side = 1 if language(request) == "zh" else 0
+    shown = [dict(p, choices=[(strings()[k[v]][side] if k and v in k else v, v) for _, v in p["choices"]])
+             if k else p for p, k in zip(props, keys)]
+    return gr.Dataset(component_props=shown)
 
 
 def keep_on_error(event, outputs: list) -> None:

@@ -32,6 +32,7 @@ class Figures:
     device: str | None = None  # where it was trained
     fit_minutes: float | None = None  # the VAE's class prior: fitted after training, on fit_device
     fit_device: str | None = None
+    samples: int | None = None  # how many digits the bench graded for `accuracy` (the verdict's "over 2,000 draws")
 
 
 def _number(text: str | None) -> float | None:
@@ -86,7 +87,7 @@ def gan(root: Path = ROOT) -> Figures:
     """The GAN's bench figures (`bench_digits --write-metrics`, psi = 1) and training time."""
     data, bench = _bench("gan", root)
     return Figures(bench.get("conditional_accuracy"), bench.get("frechet"), bench.get("floor"),
-                   data.get("train_minutes"), data.get("device"))
+                   data.get("train_minutes"), data.get("device"), samples=bench.get("samples"))
 
 
 def vae(root: Path = ROOT) -> Figures:
@@ -98,7 +99,7 @@ def vae(root: Path = ROOT) -> Figures:
     fit = float(prior["fit_seconds"]) / 60 if "fit_seconds" in prior else None
     return Figures(_number(prior.get("class_accuracy")), _number(prior.get("frechet")),
                    _number(prior.get("frechet_floor")), data.get("train_minutes"), data.get("device"), fit,
-                   prior.get("fit_device"))
+                   prior.get("fit_device"), int(prior["eval_samples"]) if "eval_samples" in prior else None)
 
 
 def diffusion(root: Path = ROOT) -> Figures:
@@ -107,17 +108,18 @@ def diffusion(root: Path = ROOT) -> Figures:
     data, bench = _bench("diffusion", root)
     graded = [h for h in data.get("history", []) if "eval_accuracy" in h]
     last = graded[-1] if graded else {}
-    accuracy, frechet = bench.get("conditional_accuracy"), bench.get("frechet")
+    accuracy, frechet, samples = bench.get("conditional_accuracy"), bench.get("frechet"), bench.get("samples")
     if accuracy is None or frechet is None:
-        accuracy, frechet = last.get("eval_accuracy"), last.get("eval_frechet")
-    return Figures(accuracy, frechet, bench.get("floor"), data.get("train_minutes"), data.get("device"))
+        accuracy, frechet, samples = last.get("eval_accuracy"), last.get("eval_frechet"), None
+    return Figures(accuracy, frechet, bench.get("floor"), data.get("train_minutes"), data.get("device"),
+                   samples=samples)
 
 
 def distilled(root: Path = ROOT) -> Figures:
     """The distilled 4-step sampler's bench figures at its default and the student's training time."""
     data, bench = _bench("diffusion-4step", root)
     return Figures(bench.get("conditional_accuracy"), bench.get("frechet"), bench.get("floor"),
-                   data.get("train_minutes"), data.get("device"))
+                   data.get("train_minutes"), data.get("device"), samples=bench.get("samples"))
 
 
 def classifier_accuracy(root: Path = ROOT) -> float | None:

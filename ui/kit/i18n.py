@@ -26,6 +26,25 @@ app_frames: Frames | 帧
 app_gif: Animated GIF | GIF 动图
 """)
 
+# Gradio 6.31's own frontend strings that its zh-CN bundle lacks (so a Chinese page showed them in English): the
+# footer's "Runs", the sketchpad's "select the draw tool to start", its tool names. Gradio's frontend adds the
+# custom table before its own, and its own zh-CN has no such keys, so ours are used; tests/test_i18n_gradio.py
+# fails when a later Gradio ships them (or renames them).
+GRADIO_ZH = {
+    "common.runs": "运行记录", "common.runs_description": "查看保存在此浏览器中的运行记录", "common.back_to_app": "应用",
+    "common.back_to_app_description": "返回应用", "common.progress": "进度", "common.run": "运行",
+    "common.download_all": "全部下载",
+    "image_editor.select_draw_tool": "选择画笔工具开始绘制", "image_editor.brush": "画笔", "image_editor.erase": "橡皮擦",
+    "image_editor.brush_size": "画笔大小", "image_editor.eraser_size": "橡皮擦大小", "image_editor.color": "颜色",
+    "image_editor.clear_canvas": "清空画布", "image_editor.redo": "重做",
+    "image_editor.pan": "平移", "image_editor.zoom_in": "放大", "image_editor.zoom_out": "缩小",
+    "image_editor.fit_to_screen": "适应屏幕", "image_editor.upload": "上传", "image_editor.upload_image": "上传图片",
+    "image_editor.webcam": "摄像头", "image_editor.crop": "裁剪", "image_editor.confirm_crop": "确认裁剪",
+    "image_editor.resize": "调整大小", "image_editor.layer": "图层", "image_editor.layers": "图层",
+    "image_editor.add_layer": "添加图层", "image_editor.show_layers": "显示图层", "image_editor.paste": "粘贴",
+    "image_editor.save_changes": "保存更改",
+}
+
 
 @functools.cache
 def strings() -> dict[str, Wording]:
@@ -40,7 +59,7 @@ def strings() -> dict[str, Wording]:
 def i18n() -> gr.I18n:
     """The table Gradio's frontend reads; "zh" also serves zh-TW/zh-HK browsers (zh-TW falls back to zh, then en)."""
     en = {k: v[0] for k, v in strings().items()}
-    zh = {k: v[1] for k, v in strings().items()}
+    zh = GRADIO_ZH | {k: v[1] for k, v in strings().items()}
     return gr.I18n(en=en, **{"zh-CN": zh, "zh": zh})
 
 

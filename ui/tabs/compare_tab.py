@@ -25,6 +25,7 @@ from ui.kit.i18n import t
 from ui.kit.images import to_uint8
 from ui.kit.registry import Tab, table
 from ui.kit.zerogpu import on_gpu
+from ui.tabs import compare_plain
 
 COUNT = Range(1, 16)  # digits per family: three models run in one request
 # the diffusion tab's default request, and the UNet passes a digit it costs (two on a guided step: cond + uncond)
@@ -133,8 +134,7 @@ def _fd(f: figures.Figures, lang: str) -> str:
         return render("compare_not_measured", {}, lang)
     if f.floor is None:
         return f"{f.frechet:.2f}"
-    return render("compare_fd", dict(fd=f"{f.frechet:.2f}", ratio=f"{f.frechet / f.floor:.2f}",
-                                     floor=f"{f.floor:.2f}"), lang)
+    return render("compare_fd", dict(fd=f"{f.frechet:.2f}", floor=f"{f.floor:.2f}"), lang)
 
 
 def _row(name: str, run: Run | None, read: list[int], digit: int, f: figures.Figures, crisp: float, lang: str) -> str:
@@ -146,9 +146,7 @@ def _row(name: str, run: Run | None, read: list[int], digit: int, f: figures.Fig
         ms = params = training = "—"
     else:
         ms, params = _missing(run.ms_per_digit, "{:.2f}", lang), _missing(run.params / 1e6, "{:.2f}M", lang)
-        training = _missing(f.train_minutes, "{:.1f}", lang) + (f" ({f.device})" if f.device else "")
-        if f.fit_minutes is not None:
-            training += " " + render("compare_fit", dict(minutes=f"{f.fit_minutes:.1f}", device=f.fit_device), lang)
+        training = compare_plain.training(f, lang)
     cells = [label, ms, f"{read.count(digit)}/{len(read)}", _missing(f.accuracy, "{:.2%}", lang), _fd(f, lang),
              params, training, f"{crisp:.0%}"]
     return "| " + " | ".join(cells) + " |"
@@ -163,9 +161,7 @@ def _trade(runs: dict, crisp: dict, fig: dict, lang: str, fast: Run) -> str:
              render("compare_speed", dict(gan_ms=num(gan.ms_per_digit), vae_ms=num(vae.ms_per_digit)), lang)]
     if diffusion.missing is None:
         parts.append(render("compare_speed_diffusion", dict(
-            passes=diffusion.passes, steps=DIFFUSION["steps"], guidance=DIFFUSION["guidance"],
-            interval=DIFFUSION["interval"],
-            ms=num(diffusion.ms_per_digit), ratio=f"{diffusion.ms_per_digit / gan.ms_per_digit:.0f}"), lang))
+            passes=diffusion.passes, steps=DIFFUSION["steps"], ms=num(diffusion.ms_per_digit), ratio=f"{diffusion.ms_per_digit / gan.ms_per_digit:.0f}"), lang))
     if fast.missing is None:
         parts.append(render("compare_speed_distilled", dict(
             passes=fast.passes, ms=num(fast.ms_per_digit), ratio=f"{fast.ms_per_digit / gan.ms_per_digit:.0f}",
@@ -201,6 +197,15 @@ def compare_families(digit: str, count: int, seed: int, *, lang: str = "en"):
     folder, fig = media.new_folder(), figures.all_families()
     shown = {k: _gallery(v, folder, k, lang) for k, v in images.items()}
     crisp = {k: crisp_share(v) for k, v in images.items() if v is not None}
+    drawn = {k: compare_plain.Drawn(runs[k].ms_per_digit, shown[k][1].count(d), count, crisp[k])
+             for k in FAMILIES if runs[k].missing is None}
+    answer = compare_plain.verdict(drawn, fig, crisp["reference"], d, lang) + "\n\n" + \
+        _trade(runs, crisp, fig, lang, fast)
+    return (*(shown[k][0] for k in ("reference", *FAMILIES)), _table(shown, runs, fast, fig, crisp, d, lang), answer)
+
+
+def _table(shown: dict, runs: dict, fast: Run, fig: dict, crisp: dict, d: int, lang: str) -> str:
+    """The Markdown table: real digits, each family, the distilled fast path; a note where hardware differs."""
     # real digits: the classifier's test accuracy, and the real-vs-real distance (the bench's floor) as their own
     real = figures.Figures(figures.classifier_accuracy(), fig["gan"].floor)
     rows = [_row("reference", None, shown["reference"][1], d, real, crisp["reference"], lang)]
@@ -210,9 +215,8 @@ def compare_families(digit: str, count: int, seed: int, *, lang: str = "en"):
                      crisp_share(fast.images) if fast.images is not None else 0.0, lang))
     cells = render("compare_head", {}, lang).replace("；", ";").split(";")  # one message, 8 header cells
     head = "| " + " | ".join(c.strip() for c in cells) + " |\n|" + "---|" * len(cells)
-    return (*(shown[k][0] for k in ("reference", *FAMILIES)), "\n".join([head, *rows]),
-            _trade(runs, crisp, fig, lang, fast))
-
+    note = compare_plain.hardware_note(fig, lang)
+    return "\n".join([head, *rows]) + (f"\n\n{note}" if note else "")
 
 def build() -> None:
     """The page's components and events."""
@@ -225,7 +229,8 @@ def build() -> None:
     galleries = [gr.Gallery(label=t(f"compare_{k}_row"), columns=16, height="auto", object_fit="contain",
                             format="png", elem_classes=["pixelated", "captioned"], elem_id=f"compare-{k}")
                  for k in ("reference", *FAMILIES)]
-    table_md, trade_md = gr.Markdown(elem_id="compare-table"), gr.Markdown()
+    trade_md = gr.Markdown(elem_id="compare-verdict")  # the verdict leads the answer, the table follows
+    table_md = gr.Markdown(elem_id="compare-table")
     # postprocess=False: the handler returns values already in Gradio's form (ui/kit/media.py says why)
     outputs = [*galleries, table_md, trade_md]
     keep_on_error(go.click(compare_families, [digit, count, seed], outputs, api_name="compare_families",
@@ -233,7 +238,7 @@ def build() -> None:
 
 
 STRINGS = table("""
-compare_about: **GAN, VAE or diffusion: which is better at what?** Pick a digit: the three families draw it from the same seed, beside real handwritten digits of that class (held-out MNIST test digits). The GAN draws it in one pass of its generator; the VAE was trained without labels, so here it draws from a *class prior*: one Gaussian per digit, fitted to the VAE's latent codes of that digit's 60,000-digit MNIST training set, decoded in one pass; the diffusion model denoises with the diffusion tab's default settings (given in the answer below the table). Under each digit: what our classifier reads. The table sets this request's time per digit on this machine beside each model's bench figures, read from its model card and metrics files (Frechet distance: on our classifier's features, 2,000 samples against real test digits; the floor is two sets of real digits). Its last row is the diffusion tab's fast path on the same request: the distilled sampler's 4 steps (its digits are in the diffusion tab). | **GAN、VAE 还是扩散模型：谁擅长什么？** 选一个数字：三类模型用同一个随机种子画出它，旁边是该类别的真实手写数字（未参与训练的 MNIST 测试集数字）。GAN 的生成器一次计算就画出数字；VAE 训练时没有标签，所以这里从*类别先验*采样：每个数字一个高斯分布，拟合在该数字 MNIST 训练集（共 60,000 个数字）的 VAE 潜编码上，再一次解码；扩散模型按扩散标签页的默认设置去噪（设置写在表格下方的回答中）。每个数字下方是我们的分类器认出的结果。表格把本次请求在这台机器上每个数字的用时，与每个模型的基准数据放在一起，数据读自各自的模型卡和指标文件（Fréchet 距离：在我们分类器的特征上，2,000 个样本对比真实测试数字；下限是两组真实数字之间的距离）。表格最后一行是扩散标签页的快速路径在同一请求上的结果：蒸馏采样器的 4 步（它的数字在扩散标签页里）。
+compare_about: **GAN, VAE or diffusion: which is better at what?** Pick a digit and press Compare: the three kinds of image model draw it from the same seed, beside real handwritten digits. Under each digit: what our digit-reading classifier sees. The answer leads with one plain line a family; the table below sets this request's time on this machine beside each model's bench figures, read from its model card. | **GAN、VAE 还是扩散模型：谁擅长什么？** 选一个数字，点“对比”：三类图像模型用同一个随机种子画出它，旁边是真实的手写数字。每个数字下方是我们的数字识别分类器认出的结果。回答先用一句话总结每类模型；下面的表格把本次请求在这台机器上的用时，与各模型卡中的基准数据放在一起。
 compare_digit: Digit | 数字
 compare_count: Digits per family | 每类模型的数字个数
 compare_go: Compare | 对比
@@ -244,22 +249,21 @@ compare_diffusion_row: Diffusion | 扩散模型
 """)
 
 MESSAGES = table("""
-compare_head: family; ms per digit (this request); our classifier reads the digit; class accuracy (bench); Frechet distance (bench); parameters that draw; training, minutes; full-strength ink | 模型；每个数字的毫秒数（本次请求）；分类器认出该数字；类别准确率（基准）；Fréchet 距离（基准）；生成所用参数量；训练时间（分钟）；满强度笔画
+compare_head: family; ms per digit (this request); read as the digit (this request); read as asked (bench); likeness to real handwriting (bench, lower is closer); size (parameters); training time; solid stroke pixels | 模型；每个数字的毫秒数（本次请求）；认作该数字（本次请求）；认作所选数字（基准）；与真实手写的差距（基准，越低越接近）；规模（参数量）；训练时间；实心笔画像素
 compare_reference: Real test digits | 真实测试数字
 compare_gan: GAN · one pass | GAN · 一次计算
 compare_vae: VAE + class prior · one pass | VAE + 类别先验 · 一次计算
-compare_diffusion: Diffusion · {passes} UNet passes | 扩散模型 · {passes} 次 UNet 计算
-compare_distilled: Diffusion, distilled · {passes} UNet passes | 扩散模型（蒸馏）· {passes} 次 UNet 计算
+compare_diffusion: Diffusion · {passes} network passes | 扩散模型 · {passes} 次网络计算
+compare_distilled: Diffusion, distilled · {passes} network passes | 扩散模型（蒸馏）· {passes} 次网络计算
 compare_not_measured: not measured | 未测量
-compare_fit: + {minutes} to fit the prior ({device}) | + 拟合先验 {minutes}（{device}）
 compare_caption: reads {reads} ({confidence}) | 认作 {reads}（{confidence}）
-compare_fd: {fd} ({ratio}x the floor {floor}) | {fd}（下限 {floor} 的 {ratio} 倍）
+compare_fd: {fd} (real digits: {floor}) | {fd}（真实数字：{floor}）
 compare_trade: **What does each family trade?** | **每类模型各有什么取舍？**
 compare_speed: *One pass or many steps:* the GAN and the VAE draw a digit in one network pass ({gan_ms} and {vae_ms} ms a digit in this request). | *一次计算还是多步：* GAN 和 VAE 一次网络计算就画出一个数字（本次请求每个数字 {gan_ms} 和 {vae_ms} 毫秒）。
-compare_speed_diffusion: Diffusion ran {passes} UNet passes a digit ({steps} steps, guidance {guidance} on the steps below {interval} of the noise schedule): {ms} ms a digit, {ratio}x the GAN's time. | 扩散模型每个数字运行了 {passes} 次 UNet（{steps} 步，在噪声日程 {interval} 以下的步骤上引导强度为 {guidance}）：每个数字 {ms} 毫秒，是 GAN 的 {ratio} 倍。
-compare_speed_distilled: Its distilled fast path (4 DDIM steps, the first taken by a second UNet trained to jump from pure noise to where the 20-step run is at t = 749) ran {passes} passes a digit: {ms} ms a digit, {ratio}x the GAN's time, at a bench Frechet distance of {fd} against {fd_default} for the default; many steps are what diffusion costs to train, not always to sample. | 它的蒸馏快速路径（4 步 DDIM，第一步由第二个 UNet 完成，它被训练成从纯噪声直接跳到 20 步过程在 t = 749 处的位置）每个数字运行 {passes} 次计算：每个数字 {ms} 毫秒，是 GAN 的 {ratio} 倍，基准 Fréchet 距离为 {fd}，默认设置为 {fd_default}；多步是扩散模型训练时的代价，采样时却不一定。
-compare_sharp: *Sharp or smooth:* full-strength ink is {real} of the real digits' ink, {gan} of the GAN's, {vae} of the VAE's and {diffusion} of diffusion's; a VAE decodes the average of the digits a latent code could stand for, which blurs stroke cores, while a GAN is pushed toward digits a discriminator takes for real. | *清晰还是平滑：* 满强度的笔画像素在真实数字的笔画中占 {real}，GAN 占 {gan}，VAE 占 {vae}，扩散模型占 {diffusion}；VAE 解码出的是一个潜编码可能代表的各种数字的平均，笔画中心因此变淡变糊，而 GAN 被推向判别器信以为真的数字。
-compare_fidelity: *Likeness to real digits (bench):* Frechet distance {gan} for the GAN, {vae} for the VAE, {diffusion} for diffusion, against a floor of {floor} between two sets of real digits. | *与真实数字的相似度（基准）：* Fréchet 距离 GAN 为 {gan}，VAE 为 {vae}，扩散模型为 {diffusion}；两组真实数字之间的下限为 {floor}。
+compare_speed_diffusion: Diffusion ran its network {passes} times a digit ({steps} denoising steps, some guided twice): {ms} ms a digit, {ratio}x the GAN's time. | 扩散模型每个数字运行网络 {passes} 次（{steps} 步去噪，部分步骤引导时算两次）：每个数字 {ms} 毫秒，是 GAN 的 {ratio} 倍。
+compare_speed_distilled: Its distilled fast path (4 steps, the first taken by a second network trained to jump most of the way at once) ran {passes} passes a digit: {ms} ms a digit, {ratio}x the GAN's time, at a bench likeness of {fd} against {fd_default} for the default; many steps are what diffusion costs to train, not always to sample. | 它的蒸馏快速路径（4 步，第一步由另一个被训练成一步跨过大半路程的网络完成）每个数字运行 {passes} 次计算：每个数字 {ms} 毫秒，是 GAN 的 {ratio} 倍，基准差距为 {fd}，默认设置为 {fd_default}；多步是扩散模型训练时的代价，采样时却不一定。
+compare_sharp: *Sharp or smooth:* solid (full-strength) pixels are {real} of the real digits' ink, {gan} of the GAN's, {vae} of the VAE's and {diffusion} of diffusion's; a VAE decodes the average of the digits a latent code could stand for, which blurs stroke cores, while a GAN is pushed toward digits a discriminator takes for real. | *清晰还是平滑：* 满强度的笔画像素在真实数字的笔画中占 {real}，GAN 占 {gan}，VAE 占 {vae}，扩散模型占 {diffusion}；VAE 解码出的是一个潜编码可能代表的各种数字的平均，笔画中心因此变淡变糊，而 GAN 被推向判别器信以为真的数字。
+compare_fidelity: *Likeness to real handwriting (bench, lower is closer):* {gan} for the GAN, {vae} for the VAE, {diffusion} for diffusion; two sets of real digits score {floor}. | *与真实手写的差距（基准，越低越接近）：* GAN 为 {gan}，VAE 为 {vae}，扩散模型为 {diffusion}；两组真实数字之间为 {floor}。
 compare_control: *Control:* the GAN offers a class and a truncation knob; the VAE a latent space to walk and to encode your own drawing into; diffusion trades time for quality when sampling (steps, sampler, guidance), with no retraining. | *可控性：* GAN 可以选类别和截断；VAE 有可以漫步的潜空间，还能编码你自己画的数字；扩散模型在采样时用时间换质量（步数、采样器、引导强度），无需重新训练。
 """)
 
@@ -269,4 +273,4 @@ CSS = """
 """
 
 TAB = Tab(key="compare", order=50, title=("Compare the families", "三类模型对比"), build=build, strings=STRINGS,
-          messages=MESSAGES, css=CSS)
+          messages=MESSAGES | compare_plain.MESSAGES, css=CSS)

@@ -16,6 +16,7 @@ from generators.core.limits import SEED, check_choice
 from generators.text import BUNDLED, TextContinuation
 from ui.kit import media
 from ui.kit.common import into_view, keep_on_error
+from ui.tabs import finetune_plain
 from ui.kit.components import RawNumber, RawSlider, RawTextbox
 from ui.kit.errors import localized, render
 from ui.kit.i18n import t
@@ -189,14 +190,16 @@ def _controls() -> list:
                                                                         for k in EXAMPLES]],
                                   value="", label=t("finetune_example"), allow_custom_value=True)
             upload = gr.File(label=t("finetune_upload"), file_types=[".txt"], type="filepath")
+    steps = RawSlider(STEPS.lo, STEPS.hi, value=d.steps, step=1, label=t("app_steps"), elem_id="finetune-steps")
+    with gr.Accordion(t("finetune_advanced"), open=False):
+        gr.Markdown(t("finetune_how"))
+        with gr.Row():
+            seconds = RawSlider(SECONDS.lo, SECONDS.hi, value=d.seconds, step=5, label=t("finetune_seconds"))
+            rank = RawSlider(RANK.lo, RANK.hi, value=d.rank, step=1, label=t("finetune_rank"))
+            lr = RawNumber(d.lr, minimum=LR.lo, maximum=LR.hi, step=1e-3, label=t("finetune_lr"))
+            seed = RawNumber(0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("app_seed"))
             choices = [(t("finetune_model_bundled"), BUNDLED), *[(m, m) for m in FineTuner.offered_models()]]
             model = gr.Dropdown(choices, value=BUNDLED, label=t("finetune_model"), allow_custom_value=True)
-    with gr.Row():
-        steps = RawSlider(STEPS.lo, STEPS.hi, value=d.steps, step=1, label=t("app_steps"), elem_id="finetune-steps")
-        seconds = RawSlider(SECONDS.lo, SECONDS.hi, value=d.seconds, step=5, label=t("finetune_seconds"))
-        rank = RawSlider(RANK.lo, RANK.hi, value=d.rank, step=1, label=t("finetune_rank"))
-        lr = RawNumber(d.lr, minimum=LR.lo, maximum=LR.hi, step=1e-3, label=t("finetune_lr"))
-        seed = RawNumber(0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("app_seed"))
     return [text, steps, seed, lr, rank, seconds, upload, example, model]
 
 
@@ -207,12 +210,13 @@ def build() -> None:
     with gr.Row():
         train = gr.Button(t("finetune_train"), variant="primary", elem_id="finetune-train")
         stop = gr.Button(t("app_stop"), elem_id="finetune-stop")
-    status = gr.Markdown()
-    plot = gr.LinePlot(x="step", y="loss", color="curve", label=t("finetune_plot"), x_title="step · 步",
-                       y_title="loss (nats/token) · 损失", color_title="", height=300, elem_id="finetune-plot")
+    status = gr.Markdown(elem_id="finetune-status")  # above the plot: "about N s left" stays in sight
+    plot = gr.LinePlot(x="step", y="loss", color="curve", label=t("finetune_plot"), x_title=t("finetune_axis_step"),
+                       y_title=t("finetune_axis_loss"), color_title="", height=300, elem_id="finetune-plot")
     with gr.Row():
-        summary = gr.JSON(label=t("finetune_summary"), elem_id="finetune-summary")
+        result = gr.Markdown(label=t("finetune_result"), elem_id="finetune-result")
         adapter = gr.File(label=t("finetune_adapter"))
+    summary = gr.JSON(visible=False)  # the API's JSON summary; the page shows it as the table above
     with gr.Row():
         prompt = RawTextbox(DEFAULT_PROMPT, label=t("finetune_prompt"), scale=4)
         again = gr.Button(t("finetune_compare"), scale=1)
@@ -222,10 +226,11 @@ def build() -> None:
     session = gr.State(Session(), delete_callback=Session.close)
     seed, model = inputs[2], inputs[8]
     # Trainings run one at a time in their own queue ("finetune"): text and image requests never wait for one.
-    run = train.click(_arm, session, None, queue=False, api_visibility="private", js=into_view("finetune-plot")).then(
+    run = train.click(_arm, session, None, queue=False, api_visibility="private", js=into_view("finetune-status")).then(
         finetune_text, [*inputs, session], [plot, status, summary, adapter, session], api_name="finetune_text",
         concurrency_limit=1, concurrency_id="finetune")
     keep_on_error(run, [plot, status, summary, adapter])  # a bad input keeps the last training's results
+    summary.change(finetune_plain.summary_table, summary, result, api_visibility="private", queue=False)
     run.success(compare, [prompt, seed, session], [base_text, tuned_text], api_visibility="private")
     stop.click(_stop, session, None, queue=False, api_visibility="private")
     again.click(compare, [prompt, seed, session], [base_text, tuned_text], api_visibility="private")
@@ -233,8 +238,7 @@ def build() -> None:
     model.change(_recipe, model, [inputs[1], inputs[5]], api_visibility="private")
 
 
-STRINGS = table("""
-finetune_about: **Fine-tune the language model on your own text.** LoRA (low-rank adaptation) trains two small matrices beside each large weight matrix of the model while the model itself stays untouched and shared; the last tenth of your text is held out, and its perplexity (how surprised the model is by text it never trained on) is measured before and after. Paste a text, upload a .txt file or pick an example, press Train and watch the loss fall; Stop keeps what was learnt so far. Then the base model and the fine-tuned one continue the same prompt with the same seed, side by side. Your adapter stays in this browser session; download it to continue text with it later (the Text tab takes it). | **用你自己的文本微调语言模型。** LoRA（低秩适配）在模型每个大权重矩阵旁训练两个小矩阵，模型本身保持不变、由所有人共用；你的文本最后十分之一被留出，训练前后各测一次它的困惑度（模型对没训练过的文本有多“意外”）。粘贴文本、上传 .txt 文件或选一个示例，按“训练”，看损失下降；“停止”会保留已学到的内容。之后，基础模型和微调后的模型用相同的提示词和种子并排续写。你的适配器只保存在本浏览器会话中；下载后可在“文本续写”页继续使用。
+STRINGS = finetune_plain.STRINGS | table("""
 finetune_text: Your text | 你的文本
 finetune_placeholder: Paste a text here (UTF-8, up to 1 MB; a few pages or more), or upload a file, or pick an example. | 在此粘贴文本（UTF-8，最多 1 MB；几页或更多），或上传文件，或选择一个示例。
 finetune_example: Example text | 示例文本
@@ -249,8 +253,7 @@ finetune_seconds: Time budget, seconds (0 = none) | 时间预算（秒，0 = 不
 finetune_rank: LoRA rank | LoRA 秩
 finetune_lr: Learning rate | 学习率
 finetune_train: Train | 训练
-finetune_plot: Loss per step: training batches (blue) and held-out text (orange) | 每步损失：训练批次（蓝）与留出文本（橙）
-finetune_summary: Summary | 摘要
+finetune_plot: How wrong the model is, step by step: on training batches (blue) and on held-out text it never trains on (orange) | 模型每一步错得多少：训练批次（蓝）与从不用于训练的留出文本（橙）
 finetune_adapter: Your adapter (LoRA weights, safetensors) | 你的适配器（LoRA 权重，safetensors）
 finetune_prompt: Prompt for the side-by-side continuation (the seed above) | 并排续写的提示词（使用上面的种子）
 finetune_compare: Continue again | 再续写一次
@@ -259,7 +262,7 @@ finetune_tuned: Fine-tuned model | 微调后的模型
 finetune_adapter_upload: Fine-tuned adapter (optional: a .safetensors file from the Fine-tune tab) | 微调适配器（可选：“微调”页生成的 .safetensors 文件）
 """)
 
-MESSAGES = table("""
+MESSAGES = finetune_plain.MESSAGES | table("""
 finetune_empty: There is no text to learn from: paste some text or upload a .txt file. | 没有可供学习的文本：请粘贴文本或上传 .txt 文件。
 finetune_too_short: The text is {tokens} tokens long; fine-tuning needs at least {need} (one training batch plus a held-out tenth). | 文本只有 {tokens} 个词元；微调至少需要 {need} 个（一个训练批次加上留出的十分之一）。
 finetune_binary: This looks like a binary file, not text. Upload a plain .txt file. | 这看起来是二进制文件，而不是文本。请上传纯文本 .txt 文件。

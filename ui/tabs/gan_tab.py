@@ -146,7 +146,7 @@ def _walk() -> None:
                               api_name="latent_walk", postprocess=False, js=into_view("gan-walk"))
         keep_on_error(walk, [frames, gif])
         stop_btn.click(None, None, None, cancels=[walk])
-        examples(WALK_EXAMPLES, [digit, end_digit, seed_a, seed_b], "gan_walk_examples", cache_examples=False)
+        examples(WALK_EXAMPLES, [digit, end_digit, seed_a, seed_b], "gan_walk_examples")
 
 
 def build() -> None:
@@ -172,9 +172,9 @@ def build() -> None:
     linked = {"digit": digit, "count": count, "seed": seed, "truncation": truncation}  # ui/kit/permalink.py
     permalink.register("gan", linked, sample_btn), permalink.link_button("gan", linked, t("room_link_result"),
                                                                          t("room_link_label_result"))
-    # cached at first use, then instant for everyone (the summary's timing is the first run's)
+    # run on click in the clicker's language (ui/kit/common.py: examples are never cached)
     examples(EXAMPLES, [digit, count, seed, truncation], "gan_examples", outputs=[gallery, grid_file, summary],
-             fn=media.for_examples(sample_digits), cache_examples=True, cache_mode="lazy")
+             fn=media.for_examples(sample_digits))
     _walk()
 
 

@@ -26,6 +26,7 @@ from ui.kit.errors import localized, render
 from ui.kit.i18n import t
 from ui.kit.images import png_bytes, to_uint8
 from ui.kit.registry import Tab, table
+from ui.tabs import provenance_plain
 from ui.kit.zerogpu import on_gpu
 
 DETECTOR = ASSETS / "gan" / "detector.json"  # bench/bench_detectors.py: the discriminator's measured ROC AUC
@@ -131,13 +132,9 @@ def _report(result: dict, lang: str) -> str:
         lines.append(render("provenance_ours" if m.get("signed_by_this_playground") else "provenance_not_ours", {},
                             lang))
     where = render(f"provenance_from_{result['claims_from'] or 'c2pa'}", {}, lang)
-    lines.append(render("provenance_source", dict(type=result["digital_source_type"], where=where), lang)
-                 if result["digital_source_type"] else render("provenance_no_source", {}, lang))
-    settings = json.dumps(m.get("settings"), ensure_ascii=False) if result["claims_from"] == "c2pa" else \
+    settings = m.get("settings") if result["claims_from"] == "c2pa" else \
         result["metadata"].get("png_text", {}).get("Settings")
-    lines.append(render("provenance_generator", dict(generator=result["generator"], settings=settings or "-",
-                                                     where=where), lang)
-                 if result["generator"] else render("provenance_no_generator", {}, lang))
+    lines.append(provenance_plain.image_table(result, settings, where, lang))
     d = result["digit"]
     if d is None:
         lines.append(render("provenance_no_digit", dict(side=DIGIT_SIDE), lang))
@@ -219,7 +216,7 @@ def _image_panel() -> None:
         buttons = {kind: gr.Button(t(f"provenance_example_{kind}"), size="sm") for kind in kinds}
     go = gr.Button(t("provenance_check_image"), variant="primary")
     report = gr.Markdown()
-    details = gr.JSON(label=t("provenance_details"), open=False)
+    details = gr.JSON(label=t("provenance_details"), open=False, visible=False)  # the API's answer; the page has words
     keep_on_error(go.click(verify_image, upload, [details, report], api_name="verify_image"),
                   [details, report])
     for kind, button in buttons.items():
@@ -257,7 +254,7 @@ provenance_check_image: Check the image | 检查图片
 provenance_limits: **Honest limits, measured.** *Text:* in bench/bench_watermark.py (100 continuations of 128 tokens at the tab's setting, γ 0.5, δ 2, costing 9.4% in perplexity) the mark was found in 98% of them, in 93% with 10% of the tokens replaced at random, in 41% with 25% and in none with half replaced (and in 0 of 200 human passages), so a paraphrase or a translation removes it; the key is public, so anyone can also strip or forge it. *Images:* in bench/bench_provenance.py any re-save (an editor, a screenshot) or a 1-pixel crop leaves no manifest at all, one changed byte makes it invalid, and the unsigned labels are as easy to strip or to copy onto a real photo, so a missing mark proves nothing and a valid one proves only that the file is unchanged since we signed it. | **诚实的局限（实测）。** *文本：* 在 bench/bench_watermark.py 中（100 段 128 个 token 的续写，使用文本页的设置 γ 0.5、δ 2，困惑度代价 9.4%），水印检出 98%；随机替换 10% 的 token 后检出 93%，替换 25% 后 41%，替换一半后一个也检不出（200 段人写的文本无一误报），所以改写或翻译就能去掉水印；密钥是公开的，任何人也都能去除或伪造它。*图片：* 在 bench/bench_provenance.py 中，任何重新保存（编辑器、截图）或裁掉 1 像素都会让清单彻底消失，改动一个字节就会使其无效；未签名的标签同样容易被删掉或复制到真实照片上。因此没有标记什么也证明不了，有效的标记也只证明文件自我们签名以来未被改动。
 """)
 
-MESSAGES = table("""
+MESSAGES = provenance_plain.MESSAGES | table("""
 provenance_verdict_watermarked: **Watermarked: this text carries our text tab's mark.** Text written without our key scores this high about once in {odds} texts. | **有水印：这段文本带有我们文本页的水印。** 不使用我们密钥写出的文本，大约 {odds} 篇里才有一篇能得到这么高的分数。
 provenance_verdict_no_watermark: **Not watermarked.** {n} tokens is long enough for our own marked text to show the mark, and this one does not. That does not mean a person wrote it: other models do not use our key, and edits wash the mark out. | **没有水印。** {n} 个 token 已足够让我们自己加了水印的文本显出水印，而这段没有。这并不说明是人写的：其他模型不用我们的密钥，修改也会冲掉水印。
 provenance_verdict_too_short: **Too short to tell.** {n} tokens could be checked and no mark shows yet; our own marked text needs about {needed} before the mark shows reliably. Paste a longer text (or make the text tab write more). | **太短，无法判断。** 只有 {n} 个 token 可供检查，目前看不出水印；我们自己加了水印的文本大约要 {needed} 个才能可靠地显出水印。请粘贴更长的文本（或让文本页多写一些）。
@@ -274,10 +271,6 @@ provenance_ours: This playground's own key signed it. | 由本体验场自己的
 provenance_not_ours: Another key signed it, not this playground's. | 签名的是另一个密钥，不是本体验场的。
 provenance_from_c2pa: signed, in the manifest | 已签名，来自清单
 provenance_from_metadata: unsigned metadata only: anyone could have written it | 仅为未签名的元数据：任何人都能写入
-provenance_source: Digital source type: {type} ({where}). | 数字来源类型：{type}（{where}）。
-provenance_no_source: No digital source type. | 没有数字来源类型。
-provenance_generator: Made by: {generator}; settings {settings} ({where}). | 生成者：{generator}；设置 {settings}（{where}）。
-provenance_no_generator: Nothing says what made it. | 没有任何信息说明它由什么生成。
 provenance_no_digit: Not one 28x28-style digit (a square image up to {side} px): no discriminator score. | 不是单个 28x28 风格的数字（边长不超过 {side} 像素的正方形图片）：不给判别器分数。
 provenance_digit: As a 28x28 digit: our GAN discriminator's realness {realness} (its probability that the digit is real), and our classifier reads {reads} ({confidence}). {auc} | 作为 28x28 数字：GAN 判别器给的真实度 {realness}（它认为该数字为真实样本的概率），我们的分类器认作 {reads}（{confidence}）。{auc}
 provenance_auc: Do not over-read the realness: on {n} real test digits vs {n} GAN digits the discriminator ranks a real one above a GAN one with ROC AUC {auc} (0.5 = chance; bench/bench_detectors.py). | 不要过度解读真实度：在 {n} 个真实测试数字与 {n} 个 GAN 数字上，判别器把真实数字排在 GAN 数字之前的 ROC AUC 只有 {auc}（0.5 即随机猜测；bench/bench_detectors.py）。

@@ -235,7 +235,7 @@ def build() -> None:
         stop = gr.Button(t("app_stop"))
     # not cached: a cached example would show the end at once instead of the stream this tab is about, and
     # the token-probability state (Python objects) does not survive Gradio's CSV example cache
-    shown = examples(EXAMPLES, inputs[:4], "text_examples", cache_examples=False)
+    shown = examples(EXAMPLES, inputs[:4], "text_examples")
     greedy_note = gr.Markdown(t("text_greedy_note"), visible=False)
     notice = gr.Markdown(label=t("text_notice"))
     text = gr.Textbox(label=t("text_alt1"), lines=6, elem_id="text-output")

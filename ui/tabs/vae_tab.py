@@ -182,9 +182,9 @@ def build() -> None:
                      js=into_view("vae-summary"))
     keep_on_error(event, outputs)
     stop.click(None, None, None, cancels=[event])
-    # cached at first use, then instant for everyone; the examples leave the drawings out (None)
+    # run on click in the clicker's language; the examples leave the drawings out (None)
     examples(EXAMPLES, [start_digit, end_digit, steps, method, seed], "vae_examples", outputs=outputs,
-             fn=media.for_examples(interpolate_digits), cache_examples=True, cache_mode="lazy")
+             fn=media.for_examples(interpolate_digits))
 
 
 STRINGS = table("""
