@@ -230,11 +230,11 @@ def test_a_diffusion_example_keeps_its_own_guidance(view):
     picks a sampler, not when an example sets one (its change had overwritten them with 2 and 0)."""
     page = view.page
     view.tab("diffusion")
+    page.get_by_text(view.s("diffusion_advanced"), exact=True).click()  # steps, guidance, interval live there
     page.locator(".gallery-item, table tr, button").filter(has_text="1000").filter(visible=True).first.click()
     page.wait_for_function("[...document.querySelectorAll('input[type=number]')].some(i => i.value === '1000')",
                            timeout=30_000)
     time.sleep(0.5)  # a change event, had there been one, answers within this
-    page.get_by_text(view.s("diffusion_advanced"), exact=True).click()  # the controls are under "Advanced"
     for key in ("diffusion_guidance", "diffusion_interval"):  # by role: the exact label of its number box
         box = page.get_by_role("spinbutton", name=f"number input for {view.s(key)}", exact=True)
         assert box.input_value() == "1", key

@@ -160,7 +160,7 @@ def test_the_page_in_chinese(app_url, tiny_diffusion):
     zh = Client(app_url, verbose=False, download_files=False, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
     *_, table, trade = zh.predict("4", 2, 0, api_name="/compare_families")
     assert "真实测试数字" in table and "扩散模型" in table and "每类模型各有什么取舍" in trade
-    assert "一句话总结" in trade and "**GAN：**" in trade and "分钟（" in table
+    assert "一句话总结" in trade and "**GAN（生成对抗网络）：**" in trade and "分钟（" in table
     assert "***" not in trade  # the bold heading and the italic that follows it stay apart, so both render
     with pytest.raises(Exception, match="数量（count）必须是 1 到 16 之间的整数"):
         zh.predict("4", 17, 0, api_name="/compare_families")

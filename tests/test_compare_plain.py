@@ -54,7 +54,7 @@ def test_a_draw_worse_than_the_bench_says_both():
     got = lines(plain.verdict(drawn(diffusion_read=6), FIG, 0.44, 7, "en"))["diffusion"]
     assert got.endswith("This draw: 6 of 8 read as 7; over 2,000 bench draws: 99.65%.")
     assert "This draw" not in plain.verdict(drawn(diffusion_read=8), FIG, 0.44, 7, "en")
-    zh = lines(plain.verdict(drawn(diffusion_read=6), FIG, 0.44, 7, "zh").replace("扩散模型", "Diffusion"))
+    zh = lines(plain.verdict(drawn(diffusion_read=6), FIG, 0.44, 7, "zh").replace("扩散模型", "Diffusion").replace("GAN（生成对抗网络）", "GAN").replace("VAE（变分自编码器）", "VAE"))
     assert "本次：8 个中有 6 个被认作 7；基准的 2,000 次抽样中：99.65%" in zh["diffusion"]
 
 
@@ -70,7 +70,7 @@ def test_training_time_names_its_hardware(lang):
         assert gan == "7.1 min on a GPU" and diffusion == "145.1 min on a CPU"
         assert plain.training(FIG["vae"], lang) == "1.8 min on a GPU + 0.1 min to fit the prior on a CPU"
     else:
-        assert gan == "7.1 分钟（GPU）" and diffusion == "145.1 分钟（CPU）"
+        assert gan == "7.1 分钟（显卡 GPU）" and diffusion == "145.1 分钟（处理器 CPU）"
     assert plain.hardware_note(FIG, lang)  # GPU and CPU minutes side by side: the note says they differ
     assert plain.hardware_note({"gan": FIG["gan"], "vae": FIG["vae"]}, lang) == ""
 

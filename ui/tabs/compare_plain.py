@@ -109,15 +109,15 @@ def hardware_note(fig: dict[str, Figures], lang: str) -> str:
 
 MESSAGES = table("""
 compare_v_head: **In one line each** (this request's time on this machine, the bench's figures for looks): | **一句话总结**（速度是本次请求在这台机器上的用时，效果看基准数据）：
-compare_v_line: **{family}:** {speed}, {look}; {likeness}. {offers}{draw} | **{family}：** {speed}，{look}；{likeness}。{offers}{draw}
-compare_v_gan: GAN | GAN
-compare_v_vae: VAE | VAE
+compare_v_line: **{family}:** {speed}, {look}; {likeness}. {offers}{draw} | **{family}：** 速度{speed}，笔画{look}；{likeness}。{offers}{draw}
+compare_v_gan: GAN | GAN（生成对抗网络）
+compare_v_vae: VAE | VAE（变分自编码器）
 compare_v_diffusion: Diffusion | 扩散模型
-compare_v_instant: instant | 瞬间完成
-compare_v_ms: {ms} ms a digit here | 这里每个数字 {ms} 毫秒
+compare_v_instant: instant | 极快，瞬间完成
+compare_v_ms: {ms} ms a digit here | 为每个数字 {ms} 毫秒
 compare_v_slower: ~{ratio}× slower than the {than} here | 比 {than} 慢约 {ratio} 倍
-compare_v_sharp: sharp | 笔画清晰
-compare_v_blurry: blurry | 笔画模糊
+compare_v_sharp: sharp | 清晰
+compare_v_blurry: blurry | 模糊
 compare_v_closest: closest to real handwriting (likeness {fd}) | 最接近真实手写（差距 {fd}）
 compare_v_likeness: likeness to real handwriting {fd} | 与真实手写的差距 {fd}
 compare_v_no_likeness: likeness not measured | 相似度未测量
@@ -129,7 +129,7 @@ compare_v_draw_bench:  This draw: {read} of {count} read as {digit}; in the benc
 compare_v_scale: *Likeness to real handwriting: lower is closer; two sets of real digits score {floor}.* | *与真实手写的差距：越低越接近；两组真实数字之间为 {floor}。*
 compare_minutes_on: {minutes} min on {hardware} | {minutes} 分钟（{hardware}）
 compare_fit: + {minutes} min to fit the prior on {hardware} | + 拟合先验 {minutes} 分钟（{hardware}）
-compare_hw_gpu: a GPU | GPU
-compare_hw_cpu: a CPU | CPU
+compare_hw_gpu: a GPU | 显卡 GPU
+compare_hw_cpu: a CPU | 处理器 CPU
 compare_hw_note: *Training minutes on a GPU and on a CPU are not comparable: a GPU does this kind of work many times faster, so a shorter time on a GPU is not a cheaper model.* | *GPU 上的训练分钟数与 CPU 上的不可直接比较：GPU 做这类计算要快很多倍，所以 GPU 上用时短并不代表模型更省。*
 """)

@@ -47,7 +47,7 @@ provenance_t_head: What the file says; Answer | 文件说明的内容；结果
 provenance_t_source: How it was made | 如何生成
 provenance_t_maker: Made by | 生成者
 provenance_t_settings: Settings | 设置
-provenance_t_where: {what} ({where}) | {what}（{where}）
+provenance_t_where: {what} ({where}) | {what}（来源：{where}）
 provenance_t_unknown: nothing says | 没有说明
 provenance_src_trainedAlgorithmicMedia: made by a trained AI model | 由训练过的 AI 模型生成
 provenance_src_compositeWithTrainedAlgorithmicMedia: edited with a trained AI model | 用训练过的 AI 模型编辑过
