@@ -2,6 +2,7 @@
 (ui/inside.js, run under node) against text_decoding, and the two APIs through gradio_client."""
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -201,3 +202,29 @@ def test_apis_through_the_app(client):
     assert others and all(not r["available"] and r["reason"] for r in others if "/" in r["model"])
     with pytest.raises(Exception, match="between -"):
         client.predict(TEXT, 500, api_name="/inspect_text")
+
+
+def test_the_page_script_has_all_its_words_in_both_languages():
+    from ui.inside_tab import labels
+
+    used = set(re.findall(r"\bL\.(\w+)", SCRIPT.read_text(encoding="utf-8")))
+    used |= {f"slider_{k}" for k in ("temperature", "top_k", "top_p", "penalty")}  # L["slider_" + k]
+    en, zh = labels("en"), labels("zh")
+    assert used <= set(en) and set(en) == set(zh)
+    assert all(en[k] != zh[k] for k in en)
+
+
+def test_the_plot_places_measured_models_and_names_the_gap():
+    from ui.scale_plot import scale_cards, scale_plot
+
+    rows = [dict(model="bundled", parameters=3_401_856, bits_per_byte=1.481, tokens_per_s=300.0, text=" and so",
+                 available=True, reason=""),
+            dict(model=smollm.NAME, parameters=134_515_008, bits_per_byte=1.2, tokens_per_s=20.0, text=" it was",
+                 available=True, reason=""),
+            dict(model="Qwen/Qwen2.5-0.5B-Instruct", parameters=494_032_768, bits_per_byte=None, tokens_per_s=9.5,
+                 tokens_per_s_note="random weights", text="", available=False, reason="offline")]
+    svg = scale_plot(rows, "en")
+    assert svg.count("<circle") == 2 and "-0.28 bits/byte for 40× the parameters" in svg
+    assert "Not on the plot (not measured here): Qwen2.5-0.5B-Instruct" in svg and "494M" in svg
+    cards = scale_cards(rows, "zh")
+    assert cards.count('class="inside-card"') + cards.count('inside-card inside-off') == 3 and "不可用：offline" in cards and "random weights" in cards

@@ -6,7 +6,7 @@ import math
 
 from ui.errors import render
 
-W, H, PAD = 560, 300, 48  # the SVG's viewBox; it scales to the page's width
+W, H, PAD = 420, 320, 46  # the SVG's viewBox; it scales to the page's width (fonts stay legible at 390 px)
 LOG_X = (6.0, 9.0)  # 1M to 1B parameters
 Y = (0.8, 1.8)  # bits per byte shown
 
@@ -56,13 +56,13 @@ def _axes(lang: str) -> list[str]:
              f'<line x1="{PAD}" y1="{PAD}" x2="{PAD}" y2="{H - PAD}" stroke="#888"/>']
     for e in range(int(LOG_X[0]), int(LOG_X[1]) + 1):
         x, _ = _xy(10 ** e, Y[0])
-        parts.append(f'<text x="{x:.0f}" y="{H - PAD + 16}" text-anchor="middle" font-size="12">{short(10 ** e)}</text>')
+        parts.append(f'<text x="{x:.0f}" y="{H - PAD + 16}" text-anchor="middle" font-size="14">{short(10 ** e)}</text>')
     for v in (0.8, 1.0, 1.2, 1.4, 1.6, 1.8):
         _, y = _xy(10 ** LOG_X[0], v)
-        parts.append(f'<text x="{PAD - 6}" y="{y + 4:.0f}" text-anchor="end" font-size="12">{v:.1f}</text>')
-    parts.append(f'<text x="{W / 2:.0f}" y="{H - 8}" text-anchor="middle" font-size="12">'
+        parts.append(f'<text x="{PAD - 6}" y="{y + 4:.0f}" text-anchor="end" font-size="14">{v:.1f}</text>')
+    parts.append(f'<text x="{W / 2:.0f}" y="{H - 8}" text-anchor="middle" font-size="14">'
                  f'{html.escape(render("inside_plot_x", {}, lang))}</text>')
-    parts.append(f'<text x="12" y="{PAD - 16}" font-size="12">{html.escape(render("inside_plot_y", {}, lang))}</text>')
+    parts.append(f'<text x="12" y="{PAD - 16}" font-size="14">{html.escape(render("inside_plot_y", {}, lang))}</text>')
     return parts
 
 
@@ -77,11 +77,11 @@ def scale_plot(rows: list[dict], lang: str) -> str:
                                              times=f"{b['parameters'] / a['parameters']:.0f}"), lang)
         parts.append(f'<line x1="{x1:.0f}" y1="{y1:.0f}" x2="{x2:.0f}" y2="{y2:.0f}" stroke="#1f77b4" '
                      f'stroke-dasharray="4 3"/><text x="{(x1 + x2) / 2:.0f}" y="{(y1 + y2) / 2 - 8:.0f}" '
-                     f'text-anchor="middle" font-size="11">{html.escape(gap)}</text>')
+                     f'text-anchor="middle" font-size="13">{html.escape(gap)}</text>')
     for r in points:
         x, y = _xy(r["parameters"], r["bits_per_byte"])
         parts.append(f'<circle cx="{x:.0f}" cy="{y:.0f}" r="6" fill="#d62728"/><text x="{x:.0f}" y="{y + 20:.0f}" '
-                     f'text-anchor="middle" font-size="12">{html.escape(name(r, lang))} '
+                     f'text-anchor="middle" font-size="14">{html.escape(name(r, lang))} '
                      f'{r["bits_per_byte"]:.2f}</text>')
     notes = []
     missing = [name(r, lang) for r in rows if not r["bits_per_byte"]]
@@ -91,7 +91,7 @@ def scale_plot(rows: list[dict], lang: str) -> str:
     if hub:
         notes.append(render("inside_plot_hub", dict(models=", ".join(hub)), lang))
     title = html.escape(render("inside_plot_title", {}, lang))
-    svg = (f'<svg viewBox="0 0 {W} {H}" width="100%" role="img" aria-label="{title}" style="max-width:{W}px">'
+    svg = (f'<svg viewBox="0 0 {W} {H}" width="100%" role="img" aria-label="{title}" style="max-width:{int(W * 1.4)}px">'
            f'{"".join(parts)}</svg>')
     return f'<figure class="inside-plot"><figcaption><b>{title}</b></figcaption>{svg}' \
            f'{"".join(f"<p>{html.escape(n)}</p>" for n in notes)}</figure>'
