@@ -10,7 +10,7 @@ from generators.errors import ModelUnavailable
 from training.train_text import build_tokenizer
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
-CORPUS = ["人工智能的未来 is the future of artificial intelligence, 它会怎样？", "The harbour was calm."] * 20
+CORPUS = ["人工智能的未来 is the future of artificial intelligence, 它会怎样？", "The harbour."] * 20
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

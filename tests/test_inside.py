@@ -121,7 +121,8 @@ def run_chart(logits: torch.Tensor, seen: list[int], cases: list[dict], q: torch
     program = f"""const m = require({json.dumps(str(SCRIPT))});
 const d = JSON.parse(require("fs").readFileSync(0, "utf8"));
 const out = d.cases.map(c => {{ const s = m.samplingView(Float32Array.from(d.logits), d.seen, c.t, c.k, c.p, c.r,
-  Float32Array.from(d.q)); return {{ kept: [...s.keep.keys()].filter(i => s.keep[i]), mass: s.mass, pick: s.pick }}; }});
+  Float32Array.from(d.q));
+  return {{ kept: [...s.keep.keys()].filter(i => s.keep[i]), mass: s.mass, pick: s.pick }}; }});
 console.log(JSON.stringify(out));"""
     data = json.dumps(dict(logits=logits.tolist(), seen=seen, cases=cases, q=q.tolist()))
     done = subprocess.run([NODE, "-e", program], input=data, capture_output=True, text=True, timeout=60, check=True)
@@ -227,4 +228,5 @@ def test_the_plot_places_measured_models_and_names_the_gap():
     assert svg.count("<circle") == 2 and "-0.28 bits/byte for 40× the parameters" in svg
     assert "Not on the plot (not measured here): Qwen2.5-0.5B-Instruct" in svg and "494M" in svg
     cards = scale_cards(rows, "zh")
-    assert cards.count('class="inside-card"') + cards.count('inside-card inside-off') == 3 and "不可用：offline" in cards and "random weights" in cards
+    assert cards.count('class="inside-card"') + cards.count('inside-card inside-off') == 3
+    assert "不可用：offline" in cards and "random weights" in cards

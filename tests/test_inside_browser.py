@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.test_browser import CHROMIUM, FLAGS, HOLD_CANCEL_ANSWER, VIEWS, View  # noqa: F401 - fixtures' parts
+from tests.test_browser import CHROMIUM, VIEWS, View
 from tests.test_browser import browser  # noqa: F401 - the module's Chromium
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),

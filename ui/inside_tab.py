@@ -11,7 +11,6 @@ from pathlib import Path
 import gradio as gr
 
 from generators.backend import adapter
-from generators.errors import KeyedError
 from generators.inside import MAX_TEXT_CHARS, ModelInspector
 from generators.limits import SEED
 from generators.scales import MAX_NEW_TOKENS as SCALE_TOKENS, ScaleComparison

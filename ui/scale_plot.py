@@ -56,7 +56,8 @@ def _axes(lang: str) -> list[str]:
              f'<line x1="{PAD}" y1="{PAD}" x2="{PAD}" y2="{H - PAD}" stroke="#888"/>']
     for e in range(int(LOG_X[0]), int(LOG_X[1]) + 1):
         x, _ = _xy(10 ** e, Y[0])
-        parts.append(f'<text x="{x:.0f}" y="{H - PAD + 16}" text-anchor="middle" font-size="14">{short(10 ** e)}</text>')
+        parts.append(f'<text x="{x:.0f}" y="{H - PAD + 16}" text-anchor="middle" font-size="14">'
+                     f'{short(10 ** e)}</text>')
     for v in (0.8, 1.0, 1.2, 1.4, 1.6, 1.8):
         _, y = _xy(10 ** LOG_X[0], v)
         parts.append(f'<text x="{PAD - 6}" y="{y + 4:.0f}" text-anchor="end" font-size="14">{v:.1f}</text>')
@@ -91,7 +92,8 @@ def scale_plot(rows: list[dict], lang: str) -> str:
     if hub:
         notes.append(render("inside_plot_hub", dict(models=", ".join(hub)), lang))
     title = html.escape(render("inside_plot_title", {}, lang))
-    svg = (f'<svg viewBox="0 0 {W} {H}" width="100%" role="img" aria-label="{title}" style="max-width:{int(W * 1.4)}px">'
+    svg = (f'<svg viewBox="0 0 {W} {H}" width="100%" role="img" aria-label="{title}" '
+           f'style="max-width:{int(W * 1.4)}px">'
            f'{"".join(parts)}</svg>')
     return f'<figure class="inside-plot"><figcaption><b>{title}</b></figcaption>{svg}' \
            f'{"".join(f"<p>{html.escape(n)}</p>" for n in notes)}</figure>'
