@@ -2,7 +2,7 @@
 
 It loads its own copy of the bundled GPT-2 with eager attention (3.4M parameters, ~14 MB: the text tab's copy runs
 SDPA, which does not return attention weights) and answers in plain JSON-ready dicts; the model-side work is in
-generators/inspect_lm.py.
+generators/lm/inspect.py.
 
     ins = ModelInspector()
     out = ins.inspect_text("The harbour was calm and", -1)
@@ -15,9 +15,10 @@ from pathlib import Path
 
 import torch
 
-from generators import inspect_lm, text
-from generators.errors import InputError, ModelUnavailable
-from generators.limits import SEED, shown
+from generators import text
+from generators.core.errors import InputError, ModelUnavailable
+from generators.core.limits import SEED, shown
+from generators.lm import inspect as inspect_lm
 
 MAX_TEXT_CHARS = 4_000  # far more than 64 tokens (~4 characters each); the window keeps the last ones
 GUESS_CANDIDATES = 300  # tokens a guess is looked up among, most likely first

@@ -13,9 +13,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from generators import smollm, text
-from generators.errors import InputError, KeyedError
-from generators.limits import SEED, Range
+from generators import text
+from generators.core.errors import InputError, KeyedError
+from generators.core.limits import SEED, Range
+from generators.lm import smollm
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCALE_METRICS = REPO_ROOT / "assets" / "text-scale" / "metrics.json"

@@ -6,7 +6,7 @@ import torch
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
 from generators import text
-from generators.errors import ModelUnavailable
+from generators.core.errors import ModelUnavailable
 from training.train_text import build_tokenizer
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"

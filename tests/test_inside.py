@@ -1,5 +1,5 @@
 """Inside the model: attention, the logit lens and the sampling chart on tiny seeded models, the chart's script
-(ui/inside.js, run under node) against text_decoding, and the two APIs through gradio_client."""
+(ui/tabs/inside.js, run under node) against text_decoding, and the two APIs through gradio_client."""
 
 import json
 import re
@@ -11,16 +11,18 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
-from generators import inspect_lm, scales, smollm, text
-from generators.errors import InputError
+from generators import scales, text
+from generators.core.errors import InputError
 from generators.inside import ModelInspector
-from generators.text_decoding import Gpt2Session, Sampling, choose, processed
+from generators.lm import inspect as inspect_lm
+from generators.lm import smollm
+from generators.lm.text_decoding import Gpt2Session, Sampling, choose, processed
 from training.train_text import build_tokenizer
-from ui.errors import render
+from ui.kit.errors import render
 
 TEXT = "The old captain looked out over the harbour and said that the sea was calm."
 CORPUS = [TEXT, "She walked along the quay, past the boats, and watched the gulls over the water."] * 20
-SCRIPT = Path(__file__).resolve().parents[1] / "ui" / "inside.js"
+SCRIPT = Path(__file__).resolve().parents[1] / "ui" / "tabs" / "inside.js"
 NODE = shutil.which("node")
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -117,7 +119,7 @@ def test_bad_inputs_get_keyed_messages_in_both_languages(inspector, args, key):
 
 
 def run_chart(logits: torch.Tensor, seen: list[int], cases: list[dict], q: torch.Tensor) -> list[dict]:
-    """ui/inside.js's samplingView under node, for each case."""
+    """ui/tabs/inside.js's samplingView under node, for each case."""
     program = f"""const m = require({json.dumps(str(SCRIPT))});
 const d = JSON.parse(require("fs").readFileSync(0, "utf8"));
 const out = d.cases.map(c => {{ const s = m.samplingView(Float32Array.from(d.logits), d.seen, c.t, c.k, c.p, c.r,
@@ -206,7 +208,7 @@ def test_apis_through_the_app(client):
 
 
 def test_the_page_script_has_all_its_words_in_both_languages():
-    from ui.inside_tab import labels
+    from ui.tabs.inside_tab import labels
 
     used = set(re.findall(r"\bL\.(\w+)", SCRIPT.read_text(encoding="utf-8")))
     used |= {f"slider_{k}" for k in ("temperature", "top_k", "top_p", "penalty")}  # L["slider_" + k]
@@ -216,7 +218,7 @@ def test_the_page_script_has_all_its_words_in_both_languages():
 
 
 def test_the_plot_places_measured_models_and_names_the_gap():
-    from ui.scale_plot import scale_cards, scale_plot
+    from ui.tabs.scale_plot import scale_cards, scale_plot
 
     rows = [dict(model="bundled", parameters=3_401_856, bits_per_byte=1.481, tokens_per_s=300.0, text=" and so",
                  available=True, reason=""),
@@ -230,3 +232,14 @@ def test_the_plot_places_measured_models_and_names_the_gap():
     cards = scale_cards(rows, "zh")
     assert cards.count('class="inside-card"') + cards.count('inside-card inside-off') == 3
     assert "不可用：offline" in cards and "random weights" in cards
+
+
+def test_raw_http_calls_with_bad_inputs_get_our_message(app_url):
+    from tests.test_security import raw_call
+
+    event, data = raw_call(app_url, "inspect_text", [123, -1])
+    assert event == "error" and "must be a string" in json.dumps(data)
+    event, data = raw_call(app_url, "compare_scales", ["Hi", 65, 0])
+    assert event == "error" and "between 1 and 64" in json.dumps(data)
+    event, data = raw_call(app_url, "compare_scales", ["Hi", 2, -1], headers={"accept-language": "zh-CN"})
+    assert event == "error" and "随机种子" in json.dumps(data, ensure_ascii=False)

@@ -27,7 +27,7 @@ def view(browser, app_url, request):  # noqa: F811
 
 def said(view, key: str) -> str:
     """A page-script word (inside_js_*) as this page shows it, its {fields} left out."""
-    from ui.errors import messages
+    from ui.kit.errors import messages
     return max(messages()[key][view.lang == "zh"].split("{"), key=len).split("}")[-1].strip()
 
 

@@ -1,7 +1,7 @@
 """Inside the model tab: attention per layer and head, the logit lens, a guess before the reveal, the sampling
 distribution redrawn in the browser, and the same prompt through every language model the app can reach.
 
-The page gets one JSON per inspection and draws everything from it in the browser (ui/inside.js): tapping a token
+The page gets one JSON per inspection and draws everything from it in the browser (ui/tabs/inside.js): tapping a token
 or a head, or moving a sampling slider, asks nothing of the server. /inspect_text and /compare_scales are the API.
 """
 
@@ -10,18 +10,18 @@ from pathlib import Path
 
 import gradio as gr
 
-from generators.backend import adapter
+from generators.core.limits import SEED
 from generators.inside import MAX_TEXT_CHARS, ModelInspector
-from generators.limits import SEED
 from generators.scales import MAX_NEW_TOKENS as SCALE_TOKENS, ScaleComparison
-from ui.common import into_view, keep_on_error
-from ui.components import RawNumber, RawSlider, RawTextbox
-from ui.errors import localized, messages, render
-from ui.i18n import t
-from ui.inside_words import CSS, MESSAGES, STRINGS
-from ui.registry import Tab
-from ui.scale_plot import scale_cards, scale_plot
-from ui.zerogpu import on_gpu
+from ui.kit.adapters import adapter
+from ui.kit.common import into_view, keep_on_error
+from ui.kit.components import RawNumber, RawSlider, RawTextbox
+from ui.kit.errors import localized, messages, render
+from ui.kit.i18n import t
+from ui.kit.registry import Tab
+from ui.kit.zerogpu import on_gpu
+from ui.tabs.inside_words import CSS, MESSAGES, STRINGS
+from ui.tabs.scale_plot import scale_cards, scale_plot
 
 INSPECTOR = adapter(ModelInspector)  # the loaded model only: no per-user state
 SCALES = adapter(ScaleComparison)

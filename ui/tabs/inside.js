@@ -1,4 +1,4 @@
-// The "Inside the model" page, drawn in the browser from the JSON the server sends once (ui/inside_tab.py):
+// The "Inside the model" page, drawn in the browser from the JSON the server sends once (ui/tabs/inside_tab.py):
 // attention maps, the logit lens, a guess before the reveal, and the sampling chart, which is redrawn here as its
 // sliders move, with no request to the server. Run as gr.HTML's js_on_load (element, props, watch in scope); the
 // first part is plain functions that tests run under node (tests/test_inside.py).

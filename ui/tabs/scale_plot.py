@@ -4,7 +4,7 @@ reads on a phone and needs no plotting library)."""
 import html
 import math
 
-from ui.errors import render
+from ui.kit.errors import render
 
 W, H, PAD = 420, 320, 46  # the SVG's viewBox; it scales to the page's width (fonts stay legible at 390 px)
 LOG_X = (6.0, 9.0)  # 1M to 1B parameters

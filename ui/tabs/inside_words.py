@@ -1,7 +1,7 @@
 """The Inside the model tab's words (English | 简体中文) and its CSS. `inside_js_*` messages are the page script's
-words (ui/inside.js), sent with each inspection in the visitor's language; {fields} are filled in there."""
+words (ui/tabs/inside.js), sent with each inspection in the visitor's language; {fields} are filled in there."""
 
-from ui.registry import table
+from ui.kit.registry import table
 
 STRINGS = table("""
 inside_about: **Inside the model.** A language model reads a text as tokens (word pieces) and, at every position, looks back at earlier tokens (attention), passes what it found up through its layers, and ends with a probability for every possible next token. Press **Look inside**: tap a token to see where it looked, guess the next word before the model's answer shows, then move the sampling sliders to see how temperature, top-k and top-p reshape the choice. Our model is small (3.4M parameters, 4 layers × 6 heads): the last section runs the same prompt through bigger models. | **模型内部。** 语言模型把文本读成词元（词的片段）；在每个位置，它回看前面的词元（注意力），把找到的信息逐层向上传递，最后给每个可能的下一个词元一个概率。按 **查看内部**：点一个词元，看它在看哪里；在模型给出答案之前先猜下一个词；再拖动采样滑块，看温度、top-k 和 top-p 如何改变选择。我们的模型很小（340 万参数，4 层 × 6 个注意力头）：最后一部分把同一个提示词交给更大的模型。
