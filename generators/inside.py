@@ -40,6 +40,14 @@ class ModelInspector:
                     self._loaded = _load(Path(self.folder or text.bundled_path()))
         return self._loaded
 
+    def warm_up(self) -> None:
+        """Loads the model ahead of the first inspection (for a background thread): the first picture then takes
+        the inspection's time, not the load's. A failure is left for that request to report."""
+        try:
+            self.load()
+        except Exception:  # noqa: BLE001 - the first request raises it again, with its message
+            pass
+
     def window(self, text_in, position) -> tuple[list[int], int, int]:
         """(the window's ids, the text's token count, position): checked, InputError with a key otherwise."""
         if not isinstance(text_in, str):

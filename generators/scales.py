@@ -9,6 +9,7 @@ metrics.json; the others: assets/text-scale/metrics.json); a model never measure
 """
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,10 +99,23 @@ class ScaleComparison:
         figures = stored()
         rows = [row(name, figures, unavailable(name)) for name in models()]
         yield [dict(r) for r in rows]  # copies: an item kept by the consumer stays as it was
+        self._preload([r["model"] for r in rows[1:] if r["available"]])
         for r in rows:
             if r["available"]:
                 for _ in self._run(r, prompt, max_new_tokens, seed):
                     yield [dict(r) for r in rows]
+
+    def _preload(self, names: list[str]) -> None:
+        """Loads the bigger models in the background while ours writes, so its row is not kept waiting for them and
+        theirs start sooner; a load that fails is reported by that model's turn (which tries again)."""
+        def load_all():
+            for name in names:
+                try:
+                    self.continuation.load(name)
+                except Exception:  # noqa: BLE001 - its row says why, when its turn comes
+                    pass
+        if names:
+            threading.Thread(target=load_all, name="scale-preload", daemon=True).start()
 
     def _run(self, r: dict, prompt: str, max_new_tokens: int, seed: int) -> Iterator[None]:
         """Fills the row `r` in place, once per token; a model that fails to load gets its reason instead."""

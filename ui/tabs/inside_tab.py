@@ -5,6 +5,7 @@ The page gets one JSON per inspection and draws everything from it in the browse
 or a head, or moving a sampling slider, asks nothing of the server. /inspect_text and /compare_scales are the API.
 """
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -136,6 +137,7 @@ def _scales() -> None:
 def build() -> None:
     """The tab's components and events."""
     gr.Markdown(t("inside_about"))
+    threading.Thread(target=INSPECTOR.warm_up, name="inside-model-warm-up", daemon=True).start()
     _inside()
     with gr.Accordion(t("inside_scale_title"), open=True):
         _scales()
