@@ -231,7 +231,7 @@ def test_the_plot_places_measured_models_and_names_the_gap():
     assert "Not on the plot (not measured here): Qwen2.5-0.5B-Instruct" in svg and "494M" in svg
     cards = scale_cards(rows, "zh")
     assert cards.count('class="inside-card"') + cards.count('inside-card inside-off') == 3
-    assert "不可用：offline" in cards and "random weights" in cards
+    assert "不可用：offline" in cards and "随机权重" in cards
 
 
 def test_raw_http_calls_with_bad_inputs_get_our_message(app_url):

@@ -29,7 +29,7 @@ inside_params: {n} parameters | {n} 参数
 inside_bpb: {bpb} bits per byte | 每字节 {bpb} 比特
 inside_bpb_missing: bits per byte: not measured here | 每字节比特数：未在此测量
 inside_speed: {speed} tokens/s here | 在此 {speed} 词元/秒
-inside_speed_stored: {speed} tokens/s ({note}) | {speed} 词元/秒（{note}）
+inside_speed_stored: {speed} tokens/s here with random weights at its real size (measured by the bench; the model note says how) | 在此用真实大小的随机权重测得 {speed} 词元/秒（基准脚本测量；模型说明里写了测法）
 inside_waiting: waiting for its turn… | 等待运行……
 inside_unavailable: not available: {reason} | 不可用：{reason}
 inside_plot_title: Bits per byte against parameters (log scale) | 每字节比特数与参数量（对数坐标）

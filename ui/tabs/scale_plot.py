@@ -35,8 +35,7 @@ def scale_cards(rows: list[dict], lang: str) -> str:
                  else render("inside_bpb_missing", {}, lang)]
         if r["tokens_per_s"] is not None:
             key = "inside_speed" if r["available"] else "inside_speed_stored"
-            facts.append(render(key, dict(speed=f"{r['tokens_per_s']:.0f}", note=r.get("tokens_per_s_note") or ""),
-                                lang))
+            facts.append(render(key, dict(speed=f"{r['tokens_per_s']:.1f}"), lang))
         body = (html.escape(r["text"]) or render("inside_waiting", {}, lang)) if r["available"] \
             else html.escape(render("inside_unavailable", dict(reason=r["reason"]), lang))
         cards.append(f'<div class="inside-card{"" if r["available"] else " inside-off"}" data-model='
