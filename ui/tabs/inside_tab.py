@@ -20,6 +20,7 @@ from ui.kit.components import RawNumber, RawSlider, RawTextbox
 from ui.kit.errors import localized, messages, render
 from ui.kit.i18n import t
 from ui.kit.registry import Tab
+from ui.kit.streams import coalesced
 from ui.kit.zerogpu import on_gpu
 from ui.tabs.inside_words import CSS, MESSAGES, STRINGS
 from ui.tabs.scale_plot import scale_cards, scale_plot
@@ -94,7 +95,7 @@ def look_inside(text: str, position: int, seed: int, *, lang: str = "en") -> dic
 def scale_view(prompt: str, max_new_tokens: int, seed: int, *, lang: str = "en"):
     """The scale comparison as the page shows it: one card per model (streamed), then the plot."""
     rows = []
-    for rows in _worded_rows(prompt, max_new_tokens, seed, lang):
+    for rows in coalesced(_worded_rows(prompt, max_new_tokens, seed, lang)):  # <= ~20 updates a second
         yield scale_cards(rows, lang), gr.skip()
     yield scale_cards(rows, lang), scale_plot(rows, lang)
 
