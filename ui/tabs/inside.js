@@ -84,8 +84,9 @@ function paint(canvas, att, T, offset, query, cell) {  // one head's T x T map; 
   }
   ctx.putImageData(img, 0, 0);
   if (query !== null) {
-    ctx.strokeStyle = "#d62728"; ctx.lineWidth = Math.max(1, cell / 2);
-    ctx.strokeRect(0, query * cell, T * cell, cell);
+    const w = Math.max(1, Math.min(3, cell / 6));  // a thin frame inside the row: its weights stay visible
+    ctx.strokeStyle = "#d62728"; ctx.lineWidth = w;
+    ctx.strokeRect(w / 2, query * cell + w / 2, T * cell - w, cell - w);
   }
 }
 
