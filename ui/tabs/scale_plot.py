@@ -76,7 +76,7 @@ def scale_plot(rows: list[dict], lang: str) -> str:
         gap = render("inside_plot_gap", dict(bpb=f"{b['bits_per_byte'] - a['bits_per_byte']:+.2f}",
                                              times=f"{b['parameters'] / a['parameters']:.0f}"), lang)
         parts.append(f'<line x1="{x1:.0f}" y1="{y1:.0f}" x2="{x2:.0f}" y2="{y2:.0f}" stroke="#1f77b4" '
-                     f'stroke-dasharray="4 3"/><text x="{(x1 + x2) / 2:.0f}" y="{(y1 + y2) / 2 - 8:.0f}" '
+                     f'stroke-dasharray="4 3"/><text x="{(x1 + x2) / 2:.0f}" y="{(y1 + y2) / 2 + 24:.0f}" '
                      f'text-anchor="middle" font-size="13">{html.escape(gap)}</text>')
     for r in points:
         x, y = _xy(r["parameters"], r["bits_per_byte"])
