@@ -17,11 +17,11 @@ import json
 import os
 import statistics
 import time
-from pathlib import Path
 
 import torch
 
 from bench.bench_finetune import bits_per_byte, held_out_books
+from bench.record import conditions, record
 from generators import inside, scales, text
 from generators.lm import smollm
 from generators.lm.text_decoding import HfSession, Sampling, SamplingLoop
@@ -125,12 +125,16 @@ def bench_qwen(new_tokens: int, repeats: int) -> tuple[float, float]:
     return speed, base
 
 
-def write(path: Path, update: dict) -> None:
-    figures = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    for key, value in update.items():
-        figures[key] = {**figures.get(key, {}), **value} if isinstance(value, dict) else value
+def write_scale(update: dict) -> None:
+    """Merges `update` ({"models": {name: figures}, "random_weights": ...}) into assets/text-scale/metrics.json."""
+    path = scales.SCALE_METRICS
+    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    for name, figures in update.get("models", {}).items():
+        data.setdefault("models", {})[name] = {**data.get("models", {}).get(name, {}), **figures}
+    if "random_weights" in update:
+        data["random_weights"] = update["random_weights"]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {path}")
 
 
@@ -149,25 +153,23 @@ def main():
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f} (a shared machine: figures are noisy)", flush=True)
     bench_inspect(args.repeats)
-    scale = {name: dict(parameters=parameters(c)) for name, c in hub_configs().items()}
-    print("parameters from the published configs: " + ", ".join(f"{k} {v['parameters']:,}" for k, v in scale.items()))
-    note = f"{args.bpb_chars:,} chars of the held-out books {', '.join(VALID_BOOKS)}, 256-token windows"
+    scale = {"models": {name: dict(parameters=parameters(c)) for name, c in hub_configs().items()}}
+    print("parameters from the published configs: " +
+          ", ".join(f"{k} {v['parameters']:,}" for k, v in scale["models"].items()))
+    held = dict(bits_per_byte_chars=args.bpb_chars, bits_per_byte_window=256)  # what the figure was measured on
     bpb = {} if args.no_bpb else bench_bpb(args.bpb_chars)
     for name, value in bpb.items():
         if name != text.BUNDLED:
-            scale[name].update(bits_per_byte=round(value, 3), bits_per_byte_note=note)
+            scale["models"][name].update(bits_per_byte=round(value, 3), measured=dict(held, **conditions()))
     if not args.no_qwen:
         speed, base = bench_qwen(args.new_tokens, 3)
-        scale[QWEN].update(tokens_per_s=round(speed, 1), tokens_per_s_note=(
-            f"random weights at its real size, built from its config; {torch.get_num_threads()} torch thread(s) on "
-            f"this shared 2-core CPU at load average {os.getloadavg()[0]:.0f}; ours {base:.0f} tokens/s in the same "
-            "loop and run"))
+        scale["random_weights"] = dict(model=QWEN, tokens_per_s=round(speed, 1), ours_tokens_per_s=round(base, 1),
+                                       new_tokens=args.new_tokens, **conditions())
     if args.dry_run:
         return
-    write(scales.SCALE_METRICS, scale)
+    write_scale(scale)
     if text.BUNDLED in bpb:
-        write(text.bundled_path() / "metrics.json", dict(bits_per_byte=round(bpb[text.BUNDLED], 3),
-                                                         bits_per_byte_note=note))
+        print("wrote", record(text.bundled_path(), dict(bits_per_byte=round(bpb[text.BUNDLED], 3), **held)))
 
 
 if __name__ == "__main__":

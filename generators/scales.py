@@ -1,8 +1,9 @@
 """The same prompt and seed through every language model the app can reach, smallest first, each with its size,
 its bits per byte on our held-out books and its speed here: what scale buys, side by side.
 
-Figures measured once by bench/bench_inside.py live in the models' metrics files (ours: assets/text-model/
-metrics.json; the others: assets/text-scale/metrics.json); a model never measured here says so (None).
+Figures measured once by bench/bench_inside.py live in the models' metrics files (ours: "bench" of
+assets/text-model/metrics.json; the others: "models" of assets/text-scale/metrics.json, and "random_weights" for
+a speed measured with random weights at real size); a model never measured here says so (None).
 
     for rows in ScaleComparison().stream("The harbour was", max_new_tokens=24, seed=0):
         rows[0]["text"]  # ours first, growing token by token; then the next model's row fills in
@@ -28,12 +29,18 @@ SAMPLING = dict(temperature=0.8, top_k=40, top_p=0.95, repetition_penalty=1.1)
 
 def stored() -> dict[str, dict]:
     """Each model's stored figures (parameters, bits_per_byte, tokens_per_s...), by model name."""
-    figures = json.loads(SCALE_METRICS.read_text(encoding="utf-8")) if SCALE_METRICS.exists() else {}
+    data = json.loads(SCALE_METRICS.read_text(encoding="utf-8")) if SCALE_METRICS.exists() else {}
+    figures = {name: dict(values) for name, values in data.get("models", {}).items()}
+    fast = data.get("random_weights", {})  # a speed measured with random weights at the model's real size
+    if fast.get("model") in figures:
+        figures[fast["model"]].update(tokens_per_s=fast.get("tokens_per_s"), tokens_per_s_note=(
+            f"random weights at its real size, {fast.get('threads')} thread(s), load average "
+            f"{fast.get('load_average')}; ours {fast.get('ours_tokens_per_s')} tokens/s in the same run"))
     ours = text.bundled_path() / "metrics.json"
     if ours.exists():
         mine = json.loads(ours.read_text(encoding="utf-8"))
-        figures[text.BUNDLED] = dict(parameters=mine.get("params"), bits_per_byte=mine.get("bits_per_byte"),
-                                     bits_per_byte_note=mine.get("bits_per_byte_note"))
+        figures[text.BUNDLED] = dict(parameters=mine.get("params"),
+                                     bits_per_byte=mine.get("bench", {}).get("bits_per_byte"))
     return figures
 
 
