@@ -118,6 +118,9 @@ def _load(folder: Path):
 
     if not (folder / "config.json").exists():
         raise ModelUnavailable("weights_missing", folder=str(folder), script="training.train_text")
-    tok = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForCausalLM.from_pretrained(folder, attn_implementation="eager", dtype=torch.float32)
+    # one from_pretrained at a time with the text models' loads: transformers builds a model on the meta device
+    # through process-wide switches, and two loads in two threads (this warm-up and the text tab's) broke one
+    with text._LOAD_LOCK:
+        tok = AutoTokenizer.from_pretrained(folder)
+        model = AutoModelForCausalLM.from_pretrained(folder, attn_implementation="eager", dtype=torch.float32)
     return model.eval(), tok

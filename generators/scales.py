@@ -106,7 +106,9 @@ class ScaleComparison:
         figures = stored()
         rows = [row(name, figures, unavailable(name)) for name in models()]
         yield [dict(r) for r in rows]  # copies: an item kept by the consumer stays as it was
-        self._preload([r["model"] for r in rows[1:] if r["available"]])
+        # Hub models only: they load under text's load lock; SmolLM2's loader has a lock of its own, and two
+        # transformers loads at once in two threads break (generators/inside.py)
+        self._preload([r["model"] for r in rows[1:] if r["available"] and "/" in r["model"]])
         for r in rows:
             if r["available"]:
                 for _ in self._run(r, prompt, max_new_tokens, seed):
