@@ -19,6 +19,7 @@ from generators import text
 from generators.core.errors import InputError, ModelUnavailable
 from generators.core.limits import SEED, shown
 from generators.lm import inspect as inspect_lm
+from generators.lm.loaded import LOADING
 
 MAX_TEXT_CHARS = 4_000  # far more than 64 tokens (~4 characters each); the window keeps the last ones
 GUESS_CANDIDATES = 300  # tokens a guess is looked up among, most likely first
@@ -120,7 +121,7 @@ def _load(folder: Path):
         raise ModelUnavailable("weights_missing", folder=str(folder), script="training.train_text")
     # one from_pretrained at a time with the text models' loads: transformers builds a model on the meta device
     # through process-wide switches, and two loads in two threads (this warm-up and the text tab's) broke one
-    with text._LOAD_LOCK:
+    with LOADING:
         tok = AutoTokenizer.from_pretrained(folder)
         model = AutoModelForCausalLM.from_pretrained(folder, attn_implementation="eager", dtype=torch.float32)
     return model.eval(), tok

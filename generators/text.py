@@ -25,7 +25,7 @@ import torch
 from generators.lm import gpt2_fast, lora, readable, smollm
 from generators.core.device import pick_device
 from generators.lm.engine import MAX_ROWS, engine_for
-from generators.lm.loaded import LoadedModel
+from generators.lm.loaded import LOADING, LoadedModel
 from generators.core.errors import InputError, ModelUnavailable, Notice
 from generators.core.limits import SEED, Range, check_choice
 from generators.core.network import reachable
@@ -76,7 +76,7 @@ class Continuation:
 
 
 _MODELS: dict[tuple[str, str], LoadedModel] = {}  # (source, device) -> model, shared read-only by all users
-_LOAD_LOCK = threading.Lock()
+_LOAD_LOCK = LOADING  # generators/lm/loaded.py says why it is shared
 
 
 def bundled_path() -> Path:

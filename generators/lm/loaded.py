@@ -1,10 +1,15 @@
 """A loaded causal language model with its tokenizer: what the text adapter, LoRA and SmolLM2 share."""
 
+import threading
 from dataclasses import dataclass
 
 import torch
 
 from generators.lm import gpt2_fast
+
+# One model load at a time in this process: two transformers from_pretrained calls in two threads break in
+# transformers 5.23 ("Cannot copy out of meta tensor", weights left initialised). Every loader takes it.
+LOADING = threading.RLock()
 
 
 @dataclass

