@@ -14,7 +14,6 @@ generator: Stop is the consumer closing it or no longer iterating, and no comput
 import contextlib
 import json
 import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
