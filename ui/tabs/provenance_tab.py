@@ -285,6 +285,8 @@ provenance_auc_missing: How well the discriminator tells real from generated is 
 provenance_no_file: Upload an image file first. | 请先上传一个图片文件。
 provenance_not_image: The file is not an image. | 该文件不是图片。
 provenance_too_large: The image is too large ({pixels} pixels); at most {max_pixels}. | 图片太大（{pixels} 像素）；最多 {max_pixels}。
+provenance_too_wide: The image is {width} × {height} px; at most {max_side} px a side. | 图片为 {width} × {height} 像素；每边最多 {max_side} 像素。
+provenance_too_slow: Reading this file's metadata took longer than {seconds} s, so it was stopped. | 读取此文件的元数据超过 {seconds} 秒，已停止。
 provenance_file_too_large: The file is too large ({mb} MB); at most {max_mb} MB. | 文件太大（{mb} MB）；最大 {max_mb} MB。
 provenance_mark_format: This file is not a {fmt} as the playground writes it, so it cannot be marked. | 该文件不是本体验场所写的 {fmt} 格式，无法加标记。
 provenance_key: The image signing key could not be read or made ({path}: {reason}). | 无法读取或创建图片签名密钥（{path}：{reason}）。
