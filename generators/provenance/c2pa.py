@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from PIL import Image
 
-from generators.core.bounded import attribute, between
+from generators.core.bounded import attribute, between, gif_well_formed
 from generators.core.errors import InputError, ModelUnavailable
 from generators.core.limits import check_choice
 from generators.runtime.budget import UPLOADS
@@ -231,7 +231,9 @@ def _header(data: bytes) -> tuple[str, int, int, dict]:
     A PNG or GIF that Pillow refuses (a chunk's CRC broken by an edit, a cut) is still read from its own header, so
     that c2pa can say what is wrong with it.
     """
-    try:  # Pillow reads some formats' unknown blocks a byte at a time (GIF: ~0.5 s a MB), so it sees a prefix
+    try:  # Pillow skips a GIF's stray bytes one at a time (~0.5 s a MB): it sees a prefix of a well-formed file
+        if not gif_well_formed(data):
+            raise ValueError("a GIF with bytes between its blocks")
         with Image.open(io.BytesIO(data[:HEADER_BYTES])) as image:
             found = image.format, image.width, image.height, dict(image.info)
     except Image.DecompressionBombError as e:  # over twice Pillow's own cap, refused before we see the size
