@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from PIL import Image
 
-from generators.core.bounded import attribute, between, gif_well_formed
+from generators.core.bounded import attribute, between, block_count, gif_well_formed
 from generators.core.errors import InputError, ModelUnavailable
 from generators.core.limits import check_choice
 from generators.runtime.budget import UPLOADS
@@ -44,6 +44,7 @@ MAX_PIXELS = MAX_SIDE * MAX_SIDE
 MAX_BYTES = 20 * 2**20  # and larger files before they are read
 VERIFY_SECONDS = 10.0  # a 20 MB signed PNG checks in well under a second; a file that takes longer is refused
 HEADER_BYTES = 256 * 2**10  # what Pillow reads the size and metadata from (ours sit in the first 4 KB)
+MAX_BLOCKS = 10_000  # PNG chunks or GIF (sub-)blocks: c2pa reads each through a Python callback (~30-50 us)
 MAX_XMP = 64 * 2**10  # an XMP packet or text chunk longer than this is not read (ours: under 1 KB)
 DEFAULT_DIR = Path.home() / ".cache" / "genai-playground" / "c2pa"
 UNTRUSTED = {"signingCredential.untrusted"}  # the one failure that means "valid, but the signer is on no trust list"
@@ -323,7 +324,8 @@ def verify(path_or_bytes, *, seconds: float | None = None) -> dict:
     "metadata" | None, "manifest": {verdict, trusted, failures, settings, issuer, ...}, "metadata": {...}, "format",
     "width", "height"}. "valid": the signature and hashes check out; manifest["trusted"]: the signer is on a trust
     list. Raises InputError("provenance_no_file" | "provenance_not_image" | "provenance_too_large" |
-    "provenance_too_wide" | "provenance_file_too_large" | "provenance_too_slow") for what cannot be checked.
+    "provenance_too_wide" | "provenance_too_complex" | "provenance_file_too_large" |
+    "provenance_too_slow") for what cannot be checked.
     The reading runs on generators/runtime/budget.py's threads, stopped after `seconds` (default VERIFY_SECONDS).
     """
     return UPLOADS.run(_verify, path_or_bytes, seconds=seconds or VERIFY_SECONDS, key="provenance_too_slow")
@@ -331,6 +333,8 @@ def verify(path_or_bytes, *, seconds: float | None = None) -> dict:
 
 def _verify(path_or_bytes) -> dict:
     data = _read(path_or_bytes)
+    if block_count(data, MAX_BLOCKS) > MAX_BLOCKS:
+        raise InputError("provenance_too_complex", max_blocks=MAX_BLOCKS)
     fmt, width, height, info = _header(data)
     manifest, metadata = _manifest(data, Image.MIME.get(fmt, "application/octet-stream")), _metadata(data, info)
     if manifest.get("cert_serial"):

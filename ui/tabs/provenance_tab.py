@@ -291,6 +291,7 @@ provenance_no_file: Upload an image file first. | 请先上传一个图片文件
 provenance_not_image: The file is not an image. | 该文件不是图片。
 provenance_too_large: The image is too large ({pixels} pixels); at most {max_pixels}. | 图片太大（{pixels} 像素）；最多 {max_pixels}。
 provenance_too_wide: The image is {width} × {height} px; at most {max_side} px a side. | 图片为 {width} × {height} 像素；每边最多 {max_side} 像素。
+provenance_too_complex: The file is made of more than {max_blocks} blocks; it was not read. | 该文件由超过 {max_blocks} 个数据块组成，未读取。
 provenance_too_slow: Reading this file's metadata took longer than {seconds} s, so it was stopped. | 读取此文件的元数据超过 {seconds} 秒，已停止。
 provenance_file_too_large: The file is too large ({mb} MB); at most {max_mb} MB. | 文件太大（{mb} MB）；最大 {max_mb} MB。
 provenance_mark_format: This file is not a {fmt} as the playground writes it, so it cannot be marked. | 该文件不是本体验场所写的 {fmt} 格式，无法加标记。
