@@ -49,14 +49,14 @@ def message(key: str, lang: str, **fields) -> str:
 
 
 class LoginLimiter:
-    """Failed logins per client: the first `free` are answered, then the client is locked out for 1, 2, 4, ...
-    seconds (at most `longest`) after each further failure; a success clears its count.
+    """Failed logins per client: the first `free` are answered, then the client is locked out for `first` seconds,
+    then twice as long after each further failure (at most `longest`); a success clears its count.
 
     A try is reserved before it runs (`begin`), under the lock: tries sent in parallel count as they start, so 60 at
     once get `free` answers, not as many as start before the first failure is counted."""
 
-    def __init__(self, free: int = 5, longest: float = 300.0):
-        self.free, self.longest = free, longest
+    def __init__(self, free: int = 5, first: float = 1.0, longest: float = 300.0):
+        self.free, self.first, self.longest = free, first, longest
         self._failures: dict[str, tuple[int, float, int]] = {}  # client -> (failures, locked until, tries running)
         self._lock = threading.Lock()
 
@@ -82,7 +82,7 @@ class LoginLimiter:
         with self._lock:
             n, _, running = self._failures.get(client, (0, 0.0, 1))
             n += 1
-            until = time.monotonic() + min(2.0 ** (n - self.free), self.longest) if n >= self.free else 0.0
+            until = time.monotonic() + min(self.first * 2.0 ** (n - self.free), self.longest) if n >= self.free else 0.0
             self._failures[client] = (n, until, max(0, running - 1))
             if len(self._failures) > 10_000:  # bounded: forget clients whose lockout has passed
                 now = time.monotonic()
@@ -109,10 +109,22 @@ UPLOADS_CAP = UploadCap()  # ui/server/disk.py
 FORWARDED_ENV = "PLAYGROUND_FORWARDED_ALLOW_IPS"  # app.py --forwarded-allow-ips sets it
 
 
+def trust_proxies(ips: str | None = None) -> None:
+    """Believes X-Forwarded-For from these comma-separated addresses only (default: PLAYGROUND_FORWARDED_ALLOW_IPS,
+    else none). uvicorn, which Gradio serves with, rewrites a request's client from that header before any
+    middleware sees it, for the proxies in FORWARDED_ALLOW_IPS (127.0.0.1 and ::1 unless set): so that is set too,
+    before launch. Called on import and by app.py's --forwarded-allow-ips."""
+    ips = os.environ.get(FORWARDED_ENV, "") if ips is None else ips
+    os.environ[FORWARDED_ENV] = os.environ["FORWARDED_ALLOW_IPS"] = ips
+
+
 def trusted_proxies() -> frozenset[str]:
     """The addresses whose X-Forwarded-For is believed (comma-separated in PLAYGROUND_FORWARDED_ALLOW_IPS; none by
     default: a client can write that header itself, and rotate it to dodge the login throttle)."""
     return frozenset(filter(None, (a.strip() for a in os.environ.get(FORWARDED_ENV, "").split(","))))
+
+
+trust_proxies()
 
 
 def client_of(scope, proxies: frozenset[str] | None = None) -> str:
