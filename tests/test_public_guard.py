@@ -121,17 +121,39 @@ def test_a_new_start_removes_folders_of_processes_that_ended(tmp_path):
                                                                  "genai-playground-c2pa-zz", "unrelated"])
 
 
+SERVE_TINY = """
+import os, sys, app, gradio as gr
+from ui.kit import media
+
+def tiny(*args):  # the app's folders, a page of one textbox: main() is what is under test
+    app.examples_cache()
+    media.serve_static()
+    (media.ROOT / "x.png").write_bytes(b"x")
+    print(media.ROOT, os.environ["GRADIO_EXAMPLES_CACHE"], flush=True)
+    with gr.Blocks() as demo:
+        gr.Textbox()
+    return demo
+
+app.build_demo = tiny
+app.main(["--port", sys.argv[1]])
+"""
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_signals_remove_the_media_and_examples_folders(signum):
-    code = ("import os, sys, time, app\nfrom ui.server import disk\nfrom ui.kit import media\n"
-            "os.environ.pop('GRADIO_EXAMPLES_CACHE', None); app.examples_cache(); disk.on_signals()\n"
-            "(media.ROOT / 'x.png').write_bytes(b'x')\n"
-            "print(media.ROOT, os.environ['GRADIO_EXAMPLES_CACHE'], flush=True)\ntime.sleep(120)\n")
+def test_signals_remove_the_media_and_examples_folders(signum, closed_port):
     env = {k: v for k, v in os.environ.items() if k not in ("PLAYGROUND_MEDIA", "GRADIO_EXAMPLES_CACHE")}
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env,
-                            cwd=Path(__file__).parent.parent)
+    proc = subprocess.Popen([sys.executable, "-c", SERVE_TINY, str(closed_port)], stdout=subprocess.PIPE, text=True,
+                            env=env, cwd=Path(__file__).parent.parent)
     folders = [Path(p) for p in proc.stdout.readline().split()]
-    assert len(folders) == 2 and all(f.exists() for f in folders) and str(os.getpid()) not in str(folders)
+    assert len(folders) == 2 and all(f.exists() for f in folders)
+    assert all(f"-{proc.pid}-" in f.name for f in folders)  # named with the pid: a later start can tell
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{closed_port}/", timeout=2)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.3)
     proc.send_signal(signum)
     assert proc.wait(timeout=30) == 128 + signum
     assert not any(f.exists() for f in folders)
