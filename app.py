@@ -13,7 +13,6 @@ import importlib.util
 import logging
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 try:  # ZeroGPU Spaces need `spaces` imported before torch; elsewhere it is optional
@@ -29,6 +28,7 @@ from generators.serving import backend
 from ui.kit import cards, media
 from ui.kit.i18n import t
 from ui.kit.registry import tabs
+from ui.server import disk, guard
 from ui.server.gradio_patches import remember_missing_matplotlib, share_compute, static_paths_first
 from ui.server.playground import SESSIONS, TITLE, Playground  # noqa: F401 - SESSIONS: the tests read the cap here
 
@@ -49,7 +49,7 @@ def examples_cache() -> None:
     """Example outputs are cached at first use in a folder of this process (removed at exit): Gradio keys the
     cache by component id only, so a kept cache would outlive retrained models; nor does it belong in the repo."""
     if "GRADIO_EXAMPLES_CACHE" not in os.environ:
-        folder = tempfile.mkdtemp(prefix="genai-playground-examples-")
+        folder = str(disk.private_folder("examples-"))  # named with our pid: a later start removes it if orphaned
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
         os.environ["GRADIO_EXAMPLES_CACHE"] = folder
 
@@ -71,7 +71,7 @@ def build_demo(queue_size: int = 32, concurrency: int | None = None) -> gr.Block
     remember_missing_matplotlib()
     queue_analytics()
     workers = slots.configure(concurrency)
-    with Playground(title=TITLE) as demo:
+    with Playground(title=TITLE, delete_cache=(disk.UPLOAD_PRUNE_EVERY_S, disk.UPLOAD_KEEP_S)) as demo:
         gr.Markdown(t("app_title"))
         gr.Markdown(t("app_header"))
         with gr.Tabs(overflow_behavior="wrap"):  # every tab's name in sight on a phone, not behind a "•••" menu
@@ -111,6 +111,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-batching", action="store_true",
                    help="one request, one computation: no shared text engine or image micro-batches (same as "
                         "PLAYGROUND_BATCHING=0; for comparison)")
+    p.add_argument("--forwarded-allow-ips", default=os.environ.get(guard.FORWARDED_ENV, ""), metavar="IPS",
+                   help="comma-separated addresses of proxies whose X-Forwarded-For the login throttle believes "
+                        "(PLAYGROUND_FORWARDED_ALLOW_IPS; default none: every client counts by its own address)")
     p.add_argument("--mcp", action="store_true", help="also serve the endpoints as MCP tools (needs gradio[mcp])")
     where, address = backend.from_environment()
     p.add_argument("--backend", choices=backend.BACKENDS, default=where,
@@ -141,10 +144,13 @@ def main(argv=None) -> None:
     """Builds the app and serves it until interrupted; --share falls back to local serving when offline."""
     memory.limit_arenas()  # before the server's threads start (generators/runtime/memory.py says why)
     args = parse_args(argv)
+    disk.remove_orphans()  # folders of earlier runs that were killed (ui/server/disk.py)
+    disk.on_signals()  # SIGTERM and SIGINT remove this run's folders, then exit
     if args.device:
         os.environ["PLAYGROUND_DEVICE"] = args.device
     if args.no_batching:
         os.environ["PLAYGROUND_BATCHING"] = "0"
+    guard.trust_proxies(args.forwarded_allow_ips)  # before launch: uvicorn reads it then
     auth = read_auth(args)
     handler = logging.StreamHandler()  # users' mistakes, one line each (ui/kit/errors.py, ui/server/guard.py)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))

@@ -116,8 +116,9 @@ class Generation:
 class DecodingEngine:
     """One decoding thread for one model, shared by every request; see the module docstring."""
 
-    def __init__(self, fast: FastGpt2, eos_id: int | None, *, max_rows: int = MAX_ROWS, pad: bool | None = None):
-        self.fast, self.eos_id, self.device = fast, eos_id, fast.wte.device
+    def __init__(self, fast: FastGpt2, eos_id: int | None, *, max_rows: int = MAX_ROWS, pad: bool | None = None,
+                 idle_exit: bool = False):
+        self.fast, self.eos_id, self.device, self.idle_exit = fast, eos_id, fast.wte.device, idle_exit
         self.vocab, self.context = fast.wte.shape[0], fast.max_len
         row_bytes = 2 * len(fast.layers) * fast.n_embd * (fast.max_len + ALIGN) * fast.wte.element_size()
         self.max_rows = max(1, min(max_rows, CACHE_BYTES // row_bytes))
@@ -167,6 +168,17 @@ class DecodingEngine:
         """Rows in the running batch (a snapshot, for tests and benchmarks)."""
         return len(self._owner)
 
+    def retire(self) -> None:
+        """From now on the thread ends whenever no request is live or waiting (the requests in flight finish)."""
+        with self._cond:
+            self.idle_exit = True
+            self._cond.notify()
+
+    def running(self) -> bool:
+        """Whether the engine's thread is alive (a snapshot, for tests)."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
     def close(self) -> None:
         """Ends every request and stops the thread."""
         with self._cond:
@@ -190,6 +202,9 @@ class DecodingEngine:
         while True:
             with self._cond:
                 while not (self._closed or self._live or self._waiting):
+                    if self.idle_exit:  # the next submit starts another thread; until then nothing holds us
+                        self._thread = None
+                        return
                     self._cond.wait()
                 if self._closed:
                     return
@@ -273,9 +288,28 @@ _ENGINES_LOCK = threading.Lock()
 
 
 def engine_for(fast: FastGpt2, eos_id: int | None, **kwargs) -> DecodingEngine:
-    """The engine of a loaded model, created on first use (with `kwargs`) and shared by every request."""
-    key = (id(fast), eos_id)
+    """The engine of a loaded model, created on first use (with `kwargs`) and shared by every request.
+
+    A model that may be dropped (`fast.transient`: an adapter's, generators/lm/lora.py) keeps its engine on itself,
+    with a thread that ends whenever it is idle, so that engine, thread and KV cache go with the model: a registry
+    here would keep each of them (about 76 MB and a thread an adapter) for the life of the process.
+    """
     with _ENGINES_LOCK:
+        if getattr(fast, "transient", False):
+            engine = getattr(fast, "engine", None)
+            if engine is None or engine.eos_id != eos_id:
+                engine = fast.engine = DecodingEngine(fast, eos_id, idle_exit=True, **kwargs)
+            return engine
+        key = (id(fast), eos_id)
         if key not in _ENGINES:
             _ENGINES[key] = DecodingEngine(fast, eos_id, **kwargs)
         return _ENGINES[key]
+
+
+def release(fast: FastGpt2 | None) -> None:
+    """A transient model leaves its cache: its engine ends its thread after the requests in flight and is
+    dropped (a request that still holds the model builds another, which goes the same way)."""
+    with _ENGINES_LOCK:
+        engine = fast.__dict__.pop("engine", None) if fast is not None else None
+    if engine is not None:
+        engine.retire()

@@ -24,12 +24,19 @@ from pathlib import Path
 import torch
 
 from generators.lm import gpt2_fast
+from generators.core.bounded import loads_bounded
 from generators.core.errors import InputError
 from generators.core.limits import Range
+from generators.lm.engine import release
 from generators.lm.loaded import LoadedModel
 
 RANK = Range(1, 64)
 MAX_ADAPTER_BYTES = 64 * 2**20
+MAX_HEADER_BYTES = 2**20  # an adapter's JSON header (ours: ~3 KB for the bundled GPT-2, ~60 KB for SmolLM-135M)
+MAX_JSON_DEPTH = 4  # the header nests 3 levels, the config 2: deeper is refused before it is parsed
+MAX_TENSORS = 1024  # more than any base here has layers to adapt (SmolLM-135M: 30 x 7 x 2 = 420)
+MAX_SCALING = 64.0  # alpha / rank; ours is ALPHA_PER_RANK
+PROBE = 8  # tokens of the forward pass that checks a fine-tuned model's outputs are finite
 FORMAT = "playground-lora/1"  # the adapter file's metadata "format"
 ALPHA_PER_RANK = 2  # lora_alpha = 2 r: the update's scale alpha / r stays 2 whatever the rank
 CACHED = 8  # applied adapters kept by cached_adapter, least recently used dropped first
@@ -138,41 +145,62 @@ def adapter_bytes(source) -> bytes:
 
 def read_adapter(source, base) -> LoraAdapter:
     """An adapter file (bytes, or a path) read with safetensors only (never pickle) and checked against `base`
-    (a LoadedModel): InputError("finetune_adapter_invalid") if it is not an adapter file of ours,
-    ("finetune_adapter_mismatch", what, file, model) if it was made for another model."""
+    (a LoadedModel) in full before any tensor is made: InputError("finetune_adapter_invalid") if it is not an adapter
+    file of ours (its header and config JSON past their size or depth, more tensors than the model has layers to
+    adapt, a non-finite or out-of-range alpha, a tensor not float32 or not finite), ("finetune_adapter_mismatch",
+    what, file, model) if it was made for another model."""
     from safetensors import SafetensorError
     from safetensors.torch import load
 
     data = adapter_bytes(source)
+    length = int.from_bytes(data[:8], "little")  # safetensors: u64 length, then the JSON header
     try:
-        header = json.loads(data[8:8 + int.from_bytes(data[:8], "little")])  # safetensors: u64 length, JSON header
+        if len(data) < 8 or length > min(MAX_HEADER_BYTES, len(data) - 8):
+            raise ValueError("header length")
+        header = loads_bounded(data[8:8 + length], max_depth=MAX_JSON_DEPTH)
         meta = header.get("__metadata__") or {}
-        config = json.loads(meta["config"]) if meta.get("format") == FORMAT else None
+        config = loads_bounded(meta["config"], max_depth=MAX_JSON_DEPTH, max_bytes=MAX_HEADER_BYTES) \
+            if meta.get("format") == FORMAT else None
+        if not isinstance(config, dict) or len(header) - 1 > MAX_TENSORS:
+            raise ValueError("not an adapter of ours")
+        want = _check_config(config, base.model)
+        _check_shapes(want, {k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"})  # pre-`load`
         weights = load(data)
     except (ValueError, KeyError, TypeError, AttributeError, SafetensorError) as e:  # JSON errors are ValueErrors
-        raise InputError("finetune_adapter_invalid") from e
-    if not isinstance(config, dict):
-        raise InputError("finetune_adapter_invalid")
+        if isinstance(e, InputError):
+            raise
+        raise InputError("finetune_adapter_invalid") from None  # the cause is the file: no traceback to keep
     _check_fits(config, weights, base.model)
     return LoraAdapter(weights, config)
 
 
-def _check_fits(config: dict, weights: dict, base: torch.nn.Module) -> None:
+def _check_config(config: dict, base: torch.nn.Module) -> dict[str, tuple[int, int]]:
+    """The config's fields against `base`: the tensors' names and shapes it calls for."""
     targets, fan_in_fan_out = lora_targets(base)
     if config.get("model_type") != base.config.model_type:
-        raise InputError("finetune_adapter_mismatch", what="model_type", file=config.get("model_type"),
+        raise InputError("finetune_adapter_mismatch", what="model_type", file=str(config.get("model_type"))[:40],
                          model=base.config.model_type)
-    rank, chosen = config.get("rank"), config.get("target_modules")
-    if (type(rank) is not int or not RANK.lo <= rank <= RANK.hi or not isinstance(config.get("alpha"), (int, float))
+    rank, chosen, alpha = config.get("rank"), config.get("target_modules"), config.get("alpha")
+    if (type(rank) is not int or not RANK.lo <= rank <= RANK.hi or type(alpha) not in (int, float)
+            or not math.isfinite(alpha) or not 0 < alpha / rank <= MAX_SCALING
             or config.get("fan_in_fan_out") is not fan_in_fan_out or not isinstance(chosen, list)
-            or not set(chosen) <= set(targets)
-            or any(t.dtype != torch.float32 or not torch.isfinite(t).all() for t in weights.values())):
+            or not all(isinstance(t, str) for t in chosen) or not set(chosen) <= set(targets)):
         raise InputError("finetune_adapter_invalid")
-    want = expected_shapes(base, rank, chosen, fan_in_fan_out)
-    for key in sorted(set(want) | set(weights)):
-        got = tuple(weights[key].shape) if key in weights else None
-        if got != want.get(key):
-            raise InputError("finetune_adapter_mismatch", what=key.removeprefix(_PREFIX), file=got, model=want.get(key))
+    return expected_shapes(base, rank, chosen, fan_in_fan_out)
+
+
+def _check_shapes(want: dict, got: dict) -> None:
+    for key in sorted(set(want) | set(got), key=str)[:MAX_TENSORS]:
+        if got.get(key) != want.get(key):
+            raise InputError("finetune_adapter_mismatch", what=str(key).removeprefix(_PREFIX)[:80],
+                             file=got.get(key), model=want.get(key))
+
+
+def _check_fits(config: dict, weights: dict, base: torch.nn.Module) -> None:
+    want = _check_config(config, base)
+    if any(t.dtype != torch.float32 or not torch.isfinite(t).all() for t in weights.values()):
+        raise InputError("finetune_adapter_invalid")
+    _check_shapes(want, {k: tuple(t.shape) for k, t in weights.items()})
     if config.get("base_sha256") != fingerprint(base):
         raise InputError("finetune_adapter_mismatch", what="base_sha256", file=str(config.get("base_sha256"))[:12],
                          model=fingerprint(base)[:12])
@@ -207,12 +235,25 @@ def apply_adapter(base, adapter: LoraAdapter):
                 layer = layers[key.removeprefix(_PREFIX).removesuffix(".lora_A.weight")]
                 merged = layer.weight + (delta.T if c["fan_in_fan_out"] else delta)
                 layer.weight = torch.nn.Parameter(merged, requires_grad=False)
-        return LoadedModel(model.eval(), base.tokenizer, base.device, base.context, gpt2_fast.FastGpt2(model))
+        fast = gpt2_fast.FastGpt2(model)
+        fast.transient = True  # its decoding engine goes with it (generators/lm/engine.py: engine_for)
+        return _probed(LoadedModel(model.eval(), base.tokenizer, base.device, base.context, fast))
     from peft.utils import set_peft_model_state_dict
 
     wrapped = _wrap(model, _lora_config(c["rank"], c["alpha"], c["target_modules"], c["fan_in_fan_out"]))
     set_peft_model_state_dict(wrapped, weights)
-    return LoadedModel(wrapped.base_model.model.eval(), base.tokenizer, base.device, base.context, None)
+    return _probed(LoadedModel(wrapped.base_model.model.eval(), base.tokenizer, base.device, base.context, None))
+
+
+@torch.inference_mode()
+def _probed(tuned):
+    """`tuned` once a forward pass over PROBE tokens gives finite logits: finite weights whose product overflows
+    (or a huge alpha) would otherwise decode an empty continuation. InputError("finetune_adapter_invalid") if not."""
+    vocab = tuned.model.config.vocab_size
+    ids = (torch.arange(PROBE, device=tuned.device) * 7919 % vocab)[None]  # (1, PROBE): spread over the vocabulary
+    if not torch.isfinite(tuned.model(ids).logits).all():
+        raise InputError("finetune_adapter_invalid")
+    return tuned
 
 
 def load_adapter(source, base):
@@ -243,6 +284,7 @@ def cached_adapter(source, base):
     tuned = load_adapter(data, base)  # outside the lock: another user's upload need not wait for this one
     with _CACHE_LOCK:
         _CACHE[key] = tuned
-        while len(_CACHE) > CACHED:
-            _CACHE.popitem(last=False)
+        dropped = [_CACHE.popitem(last=False)[1] for _ in range(len(_CACHE) - CACHED)]
+    for model in dropped:  # its engine's thread and KV cache go once its requests in flight are done
+        release(model.fast)
     return tuned

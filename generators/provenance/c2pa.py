@@ -30,15 +30,22 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from PIL import Image
 
+from generators.core.bounded import attribute, between, block_count, gif_well_formed
 from generators.core.errors import InputError, ModelUnavailable
 from generators.core.limits import check_choice
+from generators.runtime.budget import UPLOADS
 
 SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"  # IPTC NewsCodes
 ASSERTION = "org.genai-playground.generation"  # our manifest assertion: generator, settings, self_signed
 SELF_SIGNED_NOTE = "self-signed: a certificate this playground made for itself, on no C2PA trust list"
 FORMATS = ("png", "gif")
-MAX_PIXELS = 4096 * 4096  # the checker refuses larger images from their header, before anything is decoded
+MAX_SIDE = 4096  # the checker refuses wider or taller images from their header, before anything is decoded
+MAX_PIXELS = MAX_SIDE * MAX_SIDE
 MAX_BYTES = 20 * 2**20  # and larger files before they are read
+VERIFY_SECONDS = 10.0  # a 20 MB signed PNG checks in well under a second; a file that takes longer is refused
+HEADER_BYTES = 256 * 2**10  # what Pillow reads the size and metadata from (ours sit in the first 4 KB)
+MAX_BLOCKS = 10_000  # PNG chunks or GIF (sub-)blocks: c2pa reads each through a Python callback (~30-50 us)
+MAX_XMP = 64 * 2**10  # an XMP packet or text chunk longer than this is not read (ours: under 1 KB)
 DEFAULT_DIR = Path.home() / ".cache" / "genai-playground" / "c2pa"
 UNTRUSTED = {"signingCredential.untrusted"}  # the one failure that means "valid, but the signer is on no trust list"
 _SETTINGS = {"builder": {"thumbnail": {"enabled": False}},  # no thumbnail: the manifest stays under 3 KB
@@ -219,13 +226,16 @@ def _read(path_or_bytes) -> bytes:
 
 
 def _header(data: bytes) -> tuple[str, int, int, dict]:
-    """(format, width, height, metadata Pillow read) from the header, no pixel decoded; over MAX_PIXELS is refused.
+    """(format, width, height, metadata Pillow read) from the header (the first HEADER_BYTES), no pixel decoded;
+    over MAX_PIXELS or MAX_SIDE is refused.
 
     A PNG or GIF that Pillow refuses (a chunk's CRC broken by an edit, a cut) is still read from its own header, so
     that c2pa can say what is wrong with it.
     """
-    try:
-        with Image.open(io.BytesIO(data)) as image:
+    try:  # Pillow skips a GIF's stray bytes one at a time (~0.5 s a MB): it sees a prefix of a well-formed file
+        if not gif_well_formed(data):
+            raise ValueError("a GIF with bytes between its blocks")
+        with Image.open(io.BytesIO(data[:HEADER_BYTES])) as image:
             found = image.format, image.width, image.height, dict(image.info)
     except Image.DecompressionBombError as e:  # over twice Pillow's own cap, refused before we see the size
         pixels = re.search(r"\((\d+) pixels\)", str(e))
@@ -239,22 +249,33 @@ def _header(data: bytes) -> tuple[str, int, int, dict]:
             raise InputError("provenance_not_image")
     if found[1] * found[2] > MAX_PIXELS:
         raise InputError("provenance_too_large", pixels=found[1] * found[2], max_pixels=MAX_PIXELS)
+    if max(found[1], found[2]) > MAX_SIDE:  # 4097 x 1 is small, but README promises a side, not an area
+        raise InputError("provenance_too_wide", width=found[1], height=found[2], max_side=MAX_SIDE)
     return found
 
 
+def _ends_tag_name(following: bytes) -> bool:
+    return len(following) == 1 and following in b" \t\r\n>"
+
+
 def _xmp_value(xmp: str | None, name: str) -> str | None:
-    found = xmp and re.search(rf'{name}(?:="([^"]*)"|>([^<]*)<)', xmp)
-    return unescape(found.group(1) or found.group(2) or "", {"&quot;": '"'}) or None if found else None
+    found = attribute(xmp, name)
+    return unescape(found, {"&quot;": '"'}) or None if found else None
 
 
 def _metadata(data: bytes, info: dict) -> dict:
-    """What the file's metadata claims (unsigned: anyone can write or strip it): XMP, and a PNG's text chunks."""
+    """What the file's metadata claims (unsigned: anyone can write or strip it): XMP, and a PNG's text chunks.
+
+    A packet is found by a forward scan (generators/core/bounded.py), never a regular expression over the upload,
+    and one over MAX_XMP is not read: ours is under 1 KB.
+    """
     xmp = info.get("xmp")  # Pillow reads a PNG's XMP; elsewhere scan for the packet (XMP spec part 3, 1.1)
     if xmp is None:
-        found = re.search(rb"<x:xmpmeta[\s>].*?</x:xmpmeta>", data, re.S)
-        xmp = found and found.group(0)
+        xmp = between(data, b"<x:xmpmeta", b"</x:xmpmeta>", max_len=MAX_XMP, accept=_ends_tag_name)
     xmp = xmp.decode("utf-8", "replace") if isinstance(xmp, bytes) else xmp
-    text = {k: str(info[k]) for k in ("DigitalSourceType", "Generator", "Settings") if isinstance(info.get(k), str)}
+    xmp = xmp if isinstance(xmp, str) and len(xmp) <= MAX_XMP else None
+    text = {k: str(info[k])[:MAX_XMP] for k in ("DigitalSourceType", "Generator", "Settings")
+            if isinstance(info.get(k), str)}
     return {"xmp": bool(xmp), "png_text": text,
             "digital_source_type": text.get("DigitalSourceType") or _xmp_value(xmp, "Iptc4xmpExt:DigitalSourceType"),
             "generator": text.get("Generator") or _xmp_value(xmp, "xmp:CreatorTool")}
@@ -296,16 +317,24 @@ def _manifest(data: bytes, mime: str) -> dict:
             "issuer": sig.get("issuer"), "signer": sig.get("common_name"), "cert_serial": sig.get("cert_serial_number")}
 
 
-def verify(path_or_bytes) -> dict:
+def verify(path_or_bytes, *, seconds: float | None = None) -> dict:
     """What an image (a path or its bytes) says about where it came from: its C2PA manifest checked, its metadata.
 
     Returns {"c2pa": "valid" | "invalid" | "absent", "digital_source_type", "generator", "claims_from": "c2pa" |
     "metadata" | None, "manifest": {verdict, trusted, failures, settings, issuer, ...}, "metadata": {...}, "format",
     "width", "height"}. "valid": the signature and hashes check out; manifest["trusted"]: the signer is on a trust
     list. Raises InputError("provenance_no_file" | "provenance_not_image" | "provenance_too_large" |
-    "provenance_file_too_large") for what cannot be checked.
+    "provenance_too_wide" | "provenance_too_complex" | "provenance_file_too_large" |
+    "provenance_too_slow") for what cannot be checked.
+    The reading runs on generators/runtime/budget.py's threads, stopped after `seconds` (default VERIFY_SECONDS).
     """
+    return UPLOADS.run(_verify, path_or_bytes, seconds=seconds or VERIFY_SECONDS, key="provenance_too_slow")
+
+
+def _verify(path_or_bytes) -> dict:
     data = _read(path_or_bytes)
+    if block_count(data, MAX_BLOCKS) > MAX_BLOCKS:
+        raise InputError("provenance_too_complex", max_blocks=MAX_BLOCKS)
     fmt, width, height, info = _header(data)
     manifest, metadata = _manifest(data, Image.MIME.get(fmt, "application/octet-stream")), _metadata(data, info)
     if manifest.get("cert_serial"):

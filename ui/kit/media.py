@@ -12,7 +12,6 @@ most of it Gradio resolving its own static paths.
 import atexit
 import os
 import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -27,6 +26,7 @@ from gradio.data_classes import FileData, ImageData
 from generators.provenance import c2pa as provenance
 from ui.kit.calls import Hooks, wrap
 from ui.kit.images import png_bytes
+from ui.server import disk
 
 KEEP_SECONDS = 3600  # a request's files are removed after an hour
 MAX_BYTES = 256 * 2**20  # and the oldest first while the folder holds more than this
@@ -42,7 +42,7 @@ def _root() -> Path:
         root = Path(os.environ["PLAYGROUND_MEDIA"]).resolve()
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
         return root
-    root = Path(tempfile.mkdtemp(prefix="genai-playground-")).resolve()  # mkdtemp makes it 0700
+    root = disk.private_folder()  # mkdtemp makes it 0700; named with our pid (ui/server/disk.py)
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     return root
 
@@ -190,7 +190,7 @@ def _plain(outputs: tuple) -> tuple:
     """A handler's outputs built here, back in the plain form Gradio's postprocess takes (paths, (path, caption)
     pairs), their files copied out of ROOT into one folder: Gradio links to files under a static path instead of
     caching them."""
-    folder = Path(tempfile.mkdtemp(prefix="genai-playground-example-"))
+    folder = disk.private_folder("example-")  # removed when the process ends (Gradio's cache keeps its copies)
 
     def plain(value):
         if isinstance(value, list) and value and isinstance(value[0], dict) and "image" in value[0]:  # a gallery

@@ -4,6 +4,7 @@ image for its C2PA manifest, its digital source type and, for a digit, what our 
 import functools
 import json
 import math
+import os
 import struct
 import tempfile
 import zlib
@@ -18,6 +19,7 @@ from generators.text import detect_text as check_watermark
 from generators.diffusion import DiffusionSampler
 from generators.gan import ASSETS, GanSampler
 from generators.vae import VaeInterpolator
+from generators.core.bounded import gif_well_formed
 from generators.provenance import c2pa as provenance
 from ui.kit.adapters import adapter
 from ui.kit.common import keep_on_error
@@ -31,6 +33,7 @@ from ui.kit.zerogpu import on_gpu
 
 DETECTOR = ASSETS / "gan" / "detector.json"  # bench/bench_detectors.py: the discriminator's measured ROC AUC
 DIGIT_SIDE = 560  # a square image up to this side is read as one digit (a 28 px digit, or one enlarged)
+DIGIT_BYTES = 2 * 2**20  # and up to this size: 560 x 560 RGBA raw is 1.25 MB
 HAS_DIFFUSION = (ASSETS / "diffusion" / "unet" / "diffusion_pytorch_model.safetensors").exists()
 GREEN_COLOURS = {"green": "#2ca02c", "red": "#d62728"}
 RANK_COLOURS = {"top10": "#2ca02c", "top100": "#f2c500", "top1000": "#d62728", "beyond": "#9467bd"}  # GLTR's
@@ -105,9 +108,11 @@ def detector() -> dict | None:
 def _digit(path: str, result: dict) -> dict | None:
     """Realness and the classifier's reading of a square image up to DIGIT_SIDE px, seen as a 28x28 MNIST digit
     (light on dark: a dark-on-light drawing is inverted); None for other images or ones that do not decode."""
-    if result["width"] != result["height"] or result["width"] > DIGIT_SIDE:
+    if result["width"] != result["height"] or result["width"] > DIGIT_SIDE or os.path.getsize(path) > DIGIT_BYTES:
         return None
     try:
+        if not gif_well_formed(Path(path).read_bytes()):  # Pillow would crawl through its junk a byte at a time
+            return None
         with Image.open(path) as im:
             gray = np.asarray(im.convert("L").resize((28, 28), Image.BOX), np.float32) / 255
     except Exception:  # noqa: BLE001 - an edited or cut file: the manifest verdict above says what is wrong
@@ -278,6 +283,9 @@ provenance_auc_missing: How well the discriminator tells real from generated is 
 provenance_no_file: Upload an image file first. | 请先上传一个图片文件。
 provenance_not_image: The file is not an image. | 该文件不是图片。
 provenance_too_large: The image is too large ({pixels} pixels); at most {max_pixels}. | 图片太大（{pixels} 像素）；最多 {max_pixels}。
+provenance_too_wide: The image is {width} × {height} px; at most {max_side} px a side. | 图片为 {width} × {height} 像素；每边最多 {max_side} 像素。
+provenance_too_complex: The file is made of more than {max_blocks} blocks; it was not read. | 该文件由超过 {max_blocks} 个数据块组成，未读取。
+provenance_too_slow: Reading this file's metadata took longer than {seconds} s, so it was stopped. | 读取此文件的元数据超过 {seconds} 秒，已停止。
 provenance_file_too_large: The file is too large ({mb} MB); at most {max_mb} MB. | 文件太大（{mb} MB）；最大 {max_mb} MB。
 provenance_mark_format: This file is not a {fmt} as the playground writes it, so it cannot be marked. | 该文件不是本体验场所写的 {fmt} 格式，无法加标记。
 provenance_key: The image signing key could not be read or made ({path}: {reason}). | 无法读取或创建图片签名密钥（{path}：{reason}）。

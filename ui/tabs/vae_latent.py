@@ -34,12 +34,14 @@ def decode_click(vae: VaeInterpolator, x: float, y: float, lang: str = "en") -> 
 def build_map(vae: VaeInterpolator) -> gr.Image:
     """The map (its first picture made at each page load) and, beside it, the digit decoded where it is clicked."""
     with gr.Row():
-        latent = gr.Image(lambda: map_image(vae), label=t("vae_latent"), type="pil", scale=3,
-                          elem_id="vae-latent-map", interactive=False)
+        latent = gr.Image(None, label=t("vae_latent"), type="pil", scale=3, elem_id="vae-latent-map",
+                          interactive=False)
         with gr.Column(scale=1, min_width=160):
             picked = gr.Image(label=t("vae_picked"), type="pil", height=PICKED_PX + 40, elem_id="vae-picked",
                               elem_classes=["pixelated"], interactive=False)
             said = gr.Markdown(t("vae_click_map"))
+    # at each page load; a callable value would do it as an unnamed public endpoint (/lambda_N)
+    gr.on(None, lambda: map_image(vae), None, latent, api_visibility="private")
 
     def clicked(evt: gr.SelectData, request: gr.Request):
         return decode_click(vae, *evt.index[:2], lang=language(request))

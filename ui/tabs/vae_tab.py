@@ -2,10 +2,12 @@
 
 import os
 import struct
+from pathlib import Path
 
 import gradio as gr
 from PIL import Image
 
+from generators.core.bounded import gif_well_formed
 from generators.core.errors import InputError
 from generators.core.limits import SEED, check_choice
 from generators.vae import MAX_SIDE, METHODS, STEPS, VaeInterpolator
@@ -39,6 +41,8 @@ def _open_drawing(image):
         return image
     try:
         if os.path.getsize(image) > MAX_DRAWING_BYTES:
+            raise InputError("vae_not_image")
+        if not gif_well_formed(Path(image).read_bytes()):  # Pillow would crawl through its junk a byte at a time
             raise InputError("vae_not_image")
         im = Image.open(image)  # lazy: reads the header only
         w, h = im.size
