@@ -12,7 +12,6 @@ generator: Stop is the consumer closing it or no longer iterating, and no comput
 """
 
 import contextlib
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from generators.lm import gpt2_fast, lora, readable, smollm
 from generators.core.device import pick_device
 from generators.lm.engine import MAX_ROWS, engine_for
 from generators.lm.loaded import LOADING, LoadedModel
+from generators.text_facts import bundled_facts, bundled_path, watermark_figures  # noqa: F401 - the tabs' names
 from generators.core.errors import InputError, ModelUnavailable, Notice
 from generators.core.limits import SEED, Range, check_choice
 from generators.core.network import reachable
@@ -33,7 +33,6 @@ from generators.lm.text_decoding import Detokenizer, Gpt2Session, HfSession, Sam
 from generators.provenance import watermark
 from generators.provenance.watermark import DELTA, STRENGTH as WATERMARK, Watermark
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = "bundled"
 # Qwen2.5-0.5B-Instruct (Apache-2.0, no remote code): the one that reads and writes Chinese (issue 27)
 HUB_MODELS = ("distilbert/distilgpt2", "openai-community/gpt2", "HuggingFaceTB/SmolLM2-135M",
@@ -76,10 +75,6 @@ class Continuation:
 
 _MODELS: dict[tuple[str, str], LoadedModel] = {}  # (source, device) -> model, shared read-only by all users
 _LOAD_LOCK = LOADING  # generators/lm/loaded.py says why it is shared
-
-
-def bundled_path() -> Path:
-    return Path(os.environ.get("PLAYGROUND_TEXT_MODEL") or REPO_ROOT / "assets" / "text-model")
 
 
 def check_args(prompt, model, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed, n) -> None:
@@ -313,29 +308,6 @@ def _token_infos(lm: LoadedModel, d: Detokenizer, probs: list[float], top_ids: l
     texts = iter(lm.token_texts([i for ids in top_ids for i in ids]))  # one batch for all positions
     return [TokenInfo(token, piece, p, [(next(texts), q) for q in ps])
             for token, piece, p, ps in zip(d.ids, d.pieces, probs, top_probs)]
-
-
-def bundled_facts() -> dict:
-    """What the bundled model is, from the files its training wrote (config.json, metrics.json): parameters,
-    training tokens, minutes and device, context. Empty where the files are missing (a model in training)."""
-    folder = bundled_path()
-    try:
-        metrics = json.loads((folder / "metrics.json").read_text())
-        config = json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return {"params": metrics["params"], "train_tokens": metrics["train_tokens"],
-            "train_minutes": metrics["train_minutes"], "device": metrics["device"], "context": config["n_positions"]}
-
-
-def watermark_figures() -> dict | None:
-    """What bench/bench_watermark_default.py measured for the text tab's defaults (None before it has run)."""
-    path = bundled_path() / "watermark.json"
-    if not path.exists():
-        return None
-    figures = json.loads(path.read_text())
-    enough = [row["new_tokens"] for row in figures["lengths"] if row["marked"]["watermarked"] >= 0.95]
-    return figures | {"new_tokens_needed": enough[0] if enough else None}  # the shortest length found 95% of times
 
 
 def detect_text(text: str, *, model: str | None = None, device: torch.device | None = None, **options) -> dict:
