@@ -228,5 +228,5 @@ def build() -> None:
     _sampler(session)
 
 
-TAB = Tab(key="scratch", order=17, title=("Train from scratch", "从零训练"), build=build, strings=STRINGS,
+TAB = Tab(key="scratch", order=45, title=("Train from scratch", "从零训练"), build=build, strings=STRINGS,
           messages=MESSAGES, names={"family": "模型类型", "seconds": "时间预算", "failure": "失败开关"})

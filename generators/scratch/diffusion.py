@@ -21,7 +21,7 @@ class DiffusionRecipe:
     hidden: int = 512
     layers: int = 3
     timesteps: int = 1000  # of the forward (noising) process
-    sample_steps: int = 20  # DDIM steps for the grid
+    sample_steps: int = 10  # DDIM steps for the grid
     lr: float = 1e-3
     batch_size: int = 128
     max_steps: int = 0

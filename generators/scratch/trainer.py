@@ -96,9 +96,9 @@ class ScratchTrainer:
     def _train(self, run, seconds: float, cap: int, stop: threading.Event, every: float) -> Iterator[Update]:
         d = self.digits()
         batches = Batches(d.train.to(self.device), d.train_labels.to(self.device), run.recipe.batch_size, run.g)
-        t0, step, losses = time.perf_counter(), 0, {}
-        shown = time.perf_counter()
-        yield self._update(run, step, losses, t0, seconds)
+        step, losses = 0, {}
+        yield self._update(run, step, losses, time.perf_counter(), seconds)  # the untrained model's grid
+        t0 = shown = time.perf_counter()  # the budget is for training: it starts once the first grid is shown
         while step < cap and time.perf_counter() - t0 < seconds and not stop.is_set():
             losses = run.step(*batches.next())
             step += 1

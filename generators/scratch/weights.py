@@ -23,9 +23,10 @@ from generators.scratch.trainer import FAMILIES, new_run
 FORMAT = "playground-scratch/1"
 MAX_FILE_BYTES = 16 * 2**20  # the default nets' files are 1-4 MB
 MAX_HEADER_BYTES = 64 * 2**10
-# the largest value a config may give each size field, so that no file makes the app build a huge net
-LIMITS = {"z_dim": 256, "hidden": 1024, "latent_dim": 64, "layers": 6, "timesteps": 4000, "sample_steps": 100,
-          "batch_size": 1024, "max_steps": 10**9}
+# the range a config may give each size field, so that no file makes the app build a huge net or divide by zero;
+# any other number (a learning rate, a weight) lies in [0, 1000]
+LIMITS = {"z_dim": (1, 256), "hidden": (1, 1024), "latent_dim": (1, 64), "layers": (1, 6), "timesteps": (2, 4000),
+          "sample_steps": (1, 100), "batch_size": (1, 1024), "max_steps": (0, 10**9), "g_steps": (1, 10)}
 
 
 def save_run(run, path: str | os.PathLike | None = None, **facts) -> bytes | Path:
@@ -85,7 +86,8 @@ def recipe_of(config: dict):
     for name, value in fields.items():
         kind = known[name]
         ok = (type(value) is kind or (kind is float and type(value) is int))
-        if not ok or (kind in (int, float) and not math.isfinite(value)) or not 0 <= value <= LIMITS.get(name, 1e3):
+        lo, hi = LIMITS.get(name, (0, 1e3))
+        if not ok or (kind in (int, float) and not math.isfinite(value)) or not lo <= value <= hi:
             raise InputError("scratch_file_mismatch", what=name, file=repr(value)[:20], model=kind.__name__)
     return dataclasses.replace(default, **{k: (float(v) if known[k] is float else v) for k, v in fields.items()})
 
