@@ -17,7 +17,7 @@ from generators.scratch.data import CONFIDENT, Reading
 from generators.scratch.trainer import DEFAULT_SECONDS, FAMILIES, SECONDS, ScratchTrainer, in_background
 from ui import media
 from ui.common import into_view, keep_on_error
-from ui.components import RawNumber, RawSlider
+from ui.components import RawNumber, RawSlider, raw
 from ui.errors import localized, render
 from ui.i18n import t
 from ui.images import grid, png_bytes, to_uint8, upscale
@@ -175,12 +175,12 @@ def sample_scratch_model(upload: str | None, seed: int, session: Session | None 
 def _controls() -> list:
     """The inputs, in the order of train_from_scratch's parameters."""
     with gr.Row():
-        family = gr.Radio([(t(f"scratch_family_{k}"), k) for k in FAMILIES], value="GAN", label=t("scratch_family"),
-                          elem_id="scratch-family", scale=2)
+        family = raw(gr.Radio([(t(f"scratch_family_{k}"), k) for k in FAMILIES], value="GAN", label=t("scratch_family"),
+                              elem_id="scratch-family", scale=2))  # raw: the handler words a wrong family
         seconds = RawSlider(SECONDS.lo, SECONDS.hi, value=DEFAULT_SECONDS, step=1, label=t("scratch_seconds"),
                             scale=2)
         seed = RawNumber(0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("app_seed"), scale=1)
-    failure = gr.Checkbox(False, label=t("scratch_failure"), elem_id="scratch-failure")
+    failure = raw(gr.Checkbox(False, label=t("scratch_failure"), elem_id="scratch-failure"))
     return [family, seconds, seed, failure]
 
 

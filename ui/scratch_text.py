@@ -30,7 +30,7 @@ scratch_reading: the classifier reads {read} of the samples as a digit (at least
 scratch_asked: It reads {asked} as the digit asked for. | 认作所要数字的占 {asked}。
 scratch_done: Done: {step} steps in {seconds} s. Now {reading} Download the weights below, or sample from them again. | 完成：{seconds} 秒内训练了 {step} 步。现在{reading}可在下方下载权重，或用它们再次采样。
 scratch_stopped: Stopped after {step} steps ({seconds} s), keeping what was learnt. Now {reading} | 已在 {step} 步（{seconds} 秒）后停止，保留已学到的内容。现在{reading}
-scratch_failure_GAN: Why it fails: this discriminator learns ten times faster and is not told which digit to expect, so it wins too fast; the generator flees to the few shapes that still fool it, and many different noises give the same few digits (mode collapse). | 失败原因：这个判别器学得快十倍，又不知道该出现哪个数字，所以太快占了上风；生成器只好躲到少数还能骗过它的形状上，许多不同的噪声都画出同样几个数字（模式崩溃）。
+scratch_failure_GAN: Why it fails: the generator is not told which digit to draw and is updated five times for each update of the discriminator, so it learns to fool the discriminator of the moment with one shape; many different noises give the same one or two digits (mode collapse). | 失败原因：生成器不知道该画哪个数字，而且判别器每更新一次，它就更新五次，于是它学会用同一种形状骗过眼下的判别器；许多不同的噪声都画出同样的一两个数字（模式崩溃）。
 scratch_failure_VAE: Why it fails: the KL term weighs 25 times too much, so the code may carry almost nothing about the digit; every sample decodes to the same blurred average digit. | 失败原因：KL 项的权重大了 25 倍，编码几乎不能携带关于数字的信息；每个样本都被解码成同一个模糊的“平均数字”。
 scratch_failure_diffusion: Why it fails: the model was trained for only a few dozen steps, so it knows little more than where ink usually lies; removing the noise leaves blobs, not digits. | 失败原因：模型只训练了几十步，几乎只知道墨迹通常落在哪里；去掉噪声后留下的是一团团斑块，而不是数字。
 scratch_curve_read: read as a digit | 认作数字

@@ -1,5 +1,8 @@
-"""A small diffusion model trained from nothing: DDPM's simple loss (Ho et al., 2020, eq. 14) on a cosine noise
-schedule (Nichol & Dhariwal, 2021), conditioned on the digit, sampled with deterministic DDIM (Song et al., 2021).
+"""A small diffusion model trained from nothing: DDPM (Ho et al., 2020) on a cosine noise schedule (Nichol &
+Dhariwal, 2021), conditioned on the digit, sampled with deterministic DDIM (Song et al., 2021). The network predicts
+the clean digit x_0 rather than the noise (DDPM's other parameterisation, their section 3.2): a small MLP that
+predicted the noise was still at a loss of 0.58 after 1,500 steps, its samples one blob read as one digit, where
+predicting x_0 gives the digit's rough shape within a few hundred steps.
 
 The failure recipe stops training after a few dozen steps: the denoiser has only learnt the average blur of a
 digit, so sampling turns the noise into blobs.
@@ -54,13 +57,13 @@ class DiffusionRun:
         self.grid = grid_inputs(seed)
 
     def step(self, x: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-        """One update of the simple loss ||eps - eps_theta(x_t, t, y)||^2 on a batch in [0, 1]."""
+        """One update of the denoising loss ||x_0 - f(x_t, t, y)||^2 on a batch in [0, 1]."""
         x0 = x * 2 - 1
         noise = torch.randn(x0.shape, generator=self.g).to(self.device)
         t = torch.randint(0, self.recipe.timesteps, (len(x0),), generator=self.g).to(self.device)
         a = self.alpha_bar[t].view(-1, 1, 1, 1)
         x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise  # q(x_t | x_0), Ho et al. eq. 4
-        loss = F.mse_loss(self.net(x_t, t, labels), noise)
+        loss = F.mse_loss(self.net(x_t, t, labels), x0)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
@@ -75,9 +78,8 @@ class DiffusionRun:
         for i, t in enumerate(ts):
             a = self.alpha_bar[t]
             a_next = self.alpha_bar[ts[i + 1]] if i + 1 < len(ts) else torch.tensor(1.0, device=self.device)
-            eps = self.net(x, torch.full((len(x),), t, device=self.device), y)
-            x0 = ((x - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-1, 1)  # the predicted clean digit
-            eps = (x - a.sqrt() * x0) / (1 - a).sqrt()  # the noise that agrees with the clipped x0
+            x0 = self.net(x, torch.full((len(x),), t, device=self.device), y).clamp(-1, 1)  # the clean digit
+            eps = (x - a.sqrt() * x0) / (1 - a).sqrt()  # the noise that x0 leaves in x_t
             x = a_next.sqrt() * x0 + (1 - a_next).sqrt() * eps  # DDIM, eta = 0 (Song et al., eq. 12)
         return ((x + 1) / 2).clamp(0, 1).cpu(), labels
 

@@ -113,7 +113,7 @@ def timestep_features(t: torch.Tensor, steps: int, dim: int = 64) -> torch.Tenso
 
 
 class MlpDenoiser(nn.Module):
-    """(noisy digit x_t, step t, label) -> the predicted noise eps, (B, 1, 28, 28): a residual MLP whose hidden
+    """(noisy digit x_t, step t, label) -> the predicted clean digit x_0, (B, 1, 28, 28): a residual MLP whose hidden
     layers each receive the step's and the label's embedding."""
 
     def __init__(self, hidden: int = 512, steps: int = 200, n_classes: int = 10, layers: int = 3):
