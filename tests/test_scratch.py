@@ -13,8 +13,8 @@ import torch
 from gradio_client import handle_file
 from safetensors.torch import load, save
 
-import ui.scratch_tab as tab
-from generators.errors import InputError
+import ui.tabs.scratch_tab as tab
+from generators.core.errors import InputError
 from generators.scratch import weights
 from generators.scratch.trainer import FAMILIES, ScratchTrainer, in_background
 

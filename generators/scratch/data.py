@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from generators.device import require_weights
+from generators.core.device import require_weights
 from generators.digits import DigitClassifier
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"

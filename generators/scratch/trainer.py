@@ -19,9 +19,9 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from generators.device import pick_device
-from generators.errors import InputError
-from generators.limits import SEED, Range, check_choice
+from generators.core.device import pick_device
+from generators.core.errors import InputError
+from generators.core.limits import SEED, Range, check_choice
 from generators.scratch import diffusion, gan, vae
 from generators.scratch.data import Batches, Digits, Grader, Reading, bundled_digits
 

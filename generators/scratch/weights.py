@@ -1,7 +1,7 @@
 """A training's weights as one safetensors file (never a pickle), its config as JSON in the metadata, and the
 checks a file passes before it is sampled from again: the header's size, the format and config, then each tensor's
 name, shape and dtype against the net the config builds, and finite values (the fine-tune adapters' checks,
-generators/lora.py).
+generators/lm/lora.py).
 
     blob = save_run(run, steps=812)          # bytes: what the Train button's download holds
     model = load_run(blob)                   # a run of the same family and recipe holding those weights
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from generators.errors import InputError
-from generators.limits import SEED
+from generators.core.errors import InputError
+from generators.core.limits import SEED
 from generators.scratch.trainer import FAMILIES, new_run
 
 FORMAT = "playground-scratch/1"

@@ -10,19 +10,19 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from generators.errors import InputError
-from generators.limits import SEED
+from generators.core.errors import InputError
+from generators.core.limits import SEED
 from generators.scratch import weights
 from generators.scratch.data import CONFIDENT, Reading
 from generators.scratch.trainer import DEFAULT_SECONDS, FAMILIES, SECONDS, ScratchTrainer, in_background
-from ui import media
-from ui.common import into_view, keep_on_error
-from ui.components import RawNumber, RawSlider, raw
-from ui.errors import localized, render
-from ui.i18n import t
-from ui.images import grid, png_bytes, to_uint8, upscale
-from ui.registry import Tab, table
-from ui.scratch_text import MESSAGES, STRINGS
+from ui.kit import media
+from ui.kit.common import into_view, keep_on_error
+from ui.kit.components import RawNumber, RawSlider, raw
+from ui.kit.errors import localized, render
+from ui.kit.i18n import t
+from ui.kit.images import grid, png_bytes, to_uint8, upscale
+from ui.kit.registry import Tab, table
+from ui.tabs.scratch_text import MESSAGES, STRINGS
 
 TRAINER = ScratchTrainer()  # the bundled digits and the grading classifier, shared read-only; runs live in sessions
 GENERATOR = "genai-playground Train from scratch ({family}, trained in this session)"

@@ -1,6 +1,6 @@
 """The Train-from-scratch tab's words, in English and Simplified Chinese (ui/scratch_tab.py declares them)."""
 
-from ui.registry import table
+from ui.kit.registry import table
 
 STRINGS = table("""
 scratch_about: **Watch a model learn to write digits from nothing.** Pick a family and press Train: a GAN, a VAE or a small diffusion model starts from random weights and learns from 9,500 handwritten MNIST digits, live on this server's CPU. About once a second you see the same grid of noise turned into digits by the model as it is now (each row asks for the digits 0-9 where the model takes a digit), the losses, what our digit classifier reads in the samples, and the time left. Stop keeps what was learnt. Switch on "show its classic failure" to see, with the same seed, how each family typically goes wrong. | **看一个模型从零学会写数字。** 选一种模型，按“训练”：GAN、VAE 或小型扩散模型从随机权重开始，在本服务器的 CPU 上现场学习 9,500 个 MNIST 手写数字。大约每秒你会看到：同一组噪声被当前的模型变成数字（模型可指定数字时，每行依次是 0-9）、各项损失、我们的数字分类器从样本中认出什么，以及剩余时间。“停止”会保留已学到的内容。打开“展示它的典型失败”，用同一个种子看每类模型通常会怎样出错。
