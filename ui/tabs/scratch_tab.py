@@ -54,12 +54,15 @@ class Session:
             self.folder = None
 
 
-def grid_png(images, family: str, settings: dict, sign: bool = False) -> str:
-    """The samples as one PNG, ten to a row, each 28 px digit at 56 px; marked as generated."""
-    folder = media.new_folder()
+def grid_png(images, family: str, settings: dict, folder: Path | None = None, index: int = 0,
+             sign: bool = False) -> str:
+    """The samples as one PNG, ten to a row, each 28 px digit at 56 px, marked as generated; in `folder` (a new
+    one by default) as grid-<index>.png, the grid of two updates before removed (the page shows the newest)."""
+    folder = folder or media.new_folder()
+    (folder / f"grid-{index - 2:04d}.png").unlink(missing_ok=True)
     data = png_bytes(upscale(grid(to_uint8(images), columns=10), 2))
-    return str(media.write(folder, "grid.png", data, generator=GENERATOR.format(family=family), settings=settings,
-                           sign=sign))
+    return str(media.write(folder, f"grid-{index:04d}.png", data, generator=GENERATOR.format(family=family),
+                           settings=settings, sign=sign))
 
 
 def curve_frame(history: list[tuple[float, str, float | None]], lang: str) -> pd.DataFrame:
@@ -120,15 +123,16 @@ def train_from_scratch(family: str, seconds: float, seed: int, failure: bool = F
     session = session if isinstance(session, Session) else Session()
     stream = TRAINER.stream(family=family, seconds=seconds, seed=seed, failure=failure, stop=session.stop)
     settings = dict(family=family, seconds=seconds, seed=seed, failure=failure)
-    history, u = [], None
-    for u in in_background(stream, session.stop):
+    history, u, frames = [], None, media.new_folder()  # this training's grids, one folder
+    for i, u in enumerate(in_background(stream, session.stop)):
         _record_curves(history, u, lang)
         if u.done:
             break
-        yield grid_png(u.images, family, settings), u.record(), _status(u, seconds, lang), \
+        yield grid_png(u.images, family, settings, frames, i), u.record(), _status(u, seconds, lang), \
             curve_frame(history, lang), None, session
     path = session.keep(u.run, steps=u.step, seconds=round(u.seconds, 1), failure=failure)
-    yield grid_png(u.images, family, settings, sign=True), {**u.record(), "stopped": u.stopped, "done": True}, \
+    yield grid_png(u.images, family, settings, frames, i, sign=True), {**u.record(), "stopped": u.stopped,
+                                                                        "done": True}, \
         _final(u, family, failure, lang), curve_frame(history, lang), str(path), session
 
 

@@ -32,7 +32,7 @@ scratch_done: Done: {step} steps in {seconds} s. Now {reading} Download the weig
 scratch_stopped: Stopped after {step} steps ({seconds} s), keeping what was learnt. Now {reading} | 已在 {step} 步（{seconds} 秒）后停止，保留已学到的内容。现在{reading}
 scratch_failure_GAN: Why it fails: the generator is not told which digit to draw and is updated five times for each update of the discriminator, so it learns to fool the discriminator of the moment with one shape; many different noises give the same one or two digits (mode collapse). | 失败原因：生成器不知道该画哪个数字，而且判别器每更新一次，它就更新五次，于是它学会用同一种形状骗过眼下的判别器；许多不同的噪声都画出同样的一两个数字（模式崩溃）。
 scratch_failure_VAE: Why it fails: the KL term weighs 25 times too much, so the code may carry almost nothing about the digit; every sample decodes to the same blurred average digit. | 失败原因：KL 项的权重大了 25 倍，编码几乎不能携带关于数字的信息；每个样本都被解码成同一个模糊的“平均数字”。
-scratch_failure_diffusion: Why it fails: the model was trained for only a few dozen steps, so it knows little more than where ink usually lies; removing the noise leaves blobs, not digits. | 失败原因：模型只训练了几十步，几乎只知道墨迹通常落在哪里；去掉噪声后留下的是一团团斑块，而不是数字。
+scratch_failure_diffusion: Why it fails: the model was trained for only ten steps, so it knows little more than where ink usually lies; removing the noise leaves noisy blobs, not digits. | 失败原因：模型只训练了十步，几乎只知道墨迹通常落在哪里；去掉噪声后留下的是一团团带噪点的斑块，而不是数字。
 scratch_curve_read: read as a digit | 认作数字
 scratch_curve_asked: the digit asked for | 认作所要数字
 scratch_loss_D: discriminator loss | 判别器损失
