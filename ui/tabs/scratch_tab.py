@@ -212,12 +212,12 @@ def build() -> None:
     with gr.Row():
         train = gr.Button(t("scratch_train"), variant="primary", elem_id="scratch-train")
         stop = gr.Button(t("app_stop"), elem_id="scratch-stop")
-    status = gr.Markdown(elem_id="scratch-status")
+    status = gr.Markdown(t("scratch_ready"), elem_id="scratch-status")  # never empty: the page's scroll anchor
     with gr.Row():
         image = gr.Image(label=t("scratch_grid"), type="filepath", elem_id="scratch-grid",
                          elem_classes=["pixelated"], scale=3)
         plot = gr.LinePlot(x="seconds", y="percent", color="curve", label=t("scratch_plot"), x_title="s · 秒",
-                           y_title="%", color_title="", y_lim=[0, 100], height=280, scale=2, elem_id="scratch-plot")
+                           y_title="%", color_title="", y_lim=[0, 100], height=340, scale=2, elem_id="scratch-plot")
     with gr.Row():
         record = gr.JSON(label=t("scratch_record"), elem_id="scratch-record")
         weights_file = gr.File(label=t("scratch_weights"), elem_id="scratch-weights")
@@ -233,4 +233,4 @@ def build() -> None:
 
 
 TAB = Tab(key="scratch", order=45, title=("Train from scratch", "从零训练"), build=build, strings=STRINGS,
-          messages=MESSAGES, names={"family": "模型类型", "seconds": "时间预算", "failure": "失败开关"})
+          messages=MESSAGES, names={"family": "模型类型", "failure": "失败开关"})  # "seconds": the fine-tune tab's

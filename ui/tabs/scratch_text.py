@@ -10,8 +10,9 @@ scratch_family_VAE: VAE | VAE（变分自编码器）
 scratch_family_diffusion: Diffusion | 扩散模型
 scratch_seconds: Time budget, seconds (at most 180) | 时间预算（秒，最多 180）
 scratch_failure: Show its classic failure (same seed) | 展示它的典型失败（同一种子）
-scratch_recipes: **Recipes.** GAN: noise of 100 → 784 pixels, Adam with β₁ 0.5 as in the original recipe; our changes: conditioned on the digit, one-sided label smoothing (0.9), samples from a moving average of the generator, and a learning rate of 1e-3 instead of 2e-4 so that a minute is enough. VAE: reconstruction plus KL, a 16-number code, Adam 1e-3. Diffusion: the DDPM denoising loss on a 1,000-step cosine schedule, conditioned on the digit, sampled in 20 DDIM steps. Each runs on one CPU core, so the rest of the playground stays quick; trainings wait their turn in a queue of their own. | **训练方法。** GAN：100 维噪声 → 784 个像素，按原始方法用 β₁ = 0.5 的 Adam；我们的改动：以数字为条件、单边标签平滑（0.9）、用生成器的滑动平均出样本，学习率用 1e-3 而不是 2e-4，好让一分钟够用。VAE：重建损失加 KL，16 维编码，Adam 1e-3。扩散模型：DDPM 的去噪损失，1,000 步余弦噪声表，以数字为条件，用 20 步 DDIM 采样。每次训练只占一个 CPU 核心，体验场的其余部分依然流畅；训练在自己的队列里排队。
+scratch_recipes: **Recipes.** GAN: noise of 100 → 784 pixels, Adam with β₁ 0.5 as in the original recipe; our changes: conditioned on the digit, one-sided label smoothing (0.9), samples from a moving average of the generator, and a learning rate of 1e-3 instead of 2e-4 so that a minute is enough. VAE: reconstruction plus KL, a 16-number code, Adam 1e-3. Diffusion: the DDPM denoising loss on a 1,000-step cosine schedule, conditioned on the digit, it predicts the clean digit and is sampled in 10 DDIM steps. Each runs on one CPU core, so the rest of the playground stays quick; trainings wait their turn in a queue of their own. | **训练方法。** GAN：100 维噪声 → 784 个像素，按原始方法用 β₁ = 0.5 的 Adam；我们的改动：以数字为条件、单边标签平滑（0.9）、用生成器的滑动平均出样本，学习率用 1e-3 而不是 2e-4，好让一分钟够用。VAE：重建损失加 KL，16 维编码，Adam 1e-3。扩散模型：DDPM 的去噪损失，1,000 步余弦噪声表，以数字为条件，预测干净的数字，用 10 步 DDIM 采样。每次训练只占一个 CPU 核心，体验场的其余部分依然流畅；训练在自己的队列里排队。
 scratch_train: Train | 训练
+scratch_ready: Ready: choose a family and press Train. | 准备就绪：选择一种模型，然后按“训练”。
 scratch_grid: The same noise, as the model turns it into digits now | 同一组噪声，被当前的模型变成的数字
 scratch_plot: What our classifier reads in the samples | 我们的分类器从样本中认出什么
 scratch_record: This update (JSON) | 本次更新（JSON）
@@ -38,7 +39,7 @@ scratch_curve_asked: the digit asked for | 认作所要数字
 scratch_loss_D: discriminator loss | 判别器损失
 scratch_loss_G: generator loss | 生成器损失
 scratch_loss_reconstruction: reconstruction | 重建损失
-scratch_loss_KL: KL | KL
+scratch_loss_KL: KL divergence | KL 散度
 scratch_loss_denoising: denoising loss | 去噪损失
 scratch_sampled: A {family} trained for {steps} steps: | 一个训练了 {steps} 步的 {family}：
 scratch_nothing_trained: Nothing to sample from yet: train a model in this tab, or upload a weights file it gave you. | 还没有可采样的模型：请先在本页训练一个，或上传本页生成的权重文件。
