@@ -9,7 +9,8 @@ Each run trains as the tab does (its own thread, one torch thread) and prints th
 share (confidence >= 0.9), class accuracy and distinct digits read against seconds; at the end it grades 1,000
 samples (100 a digit where the family takes one) and, for the VAE, the negative ELBO on MNIST's 10,000 test digits
 (training/metrics.py: vae_figures) beside the shipped VAE's on the same digits. The machine's load average is printed
-beside every figure: the 2 cores are shared. Results go to docs/scratch-curves.json.
+beside every figure: the 2 cores are shared. Results go to docs/scratch-curves.json and
+docs/scratch-responsiveness.json.
 """
 
 import argparse
@@ -123,20 +124,27 @@ def responsiveness(args) -> None:
         return out
     timed(5)  # warm-up: the GAN loads
     list(client.submit("VAE", 2, 0, False, api_name="/train_from_scratch"))  # and a training's first-call costs
+    rows = []
     for family in args.families:
         alone = timed(args.requests)
         job = client.submit(family, args.seconds, 0, False, api_name="/train_from_scratch")
-        while job.status().code.name not in ("PROCESSING", "ITERATING"):
+        deadline = time.time() + 60
+        while job.status().code.name not in ("PROCESSING", "ITERATING") and time.time() < deadline:
             time.sleep(0.2)
         time.sleep(2)  # the classifier and data loaded, steps under way
         during = timed(args.requests)
         job.cancel()
         time.sleep(1)
         a, d = statistics.median(alone), statistics.median(during)
+        rows.append({"family": family, "alone_ms": [round(x) for x in alone], "during_ms": [round(x) for x in during],
+                     "median_ratio": round(d / a, 2), "load": load()})
         print(f"{family}: /sample_digits median {a:.0f} ms alone, {d:.0f} ms during a training ({d / a:.2f}x); "
               f"p90 {statistics.quantiles(alone, n=10)[-1]:.0f} vs {statistics.quantiles(during, n=10)[-1]:.0f} ms "
               f"({load()})", flush=True)
     demo.close()
+    out = args.out.with_name("scratch-responsiveness.json")
+    out.write_text(json.dumps({"requests": args.requests, "digits": 16, "runs": rows}, indent=1) + "\n")
+    print(f"written {out}")
 
 
 def main() -> None:
