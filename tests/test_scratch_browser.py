@@ -1,0 +1,46 @@
+"""The Train-from-scratch tab in a real browser (tests/test_browser.py's Chromium, pages and views): on a desktop and
+a phone, in English and in Chinese, a training streams its grid in sight, Stop keeps what was learnt and offers the
+weights, a bad input leaves the result as it was. Slow: a real training on the shared CPU."""
+
+import time
+
+import pytest
+from test_browser import BADGES, LOADED, browser, view  # noqa: F401 - fixtures, shared with the other browser tests
+
+pytestmark = pytest.mark.slow
+
+
+def test_scratch_trains_streams_and_stop_keeps_the_weights(view, tmp_path):  # noqa: F811
+    try:
+        trains_and_stops(view, tmp_path)
+    finally:  # a failed check leaves no training running for the next view (they share one queue)
+        view.page.locator("#scratch-stop").click()
+
+
+def trains_and_stops(view, tmp_path):
+    page = view.page
+    view.tab("scratch")
+    page.locator("#scratch-family").get_by_text(view.s("scratch_family_VAE"), exact=True).click()
+    view.set_number("scratch_seconds", 120)
+    page.locator("#scratch-train").click()
+    step = "第 [1-9]" if view.lang == "zh" else "step [1-9]"
+    page.wait_for_function(f"/{step}/.test(document.querySelector('#scratch-status').innerText)", timeout=120_000)
+    page.wait_for_function(LOADED.format("#scratch-grid"), timeout=30_000)
+    assert page.locator("#scratch-grid img").count() == 1
+    view.in_sight("#scratch-status")
+    view.shot("scratch-training", tmp_path)
+    page.locator("#scratch-stop").click()
+    page.get_by_text(view.said("scratch_stopped")).first.wait_for(timeout=60_000)
+    assert page.locator("#scratch-weights a[href*='scratch-VAE.safetensors']").count() == 1
+    assert page.evaluate(BADGES.format("body")) == 0, "Stop left an Error badge"
+    width = page.evaluate("document.querySelector('#scratch-grid img').getBoundingClientRect().right")
+    assert width <= view.width, f"the grid is cut off at {view.width} px"
+    view.shot("scratch-stopped", tmp_path)
+    before = page.locator("#scratch-grid img").get_attribute("src")
+    view.set_number("app_seed", -1)  # a bad input: a toast in the page's language, the grid stays
+    page.locator("#scratch-train").click()
+    view.wait_toast("int_range")
+    time.sleep(0.3)
+    assert page.locator("#scratch-grid img").get_attribute("src") == before
+    assert page.evaluate(BADGES.format("body")) == 0
+    view.set_number("app_seed", 0)
