@@ -28,7 +28,8 @@ from generators.serving import backend
 from ui.kit import cards, media
 from ui.kit.i18n import t
 from ui.kit.registry import tabs
-from ui.server import disk, guard
+from ui.kit import disk
+from ui.server import guard
 from ui.server.gradio_patches import remember_missing_matplotlib, share_compute, static_paths_first
 from ui.server.playground import SESSIONS, TITLE, Playground  # noqa: F401 - SESSIONS: the tests read the cap here
 
@@ -144,7 +145,7 @@ def main(argv=None) -> None:
     """Builds the app and serves it until interrupted; --share falls back to local serving when offline."""
     memory.limit_arenas()  # before the server's threads start (generators/runtime/memory.py says why)
     args = parse_args(argv)
-    disk.remove_orphans()  # folders of earlier runs that were killed (ui/server/disk.py)
+    disk.remove_orphans()  # folders of earlier runs that were killed (ui/kit/disk.py)
     disk.on_signals()  # SIGTERM and SIGINT remove this run's folders, then exit
     if args.device:
         os.environ["PLAYGROUND_DEVICE"] = args.device

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from starlette.middleware import Middleware
 
-from ui.server import disk, guard
+from ui.kit import disk, guard
 
 
 @pytest.fixture

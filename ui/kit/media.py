@@ -26,7 +26,7 @@ from gradio.data_classes import FileData, ImageData
 from generators.provenance import c2pa as provenance
 from ui.kit.calls import Hooks, wrap
 from ui.kit.images import png_bytes
-from ui.server import disk
+from ui.kit import disk
 
 KEEP_SECONDS = 3600  # a request's files are removed after an hour
 MAX_BYTES = 256 * 2**20  # and the oldest first while the folder holds more than this
@@ -42,7 +42,7 @@ def _root() -> Path:
         root = Path(os.environ["PLAYGROUND_MEDIA"]).resolve()
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
         return root
-    root = disk.private_folder()  # mkdtemp makes it 0700; named with our pid (ui/server/disk.py)
+    root = disk.private_folder()  # mkdtemp makes it 0700; named with our pid (ui/kit/disk.py)
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     return root
 

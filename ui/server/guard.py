@@ -21,7 +21,7 @@ from PIL import Image
 from gradio.utils import get_upload_folder
 
 from ui.kit import media
-from ui.server.disk import UploadCap
+from ui.kit.disk import UploadCap
 from ui.kit.registry import table
 
 log = logging.getLogger("playground")
@@ -105,7 +105,7 @@ class LoginLimiter:
 
 
 LOGINS = LoginLimiter()
-UPLOADS_CAP = UploadCap()  # ui/server/disk.py
+UPLOADS_CAP = UploadCap()  # ui/kit/disk.py
 FORWARDED_ENV = "PLAYGROUND_FORWARDED_ALLOW_IPS"  # app.py --forwarded-allow-ips sets it
 
 
