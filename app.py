@@ -25,10 +25,9 @@ import gradio as gr
 from generators.core.network import reachable
 from generators.runtime import memory, slots
 from generators.serving import backend
-from ui.kit import cards, media
+from ui.kit import cards, disk, media
 from ui.kit.i18n import t
 from ui.kit.registry import tabs
-from ui.kit import disk
 from ui.server import guard
 from ui.server.gradio_patches import remember_missing_matplotlib, share_compute, static_paths_first
 from ui.server.playground import SESSIONS, TITLE, Playground  # noqa: F401 - SESSIONS: the tests read the cap here
