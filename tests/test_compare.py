@@ -51,9 +51,9 @@ def test_class_prior_is_seeded_and_checks_its_input(prior):
             prior.sample(**({"digit": 3, "count": 5, "seed": 1} | bad))
 
 
-def test_fit_dry_run_writes_a_prior_with_its_figures(tmp_path, classifier):
+def test_fit_dry_run_writes_a_prior_with_its_figures(tmp_path, classifier, mnist_dir):
     out = tmp_path / "prior.safetensors"
-    fit_vae_prior.main(["--dry-run", "--out", str(out)])
+    fit_vae_prior.main(["--dry-run", "--out", str(out), "--data", str(mnist_dir)])
     meta = read_figures(out)
     assert meta["eval_samples"] == "200" and 0.5 < float(meta["class_accuracy"]) <= 1  # chance is 0.1
     # at 200 samples a Frechet distance on 128 features is mostly estimation bias (the floor there is ~57), so the

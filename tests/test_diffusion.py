@@ -18,7 +18,6 @@ from generators.digits import DigitClassifier
 from generators.core.errors import InputError, ModelUnavailable
 
 ROOT = Path(__file__).resolve().parents[1]
-MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
 
 def tiny_pipeline(seed: int = 0) -> DigitDiffusionPipeline:
@@ -234,8 +233,7 @@ def test_guided_ddim_with_the_bundled_model_draws_the_asked_digits(guidance):
         assert (classifier(x).argmax(1) == labels).sum().item() >= 19
 
 
-@pytest.mark.skipif(not MNIST.exists(), reason="../shared/data/mnist is not beside the checkout")
-def test_training_dry_run_exports_a_loadable_pipeline(tmp_path):
+def test_training_dry_run_exports_a_loadable_pipeline(tmp_path, mnist_dir):
     out = tmp_path / "out"
     subprocess.run([sys.executable, "-m", "training.train_diffusion", "--dry-run", "--batch-size", "8",
                     "--out", str(out), "--run-dir", str(tmp_path / "run")],
@@ -245,8 +243,7 @@ def test_training_dry_run_exports_a_loadable_pipeline(tmp_path):
     assert step.done and step.sample.shape == (2, 1, 28, 28)
 
 
-@pytest.mark.skipif(not MNIST.exists(), reason="../shared/data/mnist is not beside the checkout")
-def test_a_resumed_run_keeps_the_earlier_runs_recipe_and_checkpoints(tmp_path):
+def test_a_resumed_run_keeps_the_earlier_runs_recipe_and_checkpoints(tmp_path, mnist_dir):
     """--resume with --cosine (a final phase at a falling learning rate): the summary keeps the first run's recipe
     and graded checkpoints ahead of its own, and the step count goes on."""
     def dry_run(*flags):
@@ -263,8 +260,7 @@ def test_a_resumed_run_keeps_the_earlier_runs_recipe_and_checkpoints(tmp_path):
     assert [h["step"] for h in second["history"]] == [3, 6]
 
 
-@pytest.mark.skipif(not MNIST.exists(), reason="../shared/data/mnist is not beside the checkout")
-def test_init_starts_a_new_run_from_an_exported_unet(tmp_path):
+def test_init_starts_a_new_run_from_an_exported_unet(tmp_path, mnist_dir):
     """--init: the model and its EMA start from an exported pipeline's UNet (3 warm-up steps barely move it), and
     the summary names where the run started."""
     start = DigitDiffusionPipeline(build_unet((4, 8), 1, 4), build_scheduler())
@@ -339,16 +335,15 @@ def test_distillation_dry_run_exports_a_student_and_resumes(tmp_path):
     assert step.done and step.sample.shape == (2, 1, 28, 28)
 
 
-@pytest.mark.skipif(not MNIST.exists() or not shutil.which("bash") or not shutil.which("tar"),
-                    reason="needs ../shared/data/mnist, bash and tar")
-def test_the_gpu_script_runs_its_whole_flow_on_the_cpu(tmp_path):
+@pytest.mark.skipif(not shutil.which("bash") or not shutil.which("tar"), reason="needs bash and tar")
+def test_the_gpu_script_runs_its_whole_flow_on_the_cpu(tmp_path, mnist_dir):
     """training/gpu_diffusion.sh at toy sizes on the CPU: both teachers, a student each, the headline and table logs,
     and what it packs for $OUT (the script is what a lent GPU runs; a mistake found there costs device time)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "python3").symlink_to(sys.executable)  # the script calls python3: this test's interpreter
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "D": "cpu", "M1": "0.02", "M2": "0.02",
-           "PAIRS": "32", "B1": "16", "B2": "16", "N": "20", "EV": "0", "DATA": str(MNIST), "WHEELS": "none",
+           "PAIRS": "32", "B1": "16", "B2": "16", "N": "20", "EV": "0", "DATA": str(mnist_dir), "WHEELS": "none",
            "OUT": str(tmp_path / "out"), "W": str(tmp_path / "w"),
            "TABLE": "--table-samples 20 --steps 1 --guidance 0 --samplers DDIM"}
     run = subprocess.run(["bash", "training/gpu_diffusion.sh"], cwd=ROOT, env=env, timeout=600, capture_output=True,

@@ -7,7 +7,6 @@ import time
 
 import pytest
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel
 
 from generators.lm.batch_sampling import candidates
 from generators.lm.engine import DecodingEngine, engine_for
@@ -15,13 +14,7 @@ from generators.text import TextContinuation
 from generators.lm.text_decoding import (Gpt2Session, Sampling, SamplingLoop, draw, filter_top_k, filter_top_p, pick,
                                       uniforms)
 from generators.provenance.watermark import Watermark
-from training.train_text import build_tokenizer
 
-CORPUS = [
-    "The old captain looked out over the harbour and said that the sea was calm.",
-    "She walked along the quay, past the boats, and watched the gulls over the water.",
-    "Café, naïve, façade — “quoted” words; 日本語 and ✓ make multi-byte characters.",
-] * 20
 PROMPTS = ["The old captain looked out over the harbour and said", "She walked", "Café", "the gulls over the water",
            "The sea was calm. She walked along the quay, past the boats, and watched"]
 # (prompt index, sampling, seed, n, watermark delta): greedy, the UI's defaults, no filters, top-p alone, a strong
@@ -35,16 +28,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny models, 
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    """A tiny random GPT-2 (seeded) with 64 positions and a byte-level BPE tokenizer trained here."""
-    tok = build_tokenizer(CORPUS, vocab_size=300)
-    out = tmp_path_factory.mktemp("gpt2-engine")
-    torch.manual_seed(0)
-    config = GPT2Config(vocab_size=len(tok), n_positions=64, n_embd=32, n_layer=2, n_head=2,
-                        bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)
-    GPT2LMHeadModel(config).save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+def model_dir(tiny_gpt2_dir):
+    return tiny_gpt2_dir(64)  # conftest.py: a tiny seeded GPT-2 with 64 positions
 
 
 @pytest.fixture(scope="module")

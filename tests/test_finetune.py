@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
-from generators.lm import corpus, gpt2_fast, lora, smollm
+from generators.lm import corpus, lora, smollm
 from generators.core.errors import InputError, ModelUnavailable
 from generators.finetune import FineTuner
 from generators.text import LoadedModel, TextContinuation
 from generators.lm.text_decoding import Sampling
+from training import tiny
 from training.train_text import build_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,21 +32,12 @@ def tokenizer():
 
 def gpt2(tokenizer, n_embd=32, seed=0) -> LoadedModel:
     """A tiny random GPT-2 (seeded) as the LoadedModel generators.text would give."""
-    torch.manual_seed(seed)
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=64, n_embd=n_embd, n_layer=2, n_head=2,
-                        bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id)
-    model = GPT2LMHeadModel(config).eval()
-    return LoadedModel(model, tokenizer, torch.device("cpu"), 64, gpt2_fast.FastGpt2(model))
+    return tiny.loaded(tiny.tiny_gpt2(tokenizer, n_embd=n_embd, seed=seed), tokenizer)
 
 
 def llama(tokenizer) -> LoadedModel:
     """A tiny Llama (SmolLM2's architecture): LoRA on q/k/v/o and the MLP, the generic decoding path."""
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64,
-                         tie_word_embeddings=True, bos_token_id=tokenizer.eos_token_id,
-                         eos_token_id=tokenizer.eos_token_id)  # tied, as in SmolLM2
-    return LoadedModel(LlamaForCausalLM(config).eval(), tokenizer, torch.device("cpu"), 64, None)
+    return tiny.loaded(tiny.tiny_llama(tokenizer), tokenizer)
 
 
 @pytest.fixture(scope="module")

@@ -4,65 +4,30 @@ import os
 
 import pytest
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
 from generators.lm import gpt2_fast
 from generators import text
 from generators.core.errors import InputError, ModelUnavailable
 from generators.text import TextContinuation
 from generators.lm.text_decoding import Detokenizer, Sampling, processed
-from training.train_text import build_tokenizer
 
 PROMPT = "The old captain looked out over the harbour and said"
-CORPUS = [
-    "The old captain looked out over the harbour and said that the sea was calm.",
-    "She walked along the quay, past the boats, and watched the gulls over the water.",
-    "Café, naïve, façade — “quoted” words; 日本語 and ✓ make multi-byte characters.",
-] * 20
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny models, one thread
 
 
-@pytest.fixture(scope="session")
-def make_model(tmp_path_factory):
-    """A folder with a tiny random GPT-2 (seeded) and a byte-level BPE tokenizer trained here."""
-    tok, made = build_tokenizer(CORPUS, vocab_size=300), {}
-
-    def make(n_positions: int):
-        if n_positions in made:
-            return made[n_positions]
-        out = made[n_positions] = tmp_path_factory.mktemp(f"gpt2-{n_positions}")
-        torch.manual_seed(0)
-        config = GPT2Config(vocab_size=len(tok), n_positions=n_positions, n_embd=32, n_layer=2, n_head=2,
-                            bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id,
-                            pad_token_id=tok.eos_token_id)
-        GPT2LMHeadModel(config).save_pretrained(out)
-        tok.save_pretrained(out)
-        return out
-
-    make.tokenizer = tok
-    return make
-
-
 @pytest.fixture
-def llama_tc(make_model, tmp_path, monkeypatch):
+def llama_tc(tiny_llama_dir, monkeypatch):
     """A tiny Llama (SmolLM2's architecture): the generic transformers path, not the lean GPT-2 one."""
-    tok = make_model.tokenizer
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64,
-                         bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id)
-    LlamaForCausalLM(config).save_pretrained(tmp_path)
-    tok.save_pretrained(tmp_path)
-    monkeypatch.setenv("PLAYGROUND_TEXT_MODEL", str(tmp_path))
+    monkeypatch.setenv("PLAYGROUND_TEXT_MODEL", str(tiny_llama_dir))
     return TextContinuation(torch.device("cpu"))
 
 
 @pytest.fixture
-def tc(make_model, monkeypatch):
-    """The adapter with its bundled model swapped for a tiny one of 64 tokens of context."""
-    monkeypatch.setenv("PLAYGROUND_TEXT_MODEL", str(make_model(64)))
+def tc(tiny_gpt2_dir, monkeypatch):
+    """The adapter with its bundled model swapped for a tiny one of 64 tokens of context (conftest.py)."""
+    monkeypatch.setenv("PLAYGROUND_TEXT_MODEL", str(tiny_gpt2_dir(64)))
     return TextContinuation(torch.device("cpu"))
 
 
@@ -294,11 +259,11 @@ def test_overlong_prompt_raises(tc):
     assert err.value.key == "text_prompt_long" and err.value.fields == dict(n=10_001, limit=10_000)
 
 
-def test_concurrent_first_requests_load_once(make_model, tmp_path, monkeypatch):
+def test_concurrent_first_requests_load_once(tiny_gpt2_dir, tmp_path, monkeypatch):
     import shutil
     import threading
 
-    shutil.copytree(make_model(64), tmp_path / "m")  # a path no test has loaded yet
+    shutil.copytree(tiny_gpt2_dir(64), tmp_path / "m")  # a path no test has loaded yet
     monkeypatch.setenv("PLAYGROUND_TEXT_MODEL", str(tmp_path / "m"))
     loads, real = [], text._from_pretrained
     monkeypatch.setattr(text, "_from_pretrained", lambda *a, **k: loads.append(1) or real(*a, **k))
@@ -333,9 +298,9 @@ def test_unreachable_hub_is_detected(monkeypatch, closed_port):
 # ---- the app, through gradio_client ----
 
 @pytest.fixture(scope="module")
-def app_client(make_model, client):
+def app_client(tiny_gpt2_dir, client):
     """The launched app, its bundled text model being a tiny one with room for long streams."""
-    os.environ["PLAYGROUND_TEXT_MODEL"] = str(make_model(600))
+    os.environ["PLAYGROUND_TEXT_MODEL"] = str(tiny_gpt2_dir(600))
     yield client
     del os.environ["PLAYGROUND_TEXT_MODEL"]
 

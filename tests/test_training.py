@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-pytestmark = pytest.mark.skipif(not (DATA / "mnist").exists(), reason="../shared/data is not beside the checkout")
+pytestmark = pytest.mark.usefixtures("mnist_dir")  # conftest.py: skips, with the reason, without MNIST
 
 
 def run(script: str, tmp_path: Path, out: Path | None = None, *extra: str) -> Path:
@@ -56,7 +55,7 @@ def test_gan_fine_tune_starts_from_shipped_weights(tmp_path):
     assert graded["conditional_accuracy"] > 0.9 and graded["frechet"] > 0
 
 
-def test_text_dry_run(tmp_path):
+def test_text_dry_run(tmp_path, books_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     out = run("train_text.py", tmp_path)
@@ -65,7 +64,7 @@ def test_text_dry_run(tmp_path):
     assert model(ids).logits.shape[-1] == len(tok)
 
 
-def test_the_graders_reference_digits_are_a_seeded_fair_sample_of_the_test_set():
+def test_the_graders_reference_digits_are_a_seeded_fair_sample_of_the_test_set(mnist_dir):
     """reference_order shuffles the test digits reproducibly, so their first n mix both of MNIST's writer groups
     (the stored order puts the 5,000 SD-3 digits first) and grade every family alike."""
     import torch
@@ -73,7 +72,7 @@ def test_the_graders_reference_digits_are_a_seeded_fair_sample_of_the_test_set()
     from training.metrics import reference_order
     from training.mnist import load_mnist
 
-    images = load_mnist(DATA / "mnist", "test")[0]
+    images = load_mnist(mnist_dir, "test")[0]
     first, again, other = reference_order(images), reference_order(images), reference_order(images, seed=1)
     assert torch.equal(first, again) and not torch.equal(first, other)
     assert first.shape == images.shape and torch.allclose(first.sum(0), images.sum(0), atol=1e-3)  # reordered
@@ -82,7 +81,7 @@ def test_the_graders_reference_digits_are_a_seeded_fair_sample_of_the_test_set()
     assert 800 < sum(i >= 5000 for i in drawn) < 1200  # about half from the second writer group; stored: none
 
 
-def test_training_digits_as_if_generated_score_near_the_floor_against_the_fair_sample():
+def test_training_digits_as_if_generated_score_near_the_floor_against_the_fair_sample(mnist_dir):
     """The bench's check row: 2,000 training digits graded like a generator's samples score close to two test
     samples (the floor); against the stored first 2,000 test digits they scored about 3x the floor."""
     import torch
@@ -92,18 +91,18 @@ def test_training_digits_as_if_generated_score_near_the_floor_against_the_fair_s
     from training.mnist import load_mnist
 
     C = DigitClassifier.from_pretrained(ROOT / "assets" / "classifier").eval()
-    test = load_mnist(DATA / "mnist", "test")[0]
+    test = load_mnist(mnist_dir, "test")[0]
     fair, stored = reference_order(test), test
     with torch.no_grad():
         floor = frechet(C.features(fair[:2000]), C.features(fair[2000:4000]))
-    train = reference_digits(DATA / "mnist", "train")[:2000]
+    train = reference_digits(mnist_dir, "train")[:2000]
     assert training_copy(C, train, fair) < 1.5 * floor
     assert training_copy(C, train, stored) > 2 * floor
 
 
-def test_the_digit_bench_runs_through_every_row():
+def test_the_digit_bench_runs_through_every_row(mnist_dir):
     """bench_digits --quick prints each of its quality and speed rows (its VAE rows once broke on a renamed import)."""
-    command = [sys.executable, "-m", "bench.bench_digits", "--quick", "--no-api", "--data", str(DATA / "mnist")]
+    command = [sys.executable, "-m", "bench.bench_digits", "--quick", "--no-api", "--data", str(mnist_dir)]
     run = subprocess.run(command, cwd=ROOT, timeout=300, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
     for row in ("GAN Frechet distance to real test digits, psi=1.0", "real-vs-real floor",

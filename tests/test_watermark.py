@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel
 
 from generators.provenance import watermark
 from generators.core.errors import InputError
@@ -13,37 +12,18 @@ from generators.text import TextContinuation
 from generators.text import detect_text
 from generators.provenance.watermark import (MIN_TOKENS, Watermark, detect, green_mask, is_green, splitmix64,
                                   token_ranks)
-from training.train_text import build_tokenizer
 
 PROMPT = "The old captain looked out over the harbour and said"
-CORPUS = ["The old captain looked out over the harbour and said that the sea was calm.",
-          "She walked along the quay, past the boats, and watched the gulls over the water."] * 20
 FLAT = dict(temperature=1.0, top_k=0, top_p=1.0, repetition_penalty=1.0)  # a random tiny model is near uniform
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: intra-op threads only wait for each other
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    """A tiny random GPT-2 (seeded, 128 tokens of context) and a 300-token byte-level BPE trained here."""
-    out, tok = tmp_path_factory.mktemp("gpt2-wm"), build_tokenizer(CORPUS, vocab_size=300)
-    torch.manual_seed(0)
-    config = GPT2Config(vocab_size=len(tok), n_positions=128, n_embd=32, n_layer=2, n_head=2,
-                        bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)
-    GPT2LMHeadModel(config).save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny models, one thread
 
 
 @pytest.fixture
-def tc(model_dir, monkeypatch):
-    monkeypatch.setenv("PLAYGROUND_TEXT_MODEL", str(model_dir))
+def tc(tiny_gpt2_dir, monkeypatch):
+    """The adapter on a tiny seeded GPT-2 with 128 tokens of context (conftest.py)."""
+    monkeypatch.setenv("PLAYGROUND_TEXT_MODEL", str(tiny_gpt2_dir(128)))
     return TextContinuation(torch.device("cpu"))
 
 
@@ -79,6 +59,8 @@ def test_green_lists_are_a_gamma_share_and_agree_with_the_pairwise_test():
 def test_green_list_does_not_depend_on_the_device(device, monkeypatch):
     def no_device_rng(*a, **k):
         raise AssertionError("the green list must not come from a device's random generator")
+
+    import torch._dynamo  # noqa: F401  a first meta op imports it, and its import needs the real torch.Generator
 
     monkeypatch.setattr(torch, "randperm", no_device_rng)
     monkeypatch.setattr(torch, "Generator", no_device_rng)

@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from generators.diffusion import (ASSETS, DigitDiffusionPipeline, build_scheduler, build_unet, ddim_from_x0, guided_at,
                                   make_scheduler)
+from training import data
 from training.metrics import reference_digits
 from training.mnist import DEFAULT_DATA
 from training.train_diffusion import WallClock, checkpoint, ema_update, graded, load_state
@@ -215,4 +216,4 @@ def run(args) -> None:
 
 
 if __name__ == "__main__":
-    run(parse_args())
+    data.exit_plainly(lambda: run(parse_args()))  # absent data: what is missing, not a traceback

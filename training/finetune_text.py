@@ -53,18 +53,11 @@ def parse_args():
 
 def tiny_model(text: str, device: torch.device):
     """A random 2-layer GPT-2 with a tokenizer trained on `text`, as a LoadedModel (the dry run's base)."""
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    from generators.lm.gpt2_fast import FastGpt2
-    from generators.lm.loaded import LoadedModel
+    from training import tiny
     from training.train_text import build_tokenizer
 
     tok = build_tokenizer([text], vocab_size=300)
-    torch.manual_seed(0)  # a script, not a request handler: the tiny model's init
-    config = GPT2Config(vocab_size=len(tok), n_positions=64, n_embd=32, n_layer=2, n_head=2,
-                        bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)
-    model = GPT2LMHeadModel(config).to(device).eval()
-    return LoadedModel(model, tok, device, config.n_positions, FastGpt2(model))
+    return tiny.loaded(tiny.tiny_gpt2(tok), tok, device)
 
 
 def train(tuner: finetune.FineTuner, args, text) -> finetune.FinetuneResult:

@@ -20,6 +20,7 @@ from safetensors.torch import save_file
 
 from generators.digits import DigitClassifier, DigitVAE
 from generators.vae_prior import PRIOR_FILE, VaeClassPrior
+from training import data
 from training.metrics import frechet, reference_digits, sample_quality
 from training.mnist import DEFAULT_DATA, load_mnist
 
@@ -86,4 +87,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    data.exit_plainly(main)  # absent data: what is missing, not a traceback

@@ -6,7 +6,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+from training import data
+
+DEFAULT_DATA = data.folder("mnist")  # ../shared/data/mnist, or .data/mnist where `python -m training.data` puts it
 _FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
           "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
 
@@ -25,6 +27,7 @@ def load_mnist(data_dir: str | Path = DEFAULT_DATA, split: str = "train") -> tup
     """Returns images (N, 1, 28, 28) float in [0, 1] and labels (N,) int64."""
     images_file, labels_file = _FILES[split]
     data_dir = Path(data_dir)
+    data.require("mnist", data_dir, [images_file, labels_file])
     images = torch.from_numpy(_read_idx(data_dir / images_file).copy()).float().div_(255).unsqueeze(1)
     labels = torch.from_numpy(_read_idx(data_dir / labels_file).copy()).long()
     return images, labels

@@ -3,7 +3,9 @@
 import re
 from pathlib import Path
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "text" / "gutenberg"
+from training import data
+
+DEFAULT_DATA = data.folder("gutenberg")  # ../shared/data/text/gutenberg, or .data/text/gutenberg
 # Whole books held out for validation (short, varied: Carroll, Wells, Doyle, Irving).
 VALID_BOOKS = ("11-0.txt", "35-0.txt", "244-0.txt", "41-0.txt")
 _START = re.compile(r"^\*\*\* ?START OF.*$", re.MULTILINE)
@@ -24,7 +26,7 @@ def load_books(data_dir: str | Path = DEFAULT_DATA, limit: int | None = None,
     """(train texts, validation texts), whole books each (cut to `max_chars` for a dry run)."""
     files = sorted(Path(data_dir).glob("*.txt"))[:limit]
     if not files:
-        raise FileNotFoundError(f"no .txt books in {data_dir}")
+        raise data.MissingData(f"missing: .txt books in {data_dir}\n{data.how_to_get('gutenberg')}")
     train, valid = [], []
     for f in files:
         (valid if f.name in VALID_BOOKS else train).append(clean_book(f.read_text(encoding="utf-8"))[:max_chars])

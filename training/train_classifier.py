@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from generators.digits import DigitClassifier
+from training import data
 from training.common import epoch_batches, epochs, load_checkpoint, run_cli, save_checkpoint, write_metrics
 from training.metrics import classifier_accuracy
 from training.mnist import DEFAULT_DATA, load_mnist
@@ -58,4 +59,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    data.exit_plainly(main)  # absent data: what is missing, not a traceback

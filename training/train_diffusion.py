@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from generators.diffusion import NO_LABEL, DigitDiffusionPipeline, build_scheduler, build_unet
+from training import data
 from training.metrics import reference_digits, sample_quality
 from training.mnist import DEFAULT_DATA, batches, load_mnist
 
@@ -271,4 +272,4 @@ def write_summary(args, channels, history, earlier=()) -> None:
     Path(args.out, "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 if __name__ == "__main__":
-    run(parse_args())
+    data.exit_plainly(lambda: run(parse_args()))  # absent data: what is missing, not a traceback

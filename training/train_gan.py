@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from generators.digits import DigitClassifier, DigitDiscriminator, DigitGenerator
+from training import data
 from training.common import Timer, base_parser, epoch_batches, epochs, save_checkpoint, write_metrics
 from training.metrics import gan_quality, reference_digits
 from training.mnist import DEFAULT_DATA, load_mnist
@@ -166,4 +167,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    data.exit_plainly(main)  # absent data: what is missing, not a traceback

@@ -20,6 +20,7 @@ import torch
 from tokenizers import ByteLevelBPETokenizer
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
+from training import data
 from training.novels import DEFAULT_DATA, load_books
 
 EOS = "<|endoftext|>"
@@ -188,4 +189,4 @@ def finish(args, model, tok, valid, step, elapsed, history):
 
 
 if __name__ == "__main__":
-    main()
+    data.exit_plainly(main)  # absent data: what is missing, not a traceback

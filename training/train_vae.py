@@ -13,6 +13,7 @@ import torch
 from safetensors.torch import save_file
 
 from generators.digits import DigitVAE, vae_loss
+from training import data
 from training.common import epoch_batches, epochs, load_checkpoint, run_cli, save_checkpoint, write_metrics
 from training.metrics import vae_figures
 from training.mnist import DEFAULT_DATA, load_mnist
@@ -66,4 +67,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    data.exit_plainly(main)  # absent data: what is missing, not a traceback
