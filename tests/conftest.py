@@ -1,5 +1,5 @@
 """Shared fixtures: no network, the app launched once on a loopback port for gradio_client tests, the tiny seeded
-language models (training/tiny.py) the text tests share, and the training data (skipped, with the reason, when absent)."""
+language models (training/tiny.py) the text tests share, and the training data (skips, with the reason, if absent)."""
 
 import os
 import socket
@@ -117,7 +117,7 @@ def _data_folder(name: str):
 
     missing = data.missing(name)
     if missing:
-        pytest.skip(f"{data.folder(name)} lacks {len(missing)} file(s) of {name} (python -m training.data fetches them)")
+        pytest.skip(f"{data.folder(name)} lacks {len(missing)} file(s) of {name}; python -m training.data gets them")
     return data.folder(name)
 
 

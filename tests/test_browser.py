@@ -16,7 +16,8 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
          "--disable-component-update", "--disable-sync"]
 VIEWS = {"desktop-en": (1440, 900, "en"), "phone-en": (390, 844, "en"), "desktop-zh": (1440, 900, "zh"),
          "phone-zh": (390, 844, "zh")}
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (.ci/run installs it)")
+pytestmark = [pytest.mark.slow,  # a browser: the second tier
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (.ci/run installs)")]
 
 # A Stop races the stream: Gradio answers /cancel, then sends the stream an empty completion message; a frontend that
 # reads that message after its Stop handler finished marked every output "Error" (4 of 8 Stops on a slow machine).

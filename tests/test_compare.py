@@ -51,6 +51,7 @@ def test_class_prior_is_seeded_and_checks_its_input(prior):
             prior.sample(**({"digit": 3, "count": 5, "seed": 1} | bad))
 
 
+@pytest.mark.slow  # a training dry run
 def test_fit_dry_run_writes_a_prior_with_its_figures(tmp_path, classifier, mnist_dir):
     out = tmp_path / "prior.safetensors"
     fit_vae_prior.main(["--dry-run", "--out", str(out), "--data", str(mnist_dir)])

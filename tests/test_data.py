@@ -89,7 +89,8 @@ def test_a_training_script_without_data_says_what_is_missing(tmp_path):
     with pytest.raises(SystemExit) as e:
         data.exit_plainly(lambda: load_mnist(tmp_path, "test"))
     lines = str(e.value.code).splitlines()
-    assert lines[:2] == [f"missing: {tmp_path / n}" for n in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")]
+    wanted = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+    assert lines[:2] == [f"missing: {tmp_path / n}" for n in wanted]
     assert "python -m training.data mnist" in lines[2]
     with pytest.raises(data.MissingData, match="python -m training.data gutenberg"):
         load_books(tmp_path)

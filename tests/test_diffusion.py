@@ -233,6 +233,7 @@ def test_guided_ddim_with_the_bundled_model_draws_the_asked_digits(guidance):
         assert (classifier(x).argmax(1) == labels).sum().item() >= 19
 
 
+@pytest.mark.slow  # a training dry run
 def test_training_dry_run_exports_a_loadable_pipeline(tmp_path, mnist_dir):
     out = tmp_path / "out"
     subprocess.run([sys.executable, "-m", "training.train_diffusion", "--dry-run", "--batch-size", "8",
@@ -243,6 +244,7 @@ def test_training_dry_run_exports_a_loadable_pipeline(tmp_path, mnist_dir):
     assert step.done and step.sample.shape == (2, 1, 28, 28)
 
 
+@pytest.mark.slow  # two training dry runs
 def test_a_resumed_run_keeps_the_earlier_runs_recipe_and_checkpoints(tmp_path, mnist_dir):
     """--resume with --cosine (a final phase at a falling learning rate): the summary keeps the first run's recipe
     and graded checkpoints ahead of its own, and the step count goes on."""
@@ -260,6 +262,7 @@ def test_a_resumed_run_keeps_the_earlier_runs_recipe_and_checkpoints(tmp_path, m
     assert [h["step"] for h in second["history"]] == [3, 6]
 
 
+@pytest.mark.slow  # training dry runs
 def test_init_starts_a_new_run_from_an_exported_unet(tmp_path, mnist_dir):
     """--init: the model and its EMA start from an exported pipeline's UNet (3 warm-up steps barely move it), and
     the summary names where the run started."""
@@ -317,6 +320,7 @@ def test_teacher_points_are_where_the_teachers_run_is():
         teacher_points(pipe, labels, noise, steps=7, guidance=0.0, interval=1.0, until=749)
 
 
+@pytest.mark.slow  # distillation dry runs
 def test_distillation_dry_run_exports_a_student_and_resumes(tmp_path):
     def dry_run(*flags):
         subprocess.run([sys.executable, "-m", "training.distill_diffusion", "--dry-run", "--batch-size", "8",
@@ -335,6 +339,7 @@ def test_distillation_dry_run_exports_a_student_and_resumes(tmp_path):
     assert step.done and step.sample.shape == (2, 1, 28, 28)
 
 
+@pytest.mark.slow  # the GPU script's whole flow at toy sizes
 @pytest.mark.skipif(not shutil.which("bash") or not shutil.which("tar"), reason="needs bash and tar")
 def test_the_gpu_script_runs_its_whole_flow_on_the_cpu(tmp_path, mnist_dir):
     """training/gpu_diffusion.sh at toy sizes on the CPU: both teachers, a student each, the headline and table logs,

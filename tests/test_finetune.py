@@ -237,6 +237,7 @@ def test_the_shortest_text_is_one_batch_plus_the_held_out_tenth(base):
     assert corpus.read_text(("\ufeff" + TOY.replace(". ", ".\r\n")).encode()) == TOY.replace(". ", ".\n")
 
 
+@pytest.mark.slow  # the command line's dry run, in a process of its own
 def test_the_command_line_dry_run(tmp_path):
     out = tmp_path / "adapter.safetensors"
     done = subprocess.run([sys.executable, "-m", "training.finetune_text", "--dry-run", "--out", str(out)],

@@ -179,6 +179,7 @@ def test_a_cancelled_training_stops_and_text_is_served_meanwhile(client, monkeyp
     assert steps[run] == after_cancel < 2000  # the cancelled training took no step meanwhile
 
 
+@pytest.mark.slow  # a browser
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="Chromium is not installed (.ci/run installs it)")
 def test_stop_in_the_browser_keeps_the_result_and_continues_side_by_side(app_url):
     """Gradio's frontend: Stop (a plain event on the session's state) ends the streaming training, whose last update

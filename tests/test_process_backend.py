@@ -24,7 +24,8 @@ from generators.vae import VaeInterpolator
 from generators.provenance.watermark import DELTA as WATERMARK
 from served import answers_text_and_digits, served_app
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: the local adapters on one thread, as the workers
+pytestmark = [pytest.mark.slow,  # worker processes: the second tier
+              pytest.mark.usefixtures("one_thread")]  # conftest.py: the local adapters on one thread, as the workers
 FAMILIES = (TextContinuation, GanSampler, VaeInterpolator, DiffusionSampler)
 LIMIT_S = 120  # the longest any call here may take: a worker's start and model load on a busy machine
 

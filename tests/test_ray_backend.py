@@ -24,7 +24,8 @@ from generators.text import TextContinuation  # noqa: E402
 from generators.vae import VaeInterpolator  # noqa: E402
 from served import answers_text_and_digits, served_app  # noqa: E402
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: the local adapters on one thread, as the replicas
+pytestmark = [pytest.mark.slow,  # a Ray cluster: the second tier
+              pytest.mark.usefixtures("one_thread")]  # conftest.py: the local adapters on one thread, as the replicas
 FAMILIES = (TextContinuation, GanSampler, VaeInterpolator, DiffusionSampler)
 
 

@@ -318,6 +318,7 @@ def locked_url(tmp_path_factory):
     server.wait(10)
 
 
+@pytest.mark.slow  # `python app.py` in a process of its own
 def test_auth_refuses_every_route_without_credentials(locked_url, tmp_path):
     Image.new("L", (28, 28)).save(tmp_path / "x.png")
     from ui.kit import media
@@ -332,6 +333,7 @@ def test_auth_refuses_every_route_without_credentials(locked_url, tmp_path):
     assert all(r.status_code in (401, 403) for r in attempts), [(r.url.path, r.status_code) for r in attempts]
 
 
+@pytest.mark.slow  # the same server
 def test_failed_logins_lock_the_client_out(locked_url):
     from ui.server import guard
 
@@ -416,6 +418,7 @@ def test_finished_api_sessions_are_forgotten(app_url):
     assert "event: complete" in stream  # the undelivered result is still there for its caller
 
 
+@pytest.mark.slow  # the soak: minutes against a server of its own
 def test_requests_leave_nothing_behind():
     """The soak (bench/bench_soak.py) against `python app.py` in a process of its own, so that its RSS is the
     server's alone: 300 mixed calls from 4 clients (every endpoint, bad inputs, cancelled streams), no errors, no

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.usefixtures("mnist_dir")  # conftest.py: skips, with the reason, without MNIST
+pytestmark = [pytest.mark.slow,  # training dry runs: the second tier
+              pytest.mark.usefixtures("mnist_dir")]  # conftest.py: skips, with the reason, without MNIST
 
 
 def run(script: str, tmp_path: Path, out: Path | None = None, *extra: str) -> Path:
