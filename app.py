@@ -25,7 +25,7 @@ import gradio as gr
 from generators.core.network import reachable
 from generators.runtime import memory, slots
 from generators.serving import backend
-from ui.kit import cards, disk, media
+from ui.kit import cards, disk, media, warm
 from ui.kit.i18n import t
 from ui.kit.registry import tabs
 from ui.server import guard
@@ -87,6 +87,7 @@ def build_demo(queue_size: int = 32, concurrency: int | None = None) -> gr.Block
 def launch_local(demo: gr.Blocks, **kwargs) -> str:
     """Serves `demo` on 127.0.0.1 at the first free port Gradio finds from 7860 on (tests, benches); its URL."""
     demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, **kwargs)
+    warm.start()
     return demo.local_url
 
 
@@ -166,6 +167,7 @@ def main(argv=None) -> None:
     demo = build_demo(args.queue_size, args.concurrency)
     demo.launch(server_name=args.host, server_port=args.port, share=share, auth=auth, mcp_server=args.mcp,
                 theme=gr.themes.Soft(), max_file_size="10mb", prevent_thread_lock=True)
+    warm.start()  # the tabs' warm-ups, now that the page answers
     if args.share and not demo.share_url:
         why = "see above" if share else "Gradio's share server cannot be reached: offline?"
         print(f"No share link ({why}). Serving on this machine only: {demo.local_url}")

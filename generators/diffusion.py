@@ -21,9 +21,7 @@ import torch
 from generators.core.device import pick_device
 from generators.core.errors import ModelUnavailable
 from generators.core.limits import SEED, Range, check_choice
-from generators.diffusion_pipeline import (DISTILLED, NO_LABEL, SAMPLERS, SCHEDULERS, DenoisingStep, DigitDiffusionPipeline,  # noqa: F401
-                                          build_scheduler, build_unet, ddim_from_x0, guided_at, make_scheduler,
-                                          to_unit, unet_passes)
+from generators.diffusion_steps import DISTILLED, NO_LABEL, SAMPLERS, DenoisingStep  # noqa: F401
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "diffusion"
 STUDENT_ASSETS = ASSETS.with_name("diffusion-4step")  # the distilled first step (training/distill_diffusion.py)
@@ -52,6 +50,17 @@ SAMPLER_GUIDANCE = {"DPM-Solver++": (2.0, 0.7), "UniPC": (1.0, 1.0), "DDIM": (2.
                     DISTILLED: (2.0, 0.7)}
 DEFAULT_GUIDANCE, DEFAULT_INTERVAL = SAMPLER_GUIDANCE["DPM-Solver++"]
 DIGIT = Range(0, 9)
+PIPELINE_NAMES = ("SCHEDULERS", "DigitDiffusionPipeline", "build_scheduler", "build_unet", "ddim_from_x0", "guided_at",
+                  "make_scheduler", "to_unit", "unet_passes")
+
+
+def __getattr__(name: str):
+    """The pipeline's names, imported with diffusers on first use: the page starts without diffusers (PEP 562)."""
+    if name in PIPELINE_NAMES:
+        from generators import diffusion_pipeline
+
+        return getattr(diffusion_pipeline, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def validate(*, digit: int | None, count: int, steps: int, guidance: float, seed: int, sampler: str,
@@ -84,19 +93,27 @@ class DiffusionSampler:
         self.student = Path(student) if student is not None else self.path.with_name(STUDENT_ASSETS.name)
         self._lock, self._pipe, self._student = threading.Lock(), None, None
 
-    def load(self) -> DigitDiffusionPipeline:
+    def load(self) -> "DigitDiffusionPipeline":
         """The pipeline on the adapter's device, loaded on the first call."""
         with self._lock:
             if self._pipe is None:
                 self._pipe = self._from(self.path, "training.train_diffusion")
         return self._pipe
 
+    def warm_up(self) -> None:
+        """Loads the pipeline (and imports diffusers, seconds) ahead of the first request; for a background thread.
+        A failure is left for that request to report."""
+        try:
+            self.load()
+        except Exception:  # noqa: BLE001 - the first request raises it again, with its message
+            pass
+
     def check_weights(self) -> None:
         """ModelUnavailable("weights_missing") if the model's files are not there, without loading them."""
         if not (self.path / "model_index.json").exists():
             raise ModelUnavailable("weights_missing", folder=str(self.path), script="training.train_diffusion")
 
-    def load_student(self) -> DigitDiffusionPipeline:
+    def load_student(self) -> "DigitDiffusionPipeline":
         """The distilled first step of "Distilled" (its UNet predicts x_0 at t = 999), loaded on its first use."""
         with self._lock:
             if self._student is None:
@@ -114,7 +131,9 @@ class DiffusionSampler:
             return {"sampler": "DDIM", "first_step": self.load_student().unet}
         return {"sampler": sampler}
 
-    def _from(self, folder: Path, script: str) -> DigitDiffusionPipeline:
+    def _from(self, folder: Path, script: str) -> "DigitDiffusionPipeline":
+        from generators.diffusion_pipeline import DigitDiffusionPipeline
+
         if not (folder / "model_index.json").exists():
             raise ModelUnavailable("weights_missing", folder=str(folder), script=script)
         self.device = self.device or pick_device()

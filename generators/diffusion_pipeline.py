@@ -4,15 +4,13 @@
 """
 
 import inspect
-from dataclasses import dataclass
 
 import torch
 from diffusers import (DDIMScheduler, DDPMScheduler, DiffusionPipeline, DPMSolverMultistepScheduler, UNet2DModel,
                        UniPCMultistepScheduler)
 
-NO_LABEL = 10  # the class id of "no label" (classifier-free guidance's unconditional branch)
-DISTILLED = "Distilled"  # DDIM at 4 steps whose first step a distilled UNet takes (generators/diffusion.py)
-SAMPLERS = ("DPM-Solver++", "UniPC", "DDIM", "DDPM", DISTILLED)
+from generators.diffusion_steps import DISTILLED, NO_LABEL, SAMPLERS, DenoisingStep  # noqa: F401 - also named here
+
 SCHEDULERS = {"DPM-Solver++": DPMSolverMultistepScheduler, "UniPC": UniPCMultistepScheduler, "DDIM": DDIMScheduler,
               "DDPM": DDPMScheduler, DISTILLED: DDIMScheduler}
 
@@ -76,18 +74,6 @@ def ddim_from_x0(x: torch.Tensor, x0: torch.Tensor, a_t: torch.Tensor, a_next: t
 def to_unit(x: torch.Tensor) -> torch.Tensor:
     """UNet range [-1, 1] -> image range [0, 1], on the CPU."""
     return x.clamp(-1, 1).add(1).div(2).cpu()
-
-
-@dataclass
-class DenoisingStep:
-    """One step of a denoising run; the last one a run yields has `done=True` and holds the finished digits."""
-
-    index: int  # steps done so far, 1..total
-    total: int
-    sample: torch.Tensor  # (B, 1, 28, 28) in [0, 1]: x_t after this step (the finished digits when done)
-    predicted: torch.Tensor  # (B, 1, 28, 28) in [0, 1]: the model's current guess of the clean digits, x_0
-    labels: list[int]  # the digit each sample is conditioned on
-    done: bool = False
 
 
 class DigitDiffusionPipeline(DiffusionPipeline):

@@ -5,7 +5,7 @@ import torch
 
 
 def tiny_gpt2(tokenizer, n_positions: int = 64, n_embd: int = 32, seed: int = 0):
-    """A random 2-layer, 2-head GPT-2 over `tokenizer`'s vocabulary (its EOS as BOS, EOS and padding), in eval mode."""
+    """A random 2-layer, 2-head GPT-2 over `tokenizer`'s vocabulary (EOS as BOS, EOS and padding), in eval mode."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
     eos = tokenizer.eos_token_id

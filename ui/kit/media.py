@@ -23,7 +23,6 @@ import numpy as np
 from gradio.components.gallery import GalleryData, GalleryImage
 from gradio.data_classes import FileData, ImageData
 
-from generators.provenance import c2pa as provenance
 from ui.kit.calls import Hooks, wrap
 from ui.kit.images import png_bytes
 from ui.kit import disk
@@ -149,6 +148,8 @@ def write(folder: Path, name: str, data: bytes, *, generator: str | None = GENER
     """`data` as the file `name` in `folder`; a .png or .gif is marked as made by `generator` with `settings`
     (generators/provenance/c2pa.py: digital source type, metadata and, unless sign=False, a signed C2PA manifest);
     generator=None writes it unmarked (not generated media: a plot, a real digit)."""
+    from generators.provenance import c2pa as provenance  # c2pa and cryptography load at the first file, not at start
+
     fmt = Path(name).suffix.lower().lstrip(".")
     if generator is not None and fmt in provenance.FORMATS:
         data = provenance.mark(data, fmt, generator=generator, settings=settings or {}, sign=sign)

@@ -9,8 +9,7 @@ import gradio as gr
 import torch
 from safetensors.torch import load_file
 
-from generators.diffusion import (DEFAULT_GUIDANCE, DEFAULT_INTERVAL, DISTILLED, SAMPLER_GUIDANCE, DiffusionSampler,
-                                  build_scheduler, unet_passes)
+from generators.diffusion import DEFAULT_GUIDANCE, DEFAULT_INTERVAL, DISTILLED, SAMPLER_GUIDANCE, DiffusionSampler
 from generators.core.errors import ModelUnavailable
 from generators.gan import GanSampler
 from generators.core.limits import SEED, Range, check_choice
@@ -32,7 +31,16 @@ COUNT = Range(1, 16)  # digits per family: three models run in one request
 DIFFUSION = dict(steps=20, guidance=DEFAULT_GUIDANCE, sampler="DPM-Solver++", interval=DEFAULT_INTERVAL)
 FAST = dict(steps=4, guidance=SAMPLER_GUIDANCE[DISTILLED][0], sampler=DISTILLED,  # the tab's fast path, a row
             interval=SAMPLER_GUIDANCE[DISTILLED][1])
-PASSES, FAST_PASSES = (unet_passes(build_scheduler().config, **r) for r in (DIFFUSION, FAST))
+
+
+@functools.cache
+def unet_passes_per_digit(fast: bool) -> int:
+    """On first use, not at start: the schedule's timesteps come from diffusers, which takes seconds to import."""
+    from generators.diffusion import build_scheduler, unet_passes
+
+    return unet_passes(build_scheduler().config, **(FAST if fast else DIFFUSION))
+
+
 # the family tabs' own adapters (ui/kit/adapters.py); the GAN's classifier reads every family's digits
 GAN, VAE, DIFFUSION_SAMPLER = adapter(GanSampler), adapter(VaeClassPrior), adapter(DiffusionSampler)
 FAMILIES = ("gan", "vae", "diffusion")
@@ -78,7 +86,7 @@ def run_diffusion(digit: int, count: int, seed: int, settings: dict = DIFFUSION)
     """The diffusion tab's sampler at its default request (or FAST: the distilled 4 steps, whose parameters are
     the student's and the model's); a missing model is a row that says so."""
     sampler, fast = DIFFUSION_SAMPLER, settings["sampler"] == DISTILLED
-    passes = FAST_PASSES if fast else PASSES
+    passes = unet_passes_per_digit(fast)
     try:
         params = sampler.parameter_count(settings["sampler"])
     except ModelUnavailable as e:

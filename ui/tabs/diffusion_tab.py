@@ -12,7 +12,7 @@ from generators.diffusion import (COUNT, DEFAULT_GUIDANCE, DEFAULT_STEPS, DISTIL
 from generators.core.errors import InputError
 from generators.gan import GanSampler
 from generators.core.limits import SEED, check_choice
-from ui.kit import media
+from ui.kit import media, warm
 from ui.kit.adapters import adapter
 from ui.kit.common import DIGITS, examples, into_view, keep_on_error
 from ui.kit.components import RawNumber, RawSlider
@@ -196,6 +196,7 @@ def _advanced():
 
 def build() -> None:
     """The tab's components and events."""
+    warm.after_start(SAMPLER.warm_up)  # diffusers and the pipeline load once the page answers, not during start
     gr.Markdown(t("diffusion_about"))
     with gr.Row(equal_height=True):
         digit = gr.Dropdown([(t("diffusion_any"), ANY), *DIGITS], value="7", label=t("diffusion_digit"),

@@ -20,7 +20,6 @@ from generators.diffusion import DiffusionSampler
 from generators.gan import ASSETS, GanSampler
 from generators.vae import VaeInterpolator
 from generators.core.bounded import gif_well_formed
-from generators.provenance import c2pa as provenance
 from ui.kit.adapters import adapter
 from ui.kit.common import keep_on_error
 from ui.kit.components import RawTextbox
@@ -93,6 +92,8 @@ def verify_image(image: str, *, lang: str = "en"):
         "manifest", "metadata", "digit": {"realness", "reads", "confidence", "discriminator_auc"} | null, ...}, and
         what it means, in words.
     """
+    from generators.provenance import c2pa as provenance  # c2pa loads at the first check, not at start
+
     result = provenance.verify(image)
     result["digit"] = _digit(image, result)
     return result, _report(result, lang)
@@ -128,10 +129,12 @@ def _digit(path: str, result: dict) -> dict | None:
 
 def _report(result: dict, lang: str) -> str:
     """The checker's findings in words: the manifest, the source type, what made it, the digit's scores."""
+    from generators.provenance.c2pa import UNTRUSTED
+
     m = result["manifest"]
     lines = [render(f"provenance_c2pa_{result['c2pa']}", dict(
         signer=m.get("signer") or "?", issuer=m.get("issuer") or "?",
-        failures=", ".join(f for f in m.get("failures") or [] if f not in provenance.UNTRUSTED) or m.get("error", "?")),
+        failures=", ".join(f for f in m.get("failures") or [] if f not in UNTRUSTED) or m.get("error", "?")),
         lang)]
     if result["c2pa"] == "valid":
         lines.append(render("provenance_ours" if m.get("signed_by_this_playground") else "provenance_not_ours", {},
@@ -178,6 +181,8 @@ def _edited(signed: bytes, pixels: np.ndarray) -> bytes:
 @functools.cache
 def example_file(kind: str) -> str:
     """The example image `kind` ("real", "gan", "diffusion", "edited") as a file, made once."""
+    from generators.provenance import c2pa as provenance
+
     if kind == "real":
         data = png_bytes(to_uint8(adapter(VaeInterpolator).test_digit(7, 0))[0])  # a held-out MNIST test digit: never marked
     elif kind == "diffusion":

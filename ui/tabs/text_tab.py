@@ -11,6 +11,7 @@ from generators.core.limits import SEED
 from generators.text import (ALTERNATIVES, BUNDLED, DEFAULT_NEW_TOKENS, MAX_NEW_TOKENS, REPETITION_PENALTY,
                              TEMPERATURE, TEMPERATURE_DEFAULT, TOP_K, TOP_P, Continuation, TextContinuation,
                              bundled_facts)
+from ui.kit import warm
 from ui.kit.adapters import adapter, queue_group, stops_in_loop
 from ui.kit.common import examples, into_view, keep_on_error
 from ui.kit.components import RawNumber, RawSlider, RawTextbox
@@ -226,8 +227,8 @@ def _controls() -> list:
 
 def build() -> None:
     """The tab's components and events."""
-    # the page is up at once; the bundled model loads meanwhile (a request arriving first waits for it)
-    threading.Thread(target=CONTINUATION.warm_up, name="text-model-warm-up", daemon=True).start()
+    # the page is up at once; the bundled model loads once it answers (a request arriving first waits for it)
+    warm.after_start(CONTINUATION.warm_up)
     gr.Markdown(t("text_about"))
     inputs = _controls()
     with gr.Row():

@@ -1,0 +1,30 @@
+"""Warm-ups that make a tab's first request fast (a model loaded, its libraries imported), run once the page
+answers: during start they would only share the CPU with it. bench/bench_start.py measures the start."""
+
+import threading
+from collections.abc import Callable
+
+_pending: list[Callable[[], None]] = []
+
+
+def after_start(warm_up: Callable[[], None]) -> None:
+    """Runs `warm_up` after the server answers (app.py calls start()); it reports its own failures, if any."""
+    _pending.append(warm_up)
+
+
+def start() -> threading.Thread:
+    """One background thread runs the warm-ups registered so far, in order; a failing one leaves the next to run
+    (its first request reports the error again, in the visitor's language)."""
+    todo = _pending[:]
+    _pending.clear()
+
+    def run():
+        for warm_up in todo:
+            try:
+                warm_up()
+            except Exception:  # noqa: BLE001 - a warm-up is an optimisation; its request says what went wrong
+                pass
+
+    thread = threading.Thread(target=run, name="warm-ups", daemon=True)
+    thread.start()
+    return thread
