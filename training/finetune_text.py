@@ -45,6 +45,8 @@ def parse_args():
     args = p.parse_args()
     if args.text is None and not args.dry_run:
         p.error("--text is required (or --dry-run)")
+    if args.text is not None and not args.text.is_file():
+        p.error(f"--text {args.text}: no such file")
     if args.dry_run:
         args.steps, args.batch_size, args.block_size, args.eval_every, args.seconds = 4, 2, 16, 2, 0
         torch.set_num_threads(1)  # a tiny model gains nothing from more, and on a busy machine they only wait
