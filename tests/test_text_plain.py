@@ -9,7 +9,7 @@ from generators.core.errors import InputError
 from generators.lm.readable import ends_in_symbol, readable, unreadable_share
 from generators.provenance.watermark import MIN_TOKENS, Z_THRESHOLD, verdict
 from generators.text import TEMPERATURE_DEFAULT, TextContinuation
-from tests.test_text import PROMPT, make_model  # noqa: F401 - the tiny model's fixture
+from tests.test_text import PROMPT
 from ui.kit.errors import render
 from ui.tabs import text_plain
 
@@ -27,8 +27,8 @@ def test_ends_in_symbol():
 
 
 @pytest.fixture
-def tc(make_model, monkeypatch):
-    monkeypatch.setenv("PLAYGROUND_TEXT_MODEL", str(make_model(64)))
+def tc(tiny_gpt2_dir, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_TEXT_MODEL", str(tiny_gpt2_dir(64)))  # conftest.py: the tiny seeded GPT-2
     return TextContinuation(torch.device("cpu"))
 
 

@@ -7,4 +7,10 @@
     rounds.py    a digits round and a text round, drawn from the family adapters given to it
 
 No module here imports from ui/; the tab (ui/tabs/room_tab.py) words the errors (generators.core.errors keys "room_*").
+The room's sizes live here: the tab builds without sqlalchemy (store.py), and the database opens at first use.
 """
+
+KINDS = ("digits", "text")
+ITEMS = 8  # items in a round; the marks must be this many booleans
+TTL = 3600.0  # seconds a round may be answered after it was issued
+BUCKET, BUCKETS = 600, 6  # the last hour in six ten-minute steps

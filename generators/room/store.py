@@ -20,13 +20,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from generators.core.errors import InputError, KeyedError
-from generators.room import db
+from generators.room import BUCKET, BUCKETS, ITEMS, KINDS, TTL, db  # noqa: F401 - the sizes, also named here
 from generators.room.limiter import Allowance, SlidingWindow
-
-KINDS = ("digits", "text")
-ITEMS = 8  # items in a round; the marks must be this many booleans
-TTL = 3600.0  # seconds a round may be answered after it was issued
-BUCKET, BUCKETS = 600, 6  # the last hour in six ten-minute steps
 
 
 class Refused(KeyedError):

@@ -22,7 +22,7 @@ from generators.core.limits import SEED, check_choice
 from generators.diffusion import DiffusionSampler
 from generators.gan import GanSampler
 from generators.room import rounds
-from generators.room.store import KINDS
+from generators.room import KINDS
 from generators.text import TextContinuation
 from generators.vae_prior import VaeClassPrior
 from ui.kit import permalink

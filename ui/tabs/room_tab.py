@@ -7,7 +7,7 @@ import gradio as gr
 
 from generators.core.errors import KeyedError
 from generators.core.limits import SEED
-from generators.room.store import ITEMS
+from generators.room import ITEMS
 from ui.kit import permalink
 from ui.kit.components import RawNumber
 from ui.kit.errors import language, render, user_error

@@ -1,6 +1,6 @@
 """The room tab's Markdown: a round's reveal, the room's tally, the energy totals beside published estimates."""
 
-from generators.room.store import BUCKET, BUCKETS
+from generators.room import BUCKET, BUCKETS
 from ui.kit.errors import render
 
 DETECTOR_COLUMNS = {"digits": ("discriminator", "classifier"), "text": ("perplexity",)}
