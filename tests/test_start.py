@@ -12,7 +12,7 @@ from ui.kit import warm
 
 ROOT = Path(__file__).resolve().parents[1]
 # what a tab needs only when first used: the diffusion pipeline (diffusers, and transformers, peft and accelerate
-# through it), C2PA signing, the room's database, the Ray and process backends, SmolLM2's GGUF reader, the training code
+# through it), C2PA signing, the room's database, the Ray and process backends, SmolLM2's GGUF reader, training code
 LATER = ("diffusers", "transformers", "peft", "accelerate", "sympy", "c2pa", "sqlalchemy", "ray", "gguf", "training",
          "generators.serving.process_serve", "generators.serving.ray_serve", "generators.diffusion_pipeline")
 
