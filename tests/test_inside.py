@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
 from generators import scales, text
 from generators.core.errors import InputError
@@ -17,41 +16,27 @@ from generators.inside import ModelInspector
 from generators.lm import inspect as inspect_lm
 from generators.lm import smollm
 from generators.lm.text_decoding import Gpt2Session, Sampling, choose, processed
-from training.train_text import build_tokenizer
 from ui.kit.errors import render
 
 TEXT = "The old captain looked out over the harbour and said that the sea was calm."
-CORPUS = [TEXT, "She walked along the quay, past the boats, and watched the gulls over the water."] * 20
 SCRIPT = Path(__file__).resolve().parents[1] / "ui" / "tabs" / "inside.js"
 NODE = shutil.which("node")
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def tokenizer():
-    return build_tokenizer(CORPUS, vocab_size=300)
-
-
-def save(model, tok, folder: Path) -> Path:
-    model.save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
+def tokenizer(tiny_tokenizer):
+    return tiny_tokenizer  # conftest.py: the tiny models' tokenizer
 
 
 @pytest.fixture(scope="module")
-def gpt2_folder(tokenizer, tmp_path_factory):
-    torch.manual_seed(0)
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=128, n_embd=32, n_layer=2, n_head=2,
-                        bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id)
-    return save(GPT2LMHeadModel(config), tokenizer, tmp_path_factory.mktemp("gpt2"))
+def gpt2_folder(tiny_gpt2_dir):
+    return tiny_gpt2_dir(128)  # conftest.py: a tiny seeded GPT-2, 128 positions
 
 
 @pytest.fixture(scope="module")
-def llama_folder(tokenizer, tmp_path_factory):
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=128)
-    return save(LlamaForCausalLM(config), tokenizer, tmp_path_factory.mktemp("llama"))
+def llama_folder(tiny_llama_dir):
+    return tiny_llama_dir  # conftest.py: a tiny seeded Llama (SmolLM2's architecture)
 
 
 @pytest.fixture(scope="module")

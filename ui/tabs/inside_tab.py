@@ -5,7 +5,6 @@ The page gets one JSON per inspection and draws everything from it in the browse
 or a head, or moving a sampling slider, asks nothing of the server. /inspect_text and /compare_scales are the API.
 """
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import gradio as gr
 from generators.core.limits import SEED
 from generators.inside import MAX_TEXT_CHARS, ModelInspector
 from generators.scales import MAX_NEW_TOKENS as SCALE_TOKENS, ScaleComparison
+from ui.kit import warm
 from ui.kit.adapters import adapter
 from ui.kit.common import into_view, keep_on_error
 from ui.kit.components import RawNumber, RawSlider, RawTextbox
@@ -138,7 +138,7 @@ def _scales() -> None:
 def build() -> None:
     """The tab's components and events."""
     gr.Markdown(t("inside_about"))
-    threading.Thread(target=INSPECTOR.warm_up, name="inside-model-warm-up", daemon=True).start()
+    warm.after_start(INSPECTOR.warm_up)  # the model loads once the page answers (ui/kit/warm.py)
     _inside()
     with gr.Accordion(t("inside_scale_title"), open=True):
         _scales()
