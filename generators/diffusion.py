@@ -137,7 +137,9 @@ class DiffusionSampler:
         if not (folder / "model_index.json").exists():
             raise ModelUnavailable("weights_missing", folder=str(folder), script=script)
         self.device = self.device or pick_device()
-        pipe = DigitDiffusionPipeline.from_pretrained(folder)
+        # not on "meta" first (accelerate's init_empty_weights): that patches torch.nn.Module process-wide, and a
+        # model another thread builds meanwhile (a GAN request beside this warm-up) would get empty weights
+        pipe = DigitDiffusionPipeline.from_pretrained(folder, low_cpu_mem_usage=False)
         pipe.unet.eval()
         return pipe.to(self.device)
 
