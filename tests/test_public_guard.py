@@ -19,7 +19,8 @@ import httpx
 import pytest
 from starlette.middleware import Middleware
 
-from ui.kit import disk, guard
+from ui.kit import disk
+from ui.server import guard
 
 
 @pytest.fixture
