@@ -31,6 +31,9 @@ from generators.lm.text_decoding import Sampling
 
 MAX_ROWS = 32  # rows in one batch (alternatives of all requests); more requests wait for a free row
 CACHE_BYTES = 1 << 30  # the KV cache's budget; it bounds max_rows for large models
+# rows of an adapter's engine: a fine-tune is one visitor's, and each cached adapter keeps its KV cache, so the
+# LoRA cache's memory stays a few MB an adapter instead of the shared engine's (docs/deploy.md, Bounds)
+TRANSIENT_ROWS = 4
 _END = object()
 
 
@@ -298,6 +301,7 @@ def engine_for(fast: FastGpt2, eos_id: int | None, **kwargs) -> DecodingEngine:
         if getattr(fast, "transient", False):
             engine = getattr(fast, "engine", None)
             if engine is None or engine.eos_id != eos_id:
+                kwargs["max_rows"] = min(kwargs.get("max_rows", MAX_ROWS), TRANSIENT_ROWS)
                 engine = fast.engine = DecodingEngine(fast, eos_id, idle_exit=True, **kwargs)
             return engine
         key = (id(fast), eos_id)
