@@ -15,7 +15,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from PIL import Image
 
 from generators.core.errors import InputError, ModelUnavailable
-from generators.provenance import c2pa as provenance
+from generators.provenance import c2pa as provenance, credentials
 from ui.kit.images import gif_bytes, png_bytes
 
 SETTINGS = {"digit": 7, "seed": 3, "truncation": 0.8}
@@ -24,8 +24,8 @@ SETTINGS = {"digit": 7, "seed": 3, "truncation": 0.8}
 @pytest.fixture(autouse=True)
 def keys(tmp_path, monkeypatch):
     """A fresh process's view: no signer made yet, keys in tmp_path/c2pa (and the default folder moved there too)."""
-    monkeypatch.setattr(provenance, "_made", {})
-    monkeypatch.setattr(provenance, "DEFAULT_DIR", tmp_path / "default-must-stay-unused")
+    monkeypatch.setattr(credentials, "_made", {})
+    monkeypatch.setattr(credentials, "DEFAULT_DIR", tmp_path / "default-must-stay-unused")
     monkeypatch.setenv("PLAYGROUND_C2PA_DIR", str(tmp_path / "c2pa"))
     monkeypatch.delenv("PLAYGROUND_C2PA_KEY", raising=False)
     monkeypatch.delenv("PLAYGROUND_C2PA_CERTS", raising=False)
@@ -191,7 +191,7 @@ def test_keys_are_made_once_privately_and_chain_to_their_root(keys):
     assert sorted(p.name for p in keys.iterdir()) == ["root.pem", "signer.pem"]
     written = (keys / "signer.pem").read_bytes()
     provenance.mark(png_bytes(digit()), "png", generator="gan", settings={})
-    provenance._made.clear()  # a new process reuses the key on disk
+    credentials._made.clear()  # a new process reuses the key on disk
     assert provenance.signer()[1] == made[0][1] and (keys / "signer.pem").read_bytes() == written
     assert b"PRIVATE KEY" not in (keys / "root.pem").read_bytes()  # the root's key is not kept
 
@@ -213,11 +213,11 @@ def test_deployer_keys_and_other_signers(tmp_path, monkeypatch):
     assert r["c2pa"] == "valid" and r["manifest"]["self_signed"] is False
 
     monkeypatch.delenv("PLAYGROUND_C2PA_KEY"), monkeypatch.delenv("PLAYGROUND_C2PA_CERTS")
-    provenance._made.clear()  # this playground, with its own key, checks a file someone else signed
+    credentials._made.clear()  # this playground, with its own key, checks a file someone else signed
     r = provenance.verify(signed)
     assert r["c2pa"] == "valid" and r["manifest"]["signed_by_this_playground"] is False
 
-    provenance._made.clear()
+    credentials._made.clear()
     monkeypatch.setenv("PLAYGROUND_C2PA_KEY", str(tmp_path / "missing.pem"))
     with pytest.raises(ModelUnavailable, match="provenance_key"):
         provenance.mark(png_bytes(digit()), "png", generator="gan", settings={})
