@@ -29,7 +29,7 @@ from ui.kit import cards, disk, media, warm
 from ui.kit.i18n import t
 from ui.kit.registry import tabs
 from ui.server import guard
-from ui.server.gradio_patches import remember_missing_matplotlib, share_compute, static_paths_first
+from ui.server.gradio_patches import NO_SELF_CHECK, remember_missing_matplotlib, share_compute, static_paths_first
 from ui.server.playground import SESSIONS, TITLE, Playground  # noqa: F401 - SESSIONS: the tests read the cap here
 
 SHARE_SERVER = ("api.gradio.app", 443)  # where Gradio asks for a tunnel (gradio.networking.GRADIO_API_SERVER)
@@ -86,7 +86,7 @@ def build_demo(queue_size: int = 32, concurrency: int | None = None) -> gr.Block
 
 def launch_local(demo: gr.Blocks, **kwargs) -> str:
     """Serves `demo` on 127.0.0.1 at the first free port Gradio finds from 7860 on (tests, benches); its URL."""
-    demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, **kwargs)
+    demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, **{**NO_SELF_CHECK, **kwargs})
     warm.start()
     return demo.local_url
 
@@ -166,7 +166,7 @@ def main(argv=None) -> None:
     share = args.share and can_share()  # offline, Gradio would print a long note about a missing frpc download
     demo = build_demo(args.queue_size, args.concurrency)
     demo.launch(server_name=args.host, server_port=args.port, share=share, auth=auth, mcp_server=args.mcp,
-                theme=gr.themes.Soft(), max_file_size="10mb", prevent_thread_lock=True)
+                theme=gr.themes.Soft(), max_file_size="10mb", prevent_thread_lock=True, **NO_SELF_CHECK)
     warm.start()  # the tabs' warm-ups, now that the page answers
     if args.share and not demo.share_url:
         why = "see above" if share else "Gradio's share server cannot be reached: offline?"

@@ -64,3 +64,30 @@ def test_endpoints_without_a_group_share_the_models_group():
     fns = {fn.api_name: fn for fn in demo.fns.values()}
     assert (fns["plain"].concurrency_id, fns["plain"].concurrency_limit) == ("models", 3)
     assert (fns["grouped"].concurrency_id, fns["grouped"].concurrency_limit) == ("own", 4)
+
+
+def test_frontend_guards_only_the_self_check_in_launch():
+    """NO_SELF_CHECK turns off `_frontend`, which launch() reads only to HEAD its own URL."""
+    source = inspect.getsource(gr.Blocks.launch)
+    (name,) = patches.NO_SELF_CHECK
+    assert name in inspect.signature(gr.Blocks.launch).parameters
+    uses = [line.strip() for line in source.splitlines() if name in line and not line.strip().startswith(name)]
+    assert uses == [f"if {name} and not networking.url_ok(self.local_url) and not self.share:"], uses
+
+
+def test_a_raw_number_stays_raw_after_an_event_updates_it():
+    """gr.skip() sent to a raw seed box made Gradio rebuild it for the session, bound checks back on (in English)."""
+    from gradio_client import Client
+
+    from ui.kit.components import RawNumber
+    with patches.PatchedBlocks() as demo:
+        seed, shown = RawNumber(0, minimum=0, precision=0), gr.Textbox()
+        gr.Button().click(lambda: gr.skip(), None, seed, api_name="touch")
+        gr.Button().click(repr, seed, shown, api_name="read")
+    demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, **patches.NO_SELF_CHECK)
+    try:
+        client = Client(demo.local_url, verbose=False)  # one session: the rebuilt box is this session's
+        client.predict(api_name="/touch")
+        assert client.predict(-1.5, api_name="/read") == "-1.5"  # as sent: the handler's own check words it
+    finally:
+        demo.close()

@@ -1,6 +1,5 @@
 """What the tabs share: examples whose header reads well, and the digit choices of the digit tabs."""
 
-import functools
 import json
 
 import gradio as gr
@@ -29,8 +28,13 @@ def examples(rows: list[list], inputs: list, label_key: str, **kwargs) -> gr.Exa
         if props.get("choices"):
             props["choices"] = [(value, value) for _, value in props["choices"]]
     if any(keys):
-        Context.root_block.load(functools.partial(_localized_props, shown.dataset.component_props, keys), None,
-                                shown.dataset, queue=False, api_visibility="private", show_progress="hidden")
+        props = shown.dataset.component_props
+
+        def localize(request: gr.Request) -> gr.Dataset:  # not a functools.partial: Gradio finds the gr.Request
+            return _localized_props(props, keys, request)  # parameter by its type hint, which a partial hides
+
+        Context.root_block.load(localize, None, shown.dataset, queue=False, api_visibility="private",
+                                show_progress="hidden")
     return shown
 
 

@@ -20,10 +20,18 @@ def _as_sent(payload):
     return payload
 
 
+def keep(component: gr.components.Component, **overrides) -> None:
+    """Sets `overrides` on the instance and remembers them in `kit_overrides`: Gradio rebuilds a component from its
+    constructor arguments, for one session, when an event updates its props (ui/server/gradio_patches.py sets them
+    again on the rebuilt one)."""
+    vars(component).update(overrides)
+    component.kit_overrides = {**getattr(component, "kit_overrides", {}), **overrides}
+
+
 def raw(component: gr.components.Component) -> gr.components.Component:
     """`component` (a gr.Number, gr.Slider or gr.Textbox) whose value reaches the handler as sent: not rounded,
     not bound-checked, not converted to text."""
-    component.preprocess = _as_sent
+    keep(component, preprocess=_as_sent)
     return component
 
 
@@ -54,10 +62,8 @@ def drawing(pad: gr.Sketchpad) -> gr.Sketchpad:
     """`pad` handing the handler the path of the drawing, undecoded, so that the handler reads the image's header
     before it decodes anything; a plain image file is taken as the drawing. Images sent as in-memory blobs (the
     realtime mode, which this app does not use) are refused rather than held."""
-    pad.data_model = DrawingData
-    pad.preprocess = _drawing_path
-    pad.accept_blobs = _no_blobs
-    pad.server_fns = [fn for fn in pad.server_fns if fn.__name__ != "accept_blobs"]
+    keep(pad, data_model=DrawingData, preprocess=_drawing_path, accept_blobs=_no_blobs,
+         server_fns=[fn for fn in pad.server_fns if fn.__name__ != "accept_blobs"])
     return pad
 
 

@@ -9,6 +9,8 @@ public way (launch(i18n=, css=, app_kwargs=), set_static_paths, GRADIO_ANALYTICS
 - `static_paths_first`: our media folder first in `_StaticFiles.all_paths` (asked for every file of every update).
 - `remember_missing_matplotlib`: Gradio imports matplotlib for every event; a missing one is searched for each time.
 - `share_compute`: puts endpoints without a queue group of their own into one app-wide group (BlockFunction fields).
+- `keep_overrides`: sets ui/kit/components.py's instance overrides again on a component Gradio rebuilt for a session.
+- `NO_SELF_CHECK`: launch() keyword that skips Gradio's one-try HEAD of its own URL (made for Colab).
 """
 
 import contextvars
@@ -26,6 +28,10 @@ from ui.server import guard
 
 GRADIO_VERSION = "6.31.0"
 PRUNE_EVERY = 30  # seconds between prunes of Gradio's per-session bookkeeping
+# launch() asks its own URL once with a 3 s timeout and, if that times out, refuses to start ("When localhost is not
+# accessible, a shareable link must be created"): on a busy CPU the server is up but slow to answer. The check exists
+# for hosted notebooks; `_frontend` guards nothing else in launch() (blocks.py, 6.31).
+NO_SELF_CHECK = {"_frontend": False}
 
 _REQUEST = contextvars.ContextVar("request", default=None)  # the request whose inputs are being read
 
@@ -92,6 +98,12 @@ class PatchedBlocks(gr.Blocks):
             raise _refused(block_fn, "app_too_few", n=len(block_fn.inputs), got=len(inputs),
                            names=", ".join(_names(block_fn)[:len(block_fn.inputs)]))
 
+    async def postprocess_data(self, block_fn, predictions, state):
+        try:
+            return await super().postprocess_data(block_fn, predictions, state)
+        finally:
+            keep_overrides(block_fn.outputs, state)
+
     async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
         try:
             return await super().preprocess_data(block_fn, inputs, state, explicit_call)
@@ -106,6 +118,18 @@ class PatchedBlocks(gr.Blocks):
             block, names = block_fn.inputs[index], _names(block_fn)
             raise _refused(block_fn, "app_bad_input", index=index + 1, kind=block.get_block_name(),
                            name=names[index] if index < len(names) else block.label or "?") from None
+
+
+def keep_overrides(blocks, state) -> None:
+    """An event that sends an output a prop update (gr.update, even gr.skip()) makes Gradio rebuild that component
+    from its constructor arguments for the session (postprocess_data: `state[block._id] = block.__class__(**kwargs)`),
+    which drops what ui/kit/components.py set on the instance: after the permalink's load event, a raw seed box
+    answered -1 with Gradio's English "Value -1 is less than minimum value 0.". Sets it again on the rebuilt one."""
+    rebuilt = getattr(getattr(state, "blocks_config", None), "blocks", {})
+    for block in blocks:
+        overrides, copy = getattr(block, "kit_overrides", None), rebuilt.get(block._id)
+        if overrides and copy is not None and copy is not block:
+            vars(copy).update(overrides)
 
 
 def _names(block_fn) -> list[str]:

@@ -32,6 +32,9 @@ CSS = """
   background-attachment: local, local, scroll, scroll; }
 .block .empty.large, .block .empty.small { min-height: 0 !important; height: 64px !important; }  /* outputs at rest */
 .secondary-wrap > input { text-overflow: ellipsis; padding-right: 24px !important; }  /* a dropdown's text stops before its arrow */
+/* a slider's label keeps a readable width and its number box goes below it (a Chinese label in a phone's narrow
+   column had shrunk to one character a line) */
+.head:has(> .tab-like-container) > label { min-width: min(100%, 7em); flex: 1 1 auto; }
 @media (max-width: 640px) {  /* a phone: galleries as many columns as fit, not Gradio's fixed 8-16 cut off */
   .grid-container { grid-template-columns: repeat(auto-fill, minmax(52px, 1fr)) !important; }
   /* labels that float over an image or a gallery's first row go above them, in full */

@@ -181,7 +181,8 @@ def _advanced():
     """The expert's controls, each with its meaning in plain words; the defaults work."""
     with gr.Accordion(t("diffusion_advanced"), open=False):
         with gr.Row():
-            sampler = gr.Dropdown(list(SAMPLERS), value="DPM-Solver++", label=t("diffusion_sampler"),
+            choices = [(t("diffusion_distilled") if s == DISTILLED else s, s) for s in SAMPLERS]  # values: the API's
+            sampler = gr.Dropdown(choices, value="DPM-Solver++", label=t("diffusion_sampler"),
                                   info=t("diffusion_sampler_info"), allow_custom_value=True)
             first = STEPS["DPM-Solver++"]
             steps = RawSlider(first.lo, first.hi, value=DEFAULT_STEPS["DPM-Solver++"], step=1, label=t("app_steps"),
@@ -237,7 +238,8 @@ diffusion_any: Any | 任意
 diffusion_count: Count | 数量
 diffusion_advanced: Advanced: sampler, steps, guidance | 高级：采样器、步数、引导
 diffusion_sampler: Sampler | 采样器
-diffusion_sampler_info: The recipe for removing noise. DPM-Solver++ (default) is fast and clean; DDPM is the original, slow one; Distilled is a second network trained to do it in 4 steps. | 去噪的方法。DPM-Solver++（默认）又快又清晰；DDPM 是最初的慢方法；Distilled 是专门训练的第二个网络，只用 4 步。
+diffusion_distilled: Distilled | 蒸馏版
+diffusion_sampler_info: The recipe for removing noise. DPM-Solver++ (default) is fast and clean; DDPM is the original, slow one; Distilled is a second network trained to do it in 4 steps. | 去噪的方法。DPM-Solver++（默认）又快又清晰；DDPM 是最初的慢方法；蒸馏版是专门训练的第二个网络，只用 4 步。
 diffusion_steps_info: How many times noise is removed. More steps: slower, usually cleaner. The range follows the sampler. | 去噪的次数。步数越多越慢，通常也越干净。范围随采样器而变。
 diffusion_guidance: Guidance (0 = none) | 引导强度（0 = 不引导）
 diffusion_guidance_info: How hard each step is pushed toward the chosen digit. Higher: clearer digits, less variety, twice the work. | 每一步朝所选数字推动的力度。越高数字越清楚、变化越少，计算量翻倍。

@@ -206,7 +206,7 @@ def _text_panel() -> None:
     gr.Markdown(t("provenance_text_about"))
     text = RawTextbox(lines=6, label=t("provenance_text"), placeholder=t("provenance_text_placeholder"))
     go = gr.Button(t("provenance_check_text"), variant="primary")
-    verdict = gr.Markdown()
+    verdict = gr.Markdown(elem_id="provenance-text-verdict")
     shown = dict(show_legend=False, show_inline_category=False)  # the label says what each colour means
     green = gr.HighlightedText(label=t("provenance_green"), color_map=GREEN_COLOURS, **shown)
     ranks = gr.HighlightedText(label=t("provenance_rank"), color_map=RANK_COLOURS, **shown)
