@@ -145,7 +145,7 @@ def test_streams_count_digits_as_the_adapter_draws_them(app, tiny):
     assert [pixels(item) for item in final[0]] == [im.tobytes() for im in expected]
     assert all(Image.open(path(item)).size == (28, 28) for item in final[0])
     gif = Image.open(path(final[2]))
-    assert gif.format == "GIF" and gif.n_frames > 10
+    assert gif.format == "GIF" and gif.n_frames >= 8  # an animation: 20 steps strided to GIF_FRAMES
     assert Image.open(path(final[3])).size[0] > 4 * 112 and "20 steps" in final[4]
 
 

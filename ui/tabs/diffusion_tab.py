@@ -30,9 +30,10 @@ GENERATOR = DiffusionSampler.GENERATOR
 # (bench/bench_streams.py): ~5 a second shows the denoising without the fetches costing more than the model.
 MIN_INTERVAL = 0.2  # seconds between streamed updates
 MIN_UPDATES = 6  # a fast run still streams every total/6 steps, so the denoising can be watched
-GIF_FRAMES = 40  # denoising frames in the GIF (strided for long runs), the last one included
+GIF_FRAMES = 16  # denoising frames in the GIF (strided for long runs), the last one included: noise frames
+# hardly compress, and the GIF is most of what a run sends (tests/test_browser_seen.py prints the bytes)
 GIF_HOLD = 12  # the finished digits stay this many frames at the end of the loop
-GIF_SCALE = 2  # GIF pixels per digit pixel
+GIF_SCALE = 1  # GIF pixels per digit pixel: the page enlarges it (noise frames compress badly: 2x was ~600 KB)
 
 # (digit, count, steps, guidance, seed, sampler, interval): the default ODE solve, the distilled 4 steps from the same
 # noise, the same in DDIM, a mixed batch guided at every step, DDPM in full
@@ -72,10 +73,11 @@ def _due(step, last: float, every: int) -> bool:
 
 
 def _preview(step) -> object:
-    """The samples as they are now beside the model's guess of the finished digits, as one grid image (2x)."""
+    """The samples as they are now beside the model's guess of the finished digits, as one grid image at the digits'
+    own pixels: the page enlarges it (`pixelated`), so the bytes a step costs stay a quarter of a 2x image's."""
     samples, guess = grid(to_uint8(step.sample)), grid(to_uint8(step.predicted))
     gap = np.full((samples.shape[0], 8), 255, np.uint8)
-    return upscale(np.hstack([samples, gap, guess]), 2)
+    return np.hstack([samples, gap, guess])
 
 
 def _update(step, folder, summary: str, made: dict) -> tuple:
@@ -99,7 +101,7 @@ def _final(step, folder, frames: list, captions: list[str], summary: str, made: 
     grid PNG: each file sent once."""
     digits = to_uint8(step.sample)  # (count, 28, 28)
     paths = media.png_files(digits, folder, "digit", **made)
-    guess = media.write(folder, "x0-final.png", png_bytes(upscale(grid(to_uint8(step.predicted)), 2)), **made)
+    guess = media.write(folder, "x0-final.png", png_bytes(grid(to_uint8(step.predicted))), **made)
     frames = frames + [frames[-1]] * GIF_HOLD
     gif = media.write(folder, "denoising.gif", gif_bytes(frames, ms_per_frame=80, bounce=False), **made)
     grid_png = media.write(folder, "digits.png", png_bytes(upscale(grid(digits))), **made)
