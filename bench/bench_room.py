@@ -3,16 +3,26 @@
     python -m bench.bench_room                       # 32 players for 60 s
     python -m bench.bench_room --players 8 --seconds 10   # a quick run
     python -m bench.bench_room --dry-run             # 4 players, 3 s
+    python -m bench.bench_room --think 5             # players who look for ~5 s before each submit (people)
+    python -m bench.bench_room --replicas 2 --postgres   # two app processes on one PostgreSQL (pgserver)
 
 Prints: answers accepted and the tally (they must be equal: none lost, none counted twice), the p50/p95 of a submit
 beside a baseline (/room_stats, a read of the same database, on the same server at the same time), the tally after
 `kill -9` of the server and a restart, and the receipt's cost per request (measure + keep in the database) beside
-the same loop without it. The rounds are issued before the clock starts (their models are not the subject).
+the same loop without it. The rounds are issued before the clock starts (their models are not the subject), each
+under its own seed (the room counts an address's second answer to a seed's round as a replay, not a guess).
+
+Without --think every player submits again the moment an answer comes back: the server's throughput, with the
+latency that many players waiting in line gives. With --think T each player waits T seconds (0.5T-1.5T, seeded)
+between submits, as a person looking at 8 digits does (the room's own limit allows one answer per 5 s a session).
+With --replicas N the players are spread over N app processes on one database and every replica's /room_stats must
+read the same tally.
 """
 
 import argparse
 import json
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -27,11 +37,15 @@ from gradio_client import Client
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def serve(db: str, port: int) -> subprocess.Popen:
+def load() -> str:
+    return "load %.1f %.1f %.1f" % os.getloadavg()
+
+
+def serve(db: str, port: int, log_beside: str | None = None) -> subprocess.Popen:
     env = {**os.environ, "PLAYGROUND_DB": db, "PLAYGROUND_ROOM_ANSWERS_PER_SESSION": "100000",
            "PLAYGROUND_ROOM_ANSWERS_PER_ADDRESS": "100000", "PLAYGROUND_ROOM_ROUNDS_PER_SESSION": "100000",
            "PLAYGROUND_ROOM_ROUNDS_PER_ADDRESS": "100000", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    log = open(Path(db).with_suffix(".log"), "a")
+    log = open(Path(log_beside or db).with_suffix(f".{port}.log"), "a")
     return subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--queue-size", "256"], cwd=ROOT,
                             env=env, stdout=log, stderr=log)
 
@@ -52,19 +66,26 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] * 1000 if len(values) > 1 else float("nan")
 
 
-def crowd(port: int, players: int, seconds: float, rounds: list[dict]) -> tuple[int, int, list, list]:
-    """Each player submits its pool of rounds in a loop (a refused replay counts as refused); a baseline thread
-    reads /room_stats alongside. (accepted, sum of accepted scores, submit latencies, baseline latencies)"""
+def crowd(ports: list[int], players: int, seconds: float, rounds: list[dict], think: float = 0
+          ) -> tuple[int, int, list, list]:
+    """Each player (on replica i % len(ports)) submits its pool of rounds in a loop, `think` seconds apart on
+    average (a refused replay counts as refused); a baseline thread reads /room_stats alongside. (accepted, sum of
+    accepted scores, submit latencies, baseline latencies)"""
     accepted, scores, lat, base, lock = [0], [0], [], [], threading.Lock()
-    clients = [Client(f"http://127.0.0.1:{port}/", verbose=False) for _ in range(players + 1)]
+    clients = [Client(f"http://127.0.0.1:{ports[i % len(ports)]}/", verbose=False) for i in range(players + 1)]
     stop = time.time() + seconds
 
     def player(i: int) -> None:
-        c = clients[i]
+        c, pace = clients[i], random.Random(i)
         mine = rounds[i::players]
+        time.sleep(pace.uniform(0, think))  # players do not all start in the same instant
         for k, r in enumerate(mine):
             if time.time() > stop:
                 break
+            if k and think:
+                time.sleep(pace.uniform(0.5 * think, 1.5 * think))
+                if time.time() > stop:
+                    break
             t = time.perf_counter()
             try:
                 s = c.predict(r["round_id"], r["token"], json.dumps([k % 2 == 0] * 8), api_name="/submit_guess")
@@ -81,6 +102,7 @@ def crowd(port: int, players: int, seconds: float, rounds: list[dict]) -> tuple[
             t = time.perf_counter()
             c.predict(api_name="/room_stats")
             base.append(time.perf_counter() - t)
+            time.sleep(think / 2)
 
     threads = [threading.Thread(target=player, args=(i,)) for i in range(players)] + [threading.Thread(target=baseline)]
     [t.start() for t in threads]
@@ -128,7 +150,7 @@ def store_crowd(players: int, seconds: float) -> tuple[list, list, int, int]:
     def player(i: int) -> int:
         n = 0
         while time.time() < stop:
-            r = store.issue("digits", i, items, session=f"s{i}", address="a")
+            r = store.issue("digits", i * 10**6 + n, items, session=f"s{i}", address="a")  # a fresh round each
             t = time.perf_counter()
             store.answer(r.round_id, r.token, "[true,true,false,false,false,false,false,false]", session=f"s{i}",
                          address="a")
@@ -144,46 +166,76 @@ def store_crowd(players: int, seconds: float) -> tuple[list, list, int, int]:
     return lat, noop, accepted, store.stats()["rounds"]
 
 
+def database(args) -> tuple[str, object]:
+    """The room's database for the run: a fresh SQLite file, or a fresh PostgreSQL from pgserver (and its server)."""
+    folder = tempfile.mkdtemp(prefix="bench-room-")
+    if not args.postgres:
+        return folder + "/room.sqlite3", None
+    import pgserver
+    server = pgserver.get_server(folder + "/pg", cleanup_mode="stop")
+    return server.get_uri(), server
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--players", type=int, default=32)
     p.add_argument("--seconds", type=float, default=60)
+    p.add_argument("--think", type=float, default=0, help="mean seconds a player waits between submits")
+    p.add_argument("--replicas", type=int, default=1, help="app processes on the one database")
+    p.add_argument("--postgres", action="store_true", help="a PostgreSQL started from the pgserver wheel")
     p.add_argument("--port", type=int, default=7931)
     p.add_argument("--dry-run", action="store_true")
     args = p.parse_args()
     if args.dry_run:
         args.players, args.seconds = 4, 3
-    db_path = tempfile.mkdtemp(prefix="bench-room-") + "/room.sqlite3"
-    server = serve(db_path, args.port)
-    client = connect(args.port, server)
+    db_url, pg = database(args)
+    log = db_url if not pg else tempfile.mkdtemp(prefix="bench-room-log-") + "/app.sqlite3"
+    ports = [args.port + k for k in range(args.replicas)]
+    servers = [serve(db_url, port, log) for port in ports]
+    client = connect(ports[0], servers[0])
+    [connect(port, server) for port, server in zip(ports[1:], servers[1:])]
+    print(f"{load()}; database {'PostgreSQL (pgserver)' if pg else 'SQLite'}; {args.replicas} app process(es)")
     pool = max(args.players * 4, int(args.players * args.seconds * 2))  # more rounds than can be answered
     t = time.perf_counter()
     first = client.predict("digits", 1, api_name="/play_round")
     rounds = [first] + [dict(first) for _ in range(pool - 1)]
     from generators.room import db
     from generators.room.store import RoomStore
-    store = RoomStore(db.connect(db_path))
-    items = json.loads(store.engine.connect().exec_driver_sql("select contents from rounds").scalar())
-    for r in rounds[1:]:  # the same round's items under fresh ids and tokens (issuing is not the subject)
-        issued = store.issue("digits", 1, items, session="bench", address="bench")
+    store = RoomStore(db.connect(db_url))
+    with store.engine.connect() as conn:
+        items = json.loads(conn.exec_driver_sql("select contents from rounds").scalar())
+    for seed, r in enumerate(rounds[1:], start=2):  # the round's items under fresh ids, tokens and seeds
+        issued = store.issue("digits", seed, items, session="bench", address="bench")
         r.update(round_id=issued.round_id, token=issued.token)
-    print(f"{pool} rounds issued in {time.perf_counter() - t:.1f} s; {args.players} players for {args.seconds:g} s")
-    accepted, score_sum, lat, base = crowd(args.port, args.players, args.seconds, rounds)
-    stats = client.predict(api_name="/room_stats")
+    store.engine.dispose()
+    print(f"{pool} rounds issued in {time.perf_counter() - t:.1f} s; {args.players} players for {args.seconds:g} s, "
+          f"think {args.think:g} s")
+    accepted, score_sum, lat, base = crowd(ports, args.players, args.seconds, rounds, args.think)
+    every = [Client(f"http://127.0.0.1:{port}/", verbose=False).predict(api_name="/room_stats") for port in ports]
+    stats = every[0]
     right = sum(f["human"]["right"] for f in stats["families"])
+    same = all(s["rounds"] == stats["rounds"] and s["families"] == stats["families"] for s in every)
     print(f"accepted {accepted}, tally {stats['rounds']} rounds; sum of accepted scores {score_sum}, tally {right}: "
           f"{'OK' if accepted == stats['rounds'] and score_sum == right else 'MISMATCH'}")
-    print(f"submit p50 {pct(lat, 50):.0f} ms, p95 {pct(lat, 95):.0f} ms ({len(lat)} submits, "
-          f"{len(lat) / args.seconds:.0f}/s) | baseline /room_stats p50 {pct(base, 50):.0f} ms, "
-          f"p95 {pct(base, 95):.0f} ms ({len(base)} calls); 2 shared cores, noisy")
-    server.send_signal(signal.SIGKILL)
-    server.wait()
-    server = serve(db_path, args.port)
-    after = connect(args.port, server).predict(api_name="/room_stats")
+    if args.replicas > 1:
+        print(f"each replica's /room_stats: {[s['rounds'] for s in every]} rounds: "
+              f"{'one tally' if same else 'DIFFERENT TALLIES'}")
+    rate = len(lat) / args.seconds
+    print(f"submit p50 {pct(lat, 50):.0f} ms, p95 {pct(lat, 95):.0f} ms ({len(lat)} submits, {rate:.1f}/s) | "
+          f"baseline /room_stats p50 {pct(base, 50):.0f} ms, p95 {pct(base, 95):.0f} ms ({len(base)} calls); "
+          f"{load()}")
+    for server in servers:
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+    server = serve(db_url, ports[0], log)
+    after = connect(ports[0], server).predict(api_name="/room_stats")
     print(f"after kill -9 and restart: {after['rounds']} rounds (before {stats['rounds']}): "
           f"{'kept' if after['rounds'] == stats['rounds'] else 'LOST'}")
     server.terminate()
     server.wait(30)
+    if pg:
+        pg.cleanup()
+        return
     lat, noop, n, tally = store_crowd(args.players, min(args.seconds, 15))
     print(f"database path alone ({args.players} threads, this process): answer p50 {pct(lat, 50):.1f} ms, p95 "
           f"{pct(lat, 95):.1f} ms, {n} answers, tally {tally} ({'OK' if n == tally else 'MISMATCH'}) | no-op p95 "

@@ -40,6 +40,30 @@ def test_truth_matches_the_sources_and_a_token_answers_once(url):
 
 
 @BOTH
+def test_a_replay_by_seed_is_scored_but_not_counted(url):
+    """Having seen a seed's truth, the same address replaying that seed would score perfectly every time: the
+    tally leaves it out. Another address's first answer of the same seed counts."""
+    store = store_at(url)
+    records = items(7)
+    perfect = json.dumps([r["real"] for r in records])
+    first = store.issue("digits", 7, records, session="s", address="a")
+    assert store.answer(first.round_id, first.token, MARKS, session="s", address="a")["counted"]
+    again = store.issue("digits", 7, records, session="new", address="a")
+    replay = store.answer(again.round_id, again.token, perfect, session="new", address="a")
+    assert replay["score"] == ITEMS and replay["counted"] is False
+    other_kind = store.issue("text", 7, items(7), session="s", address="a")
+    assert store.answer(other_kind.round_id, other_kind.token, MARKS, session="s", address="a")["counted"]
+    elsewhere = store.issue("digits", 7, records, session="t", address="b")
+    assert store.answer(elsewhere.round_id, elsewhere.token, MARKS, session="t", address="b")["counted"]
+    stats = store.stats()
+    assert stats["rounds"] == 3 and stats["rounds_by_kind"] == {"digits": 2, "text": 1}
+    assert sum(f["items"] for f in stats["families"]) == 3 * ITEMS
+    right = sum(m == r["real"] for m, r in zip(json.loads(MARKS), records))
+    digits = sum(f["human"]["right"] for f in stats["families"] if f["kind"] == "digits")
+    assert digits == 2 * right  # the perfect replay is not in it
+
+
+@BOTH
 def test_forged_unknown_and_bad_marks_are_refused(url):
     store = store_at(url)
     issued = store.issue("text", 2, items(2), session="s", address="a")
@@ -129,12 +153,13 @@ def test_migrations_from_empty_and_from_version_1(url):
         conn.execute(db.guesses.insert().values(round_id="a" * 32, marks=MARKS, score=3, at=10.0))
     assert not sa.inspect(old).has_table("answers")
     new = db.connect(url)
-    assert db.version(new) == db.LATEST == 2
+    assert db.version(new) == db.LATEST == 3
     stats = RoomStore(new).stats()
     assert stats["rounds"] == 1 and sum(f["items"] for f in stats["families"]) == ITEMS
     right = sum(m == r["real"] for m, r in zip(json.loads(MARKS), records))
     assert sum(f["human"]["right"] for f in stats["families"]) == right
-    assert db.upgrade(new) == 2  # idempotent
+    assert db.upgrade(new) == 3  # idempotent
+    assert "ix_rounds_kind_seed_client" in {i["name"] for i in sa.inspect(new).get_indexes("rounds")}
 
 
 def test_a_concurrent_first_start_migrates_once(tmp_path):
@@ -143,7 +168,7 @@ def test_a_concurrent_first_start_migrates_once(tmp_path):
     [t.start() for t in threads]
     [t.join() for t in threads]
     with db.connect(url).connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(db.schema_version)).scalar() == 2
+        assert conn.execute(sa.select(sa.func.count()).select_from(db.schema_version)).scalar() == db.LATEST
 
 
 def test_sqlite_is_in_wal_mode_and_the_path_comes_from_the_environment(tmp_path, monkeypatch):

@@ -62,8 +62,10 @@ receipts = sa.Table(
     sa.Column("co2_g", sa.Float, nullable=False),
     sa.Column("at", sa.Float, nullable=False, index=True),
 )
+# Version 3: rounds found by (kind, seed, client), to tell a round someone already saw the truth of (store.answer).
+seen_index = sa.Index("ix_rounds_kind_seed_client", rounds.c.kind, rounds.c.seed, rounds.c.client)
 DETECTORS = ("discriminator", "classifier", "perplexity")
-TABLES = {1: (rounds, guesses), 2: (answers, receipts)}
+TABLES = {1: (rounds, guesses), 2: (answers, receipts), 3: ()}
 
 
 def _v2_backfill(conn) -> None:
@@ -82,7 +84,11 @@ def item_rows(round_id: str, kind: str, items: list[dict], marks: list[bool], at
             for i, (item, mark) in enumerate(zip(items, marks))]
 
 
-MIGRATIONS = {1: None, 2: _v2_backfill}  # version -> data step after its tables are created
+def _v3_index(conn) -> None:
+    seen_index.create(conn, checkfirst=True)  # a fresh database made it with `rounds` (version 1)
+
+
+MIGRATIONS = {1: None, 2: _v2_backfill, 3: _v3_index}  # version -> data step after its tables are created
 LATEST = max(MIGRATIONS)
 
 

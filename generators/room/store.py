@@ -8,6 +8,8 @@
 An answer is one transaction that starts with `UPDATE rounds SET answered_at = now WHERE id = ? AND token_hash = ?
 AND answered_at IS NULL`: of two answers racing with one token, exactly one changes a row, and only that one
 writes its guess. The token is random (32 bytes); only its sha256 is stored, so a database reader cannot answer.
+A round is the same round for the same seed (a permalink replays it), so an address that answers a seed's round
+again, having seen its truth, is scored but not counted: `rounds` in the tally is the rounds that count.
 """
 
 import hashlib
@@ -77,7 +79,8 @@ class RoomStore:
         self.round_limit.admit(session, address, "rounds")
 
     def answer(self, round_id, token, marks, *, session: str, address: str) -> dict:
-        """Counts the answer once: {score, truth, families, detectors, round_id}; Refused or Flooded otherwise."""
+        """Scores the answer once: {score, truth, families, detectors, round_id, counted (False: this address had
+        answered the same round before, so the tally leaves it out)}; Refused or Flooded otherwise."""
         self.answer_limit.admit(session, address, "answers")
         marks = parse_marks(marks)
         if not (isinstance(round_id, str) and isinstance(token, str) and 0 < len(round_id) <= 32
@@ -90,7 +93,7 @@ class RoomStore:
                 .where(db.rounds.c.id == round_id, db.rounds.c.token_hash == token_hash(token),
                        db.rounds.c.answered_at.is_(None), db.rounds.c.issued_at >= now - TTL)
                 .values(answered_at=now, session=session[:64], client=address[:64])).rowcount
-            row = conn.execute(sa.select(db.rounds.c.kind, db.rounds.c.contents, db.rounds.c.token_hash,
+            row = conn.execute(sa.select(db.rounds.c.kind, db.rounds.c.seed, db.rounds.c.contents, db.rounds.c.token_hash,
                                          db.rounds.c.answered_at, db.rounds.c.issued_at)
                                .where(db.rounds.c.id == round_id)).first()
             if changed != 1:
@@ -98,9 +101,26 @@ class RoomStore:
             items = json.loads(row.contents)
             score = sum(m == it["real"] for m, it in zip(marks, items))
             conn.execute(db.guesses.insert().values(round_id=round_id, marks=json.dumps(marks), score=score, at=now))
-            conn.execute(db.answers.insert(), db.item_rows(round_id, row.kind, items, marks, now))
+            counted = not self._seen(conn, row, round_id, address[:64])
+            if counted:
+                conn.execute(db.answers.insert(), db.item_rows(round_id, row.kind, items, marks, now))
         return dict(round_id=round_id, kind=row.kind, score=score, truth=[it["real"] for it in items],
-                    families=[it["family"] for it in items], detectors=_detectors(items))
+                    families=[it["family"] for it in items], detectors=_detectors(items), counted=counted)
+
+    @staticmethod
+    def _seen(conn, row, round_id: str, address: str) -> bool:
+        """Whether this address answered the same round (kind and seed) before: it has seen that round's truth, so
+        a replay by seed would be a perfect score, not a guess. Scored, kept in `guesses`, left out of the tally.
+        On PostgreSQL two such answers racing are serialised by a lock on (kind, seed, address); SQLite's writers
+        already are (BEGIN IMMEDIATE)."""
+        r = db.rounds.c
+        if conn.dialect.name == "postgresql":
+            key = int.from_bytes(hashlib.sha256(f"{row.kind}:{row.seed}:{address}".encode()).digest()[:8], "big",
+                                 signed=True)
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        return conn.execute(sa.select(sa.literal(1)).where(
+            r.kind == row.kind, r.seed == row.seed, r.client == address, r.answered_at.is_not(None),
+            r.id != round_id).limit(1)).first() is not None
 
     @staticmethod
     def _why(row, token: str, now: float) -> Refused:
@@ -128,9 +148,9 @@ class RoomStore:
         ten-minute steps, and the energy totals of every receipt."""
         now = self.clock()
         with self.engine.connect() as conn:
-            rounds = dict(conn.execute(sa.select(db.rounds.c.kind, sa.func.count())
-                                       .where(db.rounds.c.answered_at.is_not(None))
-                                       .group_by(db.rounds.c.kind)).all())
+            a = db.answers.c  # a round counts where its items do (a replay by seed is answered, not counted)
+            rounds = dict(conn.execute(sa.select(a.kind, sa.func.count(sa.distinct(a.round_id)))
+                                       .group_by(a.kind)).all())
             families = [_tally(r) for r in conn.execute(_tally_query().group_by(db.answers.c.kind,
                                                                                 db.answers.c.family))]
             hour = [_tally(r) for r in conn.execute(_hour_query(now))]

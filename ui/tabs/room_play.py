@@ -124,7 +124,8 @@ def submit_guess(round_id: str, token: str, marks: str, request: gr.Request = No
             false]".
     Returns:
         {score (items marked right), truth (true = real), families, detectors (each detector's marks on the same 8),
-        room (every answered round's tallies)}.
+        room (every counted round's tallies), counted (false: your address had answered this seed's round before,
+        so it is scored but left out of the room's tally)}.
     """
     session, address = who(request)
     for name, value in (("round_id", round_id), ("token", token)):
@@ -132,7 +133,7 @@ def submit_guess(round_id: str, token: str, marks: str, request: gr.Request = No
             raise InputError("room_not_text", name=name)
     result = store().answer(round_id, token, marks, session=session, address=address)
     return dict(score=result["score"], truth=result["truth"], families=result["families"],
-                detectors=result["detectors"], room=store().stats())
+                detectors=result["detectors"], room=store().stats(), counted=result["counted"])
 
 
 def room_stats() -> dict:

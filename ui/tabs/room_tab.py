@@ -130,6 +130,7 @@ room_not_text: {name} must be text. | {name}必须是文本。
 room_marks: marks must be a JSON list of {n} booleans (true = real), e.g. [true, false, false, true, false, false, false, false]. | marks 必须是由 {n} 个布尔值组成的 JSON 列表（true = 真实），例如 [true, false, false, true, false, false, false, false]。
 room_unknown: This round does not exist here: ask for a new one with /play_round. | 此回合在这里不存在：请用 /play_round 开始新的一轮。
 room_forged: This token does not belong to this round: the answer is refused. | 此令牌不属于该回合：答案被拒绝。
+room_not_counted: You had answered this same round before (same seed, from your network), so you knew its answer: it is scored, but not added to the room's tally. | 你之前（从你的网络）回答过同一轮（同一随机种子），已经知道答案：本次计分，但不计入全场统计。
 room_replayed: This round has already been answered: each round counts once. Start a new round. | 此回合已经作答：每一轮只计一次。请开始新的一轮。
 room_expired: This round is older than {minutes} minutes and can no longer be answered. Start a new round. | 此回合已超过 {minutes} 分钟，不能再作答。请开始新的一轮。
 room_flood: Too many {what} from you: at most {limit} a minute. Try again in {wait} s. | 你的请求过于频繁（{what}）：每分钟最多 {limit} 次。请 {wait} 秒后再试。

@@ -41,7 +41,8 @@ def reveal(result: dict, kind: str, marks: list[bool], lang: str) -> str:
     text = render("room_score", dict(score=result["score"], n=len(marks)), lang) + " " + " · ".join(
         render("room_machine_score", dict(name=render(f"room_det_{d}", {}, lang), score=s, n=len(marks)), lang)
         for d, s in machine.items())
-    return text + "\n\n" + table(head, rows) + "\n\n" + render(f"room_rule_{kind}", {}, lang)
+    seen = "" if result.get("counted", True) else "\n\n" + render("room_not_counted", {}, lang)
+    return text + seen + "\n\n" + table(head, rows) + "\n\n" + render(f"room_rule_{kind}", {}, lang)
 
 
 def table(head: list[str], rows: list[list[str]]) -> str:
