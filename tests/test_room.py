@@ -125,9 +125,41 @@ def test_tallies_add_up_under_concurrent_submits_in_threads(url):
     accepted = [s for s in results if s is not None]
     assert len(accepted) == len(rounds)
     stats = store.stats()
+    assert stats["families"] == recount(store.engine)  # the running totals, beside a GROUP BY over every answer
     assert stats["rounds"] == len(rounds)
     assert sum(f["human"]["right"] for f in stats["families"]) == sum(accepted)
     assert sum(f["items"] for f in stats["families"]) == ITEMS * len(rounds)
+
+
+def recount(engine) -> list[dict]:
+    """The tally by family counted from `answers` row by row (what the running totals must equal)."""
+    out = {}
+    with engine.connect() as conn:
+        for r in conn.execute(sa.select(db.answers)):
+            t = out.setdefault((r.kind, r.family), dict(kind=r.kind, family=r.family, items=0, right=0,
+                                                        **{d: [0, 0] for d in db.DETECTORS}))
+            t["items"] += 1
+            t["right"] += r.human == r.real
+            for d in db.DETECTORS:
+                if getattr(r, d) is not None:
+                    t[d][0] += 1
+                    t[d][1] += getattr(r, d) == r.real
+    share = lambda right, n: dict(right=right, accuracy=round(right / n, 4) if n else None)  # noqa: E731
+    return [dict(kind=t["kind"], family=t["family"], items=t["items"], human=share(t["right"], t["items"]),
+                 **{d: share(t[d][1], t[d][0]) if t[d][0] else None for d in db.DETECTORS})
+            for _, t in sorted(out.items())]
+
+
+def test_the_last_hour_is_kept_in_ten_minute_steps(tmp_path):
+    clock = [7200.0 * 1000]
+    store = RoomStore(db.connect(str(tmp_path / "r.db")), answers=WIDE, rounds=WIDE, clock=lambda: clock[0])
+    for minutes_ago in (75, 45, 44, 5, 0):  # the first is over an hour ago: in the totals, not in the hour
+        clock[0] = 7200.0 * 1000 - minutes_ago * 60
+        issued = store.issue("digits", minutes_ago, items(minutes_ago), session="s", address="a")
+        store.answer(issued.round_id, issued.token, MARKS, session="s", address="a")
+    stats = store.stats()
+    assert stats["rounds"] == 5
+    assert [(b["bucket"], b["items"]) for b in stats["last_hour"]["buckets"]] == [(0, 2 * ITEMS), (4, ITEMS), (5, ITEMS)]
 
 
 @BOTH
@@ -136,6 +168,7 @@ def test_tallies_add_up_across_processes_and_survive_a_restart(url):
     scores = in_processes(url, workers=3, n=6)
     restarted = store_at(url)  # a new engine: what another replica, or the app after a restart, sees
     stats = restarted.stats()
+    assert stats["families"] == recount(restarted.engine)
     assert stats["rounds"] == 18
     assert sum(f["human"]["right"] for f in stats["families"]) == sum(scores)
 
@@ -158,6 +191,7 @@ def test_migrations_from_empty_and_from_version_1(url):
     assert stats["rounds"] == 1 and sum(f["items"] for f in stats["families"]) == ITEMS
     right = sum(m == r["real"] for m, r in zip(json.loads(MARKS), records))
     assert sum(f["human"]["right"] for f in stats["families"]) == right
+    assert stats["families"] == recount(new)
     assert db.upgrade(new) == 3  # idempotent
     assert "ix_rounds_kind_seed_client" in {i["name"] for i in sa.inspect(new).get_indexes("rounds")}
 

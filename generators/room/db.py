@@ -12,6 +12,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from generators.room import BUCKET
+
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / ".data" / "playground.sqlite3"  # .data/ is git-ignored
 BUSY_MS = 10_000  # how long an SQLite writer waits for another's lock before failing
 
@@ -62,10 +64,29 @@ receipts = sa.Table(
     sa.Column("co2_g", sa.Float, nullable=False),
     sa.Column("at", sa.Float, nullable=False, index=True),
 )
-# Version 3: rounds found by (kind, seed, client), to tell a round someone already saw the truth of (store.answer).
-seen_index = sa.Index("ix_rounds_kind_seed_client", rounds.c.kind, rounds.c.seed, rounds.c.client)
 DETECTORS = ("discriminator", "classifier", "perplexity")
-TABLES = {1: (rounds, guesses), 2: (answers, receipts), 3: ()}
+# Version 3: running totals, bumped in the transaction that answers a round (or keeps receipts), so reading the tally
+# is a read of a few rows however many rounds were played (a GROUP BY over `answers` grew with every round); and
+# rounds found by (kind, seed, client), to tell a round someone already saw the truth of (store.answer).
+COUNTS = ("items", "human", *(f"{d}_{x}" for d in DETECTORS for x in ("n", "right")))  # n: items it marked
+
+
+def _counts() -> list[sa.Column]:
+    return [sa.Column(c, sa.BigInteger, nullable=False, server_default="0") for c in COUNTS]
+
+
+round_totals = sa.Table("round_totals", meta, sa.Column("kind", sa.String(16), primary_key=True),
+                        sa.Column("rounds", sa.BigInteger, nullable=False, server_default="0"))
+tallies = sa.Table("tallies", meta, sa.Column("kind", sa.String(16), primary_key=True),
+                   sa.Column("family", sa.String(32), primary_key=True), *_counts())
+steps = sa.Table("steps", meta, sa.Column("start", sa.BigInteger, primary_key=True),  # unix s, a multiple of BUCKET
+                 sa.Column("kind", sa.String(16), primary_key=True), *_counts())
+energy_totals = sa.Table("energy_totals", meta, sa.Column("id", sa.Integer, primary_key=True),  # one row, id 1
+                         sa.Column("receipts", sa.BigInteger, nullable=False, server_default="0"),
+                         *(sa.Column(c, sa.Float, nullable=False, server_default="0")
+                           for c in ("wall_s", "cpu_s", "joules", "co2_g")))
+seen_index = sa.Index("ix_rounds_kind_seed_client", rounds.c.kind, rounds.c.seed, rounds.c.client)
+TABLES = {1: (rounds, guesses), 2: (answers, receipts), 3: (round_totals, tallies, steps, energy_totals)}
 
 
 def _v2_backfill(conn) -> None:
@@ -84,11 +105,63 @@ def item_rows(round_id: str, kind: str, items: list[dict], marks: list[bool], at
             for i, (item, mark) in enumerate(zip(items, marks))]
 
 
-def _v3_index(conn) -> None:
+def item_counts(item: dict, human: bool) -> dict[str, int]:
+    """One answered item's increments of COUNTS."""
+    out = dict(items=1, human=int(bool(human) == item["real"]))
+    for d in DETECTORS:
+        mark = item.get("detectors", {}).get(d)
+        out[f"{d}_n"], out[f"{d}_right"] = int(mark is not None), int(mark is not None and mark == item["real"])
+    return out
+
+
+def bump(conn, table: sa.Table, key: dict, add: dict) -> None:
+    """Adds `add` to the row at `key`, made if missing (INSERT ... ON CONFLICT DO UPDATE: SQLite and PostgreSQL)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    conn.execute(insert.values(**key, **add).on_conflict_do_update(
+        index_elements=list(key), set_={c: table.c[c] + insert.excluded[c] for c in add}))
+
+
+def count_round(conn, kind: str, items: list[dict], marks: list[bool], at: float) -> None:
+    """An answered round into the running totals. Keys in sorted order, so that two PostgreSQL transactions
+    bumping the same rows take their locks in one order (no deadlock)."""
+    by_family: dict[str, dict] = {}
+    for item, mark in zip(items, marks):
+        counts = item_counts(item, mark)
+        total = by_family.setdefault(item["family"], dict.fromkeys(COUNTS, 0))
+        for c in COUNTS:
+            total[c] += counts[c]
+    bump(conn, round_totals, dict(kind=kind), dict(rounds=1))
+    for family in sorted(by_family):
+        bump(conn, tallies, dict(kind=kind, family=family), by_family[family])
+    whole = {c: sum(f[c] for f in by_family.values()) for c in COUNTS}
+    bump(conn, steps, dict(start=int(at // BUCKET * BUCKET), kind=kind), whole)
+
+
+def count_receipts(conn, rows: list[dict]) -> None:
+    bump(conn, energy_totals, dict(id=1), dict(receipts=len(rows), **{c: sum(r[c] for r in rows)
+                                                                     for c in ("wall_s", "cpu_s", "joules", "co2_g")}))
+
+
+def _v3_totals(conn) -> None:
+    """The running totals of every round answered so far (from `answers`) and every receipt; the index."""
     seen_index.create(conn, checkfirst=True)  # a fresh database made it with `rounds` (version 1)
+    a = answers.c
+    rows = conn.execute(sa.select(a.round_id, a.kind, a.family, a.real, a.human, a.at, *(a[d] for d in DETECTORS))
+                        .order_by(a.round_id, a.idx)).all()
+    by_round: dict[str, list] = {}
+    for r in rows:
+        by_round.setdefault(r.round_id, []).append(r)
+    for rows in by_round.values():
+        items = [dict(family=r.family, real=r.real, detectors={d: getattr(r, d) for d in DETECTORS}) for r in rows]
+        count_round(conn, rows[0].kind, items, [r.human for r in rows], rows[0].at)
+    kept = [dict(r._mapping) for r in conn.execute(sa.select(receipts.c.wall_s, receipts.c.cpu_s, receipts.c.joules,
+                                                               receipts.c.co2_g))]
+    if kept:
+        count_receipts(conn, kept)
 
 
-MIGRATIONS = {1: None, 2: _v2_backfill, 3: _v3_index}  # version -> data step after its tables are created
+MIGRATIONS = {1: None, 2: _v2_backfill, 3: _v3_totals}  # version -> data step after its tables are created
 LATEST = max(MIGRATIONS)
 
 

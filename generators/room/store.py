@@ -104,6 +104,7 @@ class RoomStore:
             counted = not self._seen(conn, row, round_id, address[:64])
             if counted:
                 conn.execute(db.answers.insert(), db.item_rows(round_id, row.kind, items, marks, now))
+                db.count_round(conn, row.kind, items, marks, now)
         return dict(round_id=round_id, kind=row.kind, score=score, truth=[it["real"] for it in items],
                     families=[it["family"] for it in items], detectors=_detectors(items), counted=counted)
 
@@ -139,28 +140,29 @@ class RoomStore:
 
     def record_receipts(self, kept: list[tuple]) -> None:
         """Keeps many (what, receipt, unix time) in one transaction."""
+        rows = [dict(what=w[:32], wall_s=r.wall_s, cpu_s=r.cpu_s, joules=r.joules, co2_g=r.co2_g, at=at)
+                for w, r, at in kept]
         with db.writing(self.engine) as conn:
-            conn.execute(db.receipts.insert(), [dict(what=w[:32], wall_s=r.wall_s, cpu_s=r.cpu_s, joules=r.joules,
-                                                      co2_g=r.co2_g, at=at) for w, r, at in kept])
+            conn.execute(db.receipts.insert(), rows)
+            db.count_receipts(conn, rows)
 
     def stats(self) -> dict:
         """The room's tallies: answered rounds, accuracy by family for people and each detector, the last hour in
-        ten-minute steps, and the energy totals of every receipt."""
+        ten-minute steps of the clock, and the energy totals of every receipt (running totals: a few rows)."""
         now = self.clock()
+        first = int(now // BUCKET * BUCKET) - (BUCKETS - 1) * BUCKET  # the oldest step of the last hour
         with self.engine.connect() as conn:
-            a = db.answers.c  # a round counts where its items do (a replay by seed is answered, not counted)
-            rounds = dict(conn.execute(sa.select(a.kind, sa.func.count(sa.distinct(a.round_id)))
-                                       .group_by(a.kind)).all())
-            families = [_tally(r) for r in conn.execute(_tally_query().group_by(db.answers.c.kind,
-                                                                                db.answers.c.family))]
-            hour = [_tally(r) for r in conn.execute(_hour_query(now))]
-            energy = conn.execute(sa.select(sa.func.count(), *(sa.func.coalesce(sa.func.sum(db.receipts.c[k]), 0.0)
-                                                              for k in ("wall_s", "cpu_s", "joules", "co2_g")))).one()
-        return dict(rounds=sum(rounds.values()), rounds_by_kind=rounds, families=families,
-                    last_hour=dict(bucket_s=BUCKET, buckets=hour),
-                    energy=dict(receipts=int(energy[0]), **dict(zip(("wall_s", "cpu_s", "joules", "co2_g"),
-                                                                   map(float, energy[1:])))),
-                    at=now)
+            rounds = dict(conn.execute(sa.select(db.round_totals.c.kind, db.round_totals.c.rounds)).all())
+            t, st = db.tallies.c, db.steps.c
+            families = [_tally(r, kind=r.kind, family=r.family)
+                        for r in conn.execute(sa.select(db.tallies).order_by(t.kind, t.family))]
+            hour = [_tally(r, bucket=(r.start - first) // BUCKET, kind=r.kind, family="all")
+                    for r in conn.execute(sa.select(db.steps).where(st.start >= first).order_by(st.start, st.kind))]
+            energy = conn.execute(sa.select(db.energy_totals)).first()
+        totals = {k: float(getattr(energy, k, 0.0) or 0.0) for k in ("wall_s", "cpu_s", "joules", "co2_g")}
+        return dict(rounds=int(sum(rounds.values())), rounds_by_kind={k: int(v) for k, v in rounds.items()},
+                    families=families, last_hour=dict(bucket_s=BUCKET, buckets=hour),
+                    energy=dict(receipts=int(energy.receipts) if energy else 0, **totals), at=now)
 
 
 def _detectors(items: list[dict]) -> dict[str, list]:
@@ -169,37 +171,13 @@ def _detectors(items: list[dict]) -> dict[str, list]:
     return {d: [it.get("detectors", {}).get(d) for it in items] for d in names}
 
 
-def _right(col) -> sa.ColumnElement:
-    """1 where `col` (a mark) equals the truth, 0 where not, NULL where there is no mark."""
-    return sa.case((col.is_(None), None), (col == db.answers.c.real, 1), else_=0)
-
-
-def _tally_query(*extra):
-    a = db.answers.c
-    return sa.select(*extra, a.kind, a.family, sa.func.count(), sa.func.sum(_right(a.human)),
-                     *(x for d in db.DETECTORS for x in (sa.func.count(a[d]), sa.func.sum(_right(a[d])))))
-
-
-def _hour_query(now: float):
-    """The last hour's answers by ten-minute step (0 = the oldest), all kinds and families together."""
-    a, since = db.answers.c, now - BUCKET * BUCKETS
-    bucket = sa.case(*((a.at < since + BUCKET * (i + 1), i) for i in range(BUCKETS - 1)), else_=BUCKETS - 1)
-    q = sa.select(bucket.label("bucket"), a.kind, sa.literal("all").label("family"), sa.func.count(),
-                  sa.func.sum(_right(a.human)),
-                  *(x for d in db.DETECTORS for x in (sa.func.count(a[d]), sa.func.sum(_right(a[d])))))
-    return q.where(a.at >= since).group_by(bucket, a.kind).order_by(bucket)
-
-
-def _tally(row) -> dict:
-    """One tally row as {[bucket,] kind, family, items, human: {right, accuracy}, <detector>: {...} or None}."""
-    row, k = tuple(row), 2 + 2 * len(db.DETECTORS)  # the counts at the end of the row
-    head = row[:len(row) - k]
-    out = dict(zip(("bucket", "kind", "family")[3 - len(head):], head))
-    n, human, rest = int(row[-k]), row[-k + 1], row[-k + 2:]
-    out.update(items=n, human=_share(human, n))
-    for i, d in enumerate(db.DETECTORS):
-        count, right = rest[2 * i], rest[2 * i + 1]
-        out[d] = _share(right, count) if count else None
+def _tally(row, **head) -> dict:
+    """One totals row as {[bucket,] kind, family, items, human: {right, accuracy}, <detector>: {...} or None}."""
+    n = int(row.items)
+    out = dict(head, items=n, human=_share(row.human, n))
+    for d in db.DETECTORS:
+        count = int(getattr(row, f"{d}_n"))
+        out[d] = _share(getattr(row, f"{d}_right"), count) if count else None
     return out
 
 
