@@ -58,6 +58,19 @@ def test_the_same_seed_gives_the_same_round(client: Client):
     assert a["items"] == b["items"] and a["token"] != b["token"]
 
 
+def test_a_seed_answered_again_is_scored_not_counted(client: Client):
+    """The second answer to a seed's round from one address knew the truth: scored, said so, not in the tally."""
+    from ui.tabs.room_views import reveal
+    first = client.predict("digits", 31, api_name="/play_round")
+    s1 = client.predict(first["round_id"], first["token"], json.dumps([False] * 8), api_name="/submit_guess")
+    again = client.predict("digits", 31, api_name="/play_round")
+    s2 = client.predict(again["round_id"], again["token"], json.dumps(s1["truth"]), api_name="/submit_guess")
+    assert s1["counted"] and not s2["counted"] and s2["score"] == 8
+    assert s2["room"]["rounds"] == s1["room"]["rounds"]
+    assert "不计入" in reveal(s2, "digits", s1["truth"], "zh") and "not added" in reveal(s2, "digits", s1["truth"], "en")
+    assert "not added" not in reveal(s1, "digits", [False] * 8, "en")
+
+
 class _Sources(rounds.DigitSources):
     """Digit sources whose every family draws a constant image of its own (to check truth against source)."""
 
