@@ -111,6 +111,33 @@ def test_receipts_are_non_negative_and_grow_with_the_work():
     assert costs[64].joules > costs[16].joules and costs[64].cpu_s > costs[16].cpu_s
 
 
+def test_a_streams_meter_keeps_one_receipt_and_a_stopped_stream_none(monkeypatch):
+    """A meter across threads (a stream resumes in any worker thread) ends once; a stopped stream keeps nothing
+    and leaves no request counted as in flight (that count apportions the process's CPU time)."""
+    import threading
+
+    from generators.room import receipts as room_receipts
+    from ui.kit import receipts
+    kept = []
+    monkeypatch.setattr(receipts, "keep", lambda what, r: kept.append((what, r)))
+
+    def stream(stop_early: bool):
+        with receipts.metered("test") as meter:
+            yield "first"
+            sum(range(200_000))
+            yield "done " + meter.line("zh")
+
+    before = room_receipts._inflight
+    finished = list(stream(False))
+    assert finished[-1].startswith("done 本次结果的成本") and len(kept) == 1 and kept[0][1].cpu_s > 0
+    stopped = stream(True)
+    next(stopped)
+    other = threading.Thread(target=stopped.close)  # closed from another thread, as a cancelled event is
+    other.start()
+    other.join()
+    assert len(kept) == 1 and room_receipts._inflight == before
+
+
 def test_receipts_reach_the_room_totals(client: Client):
     from ui.kit.receipts import KEEPER
     KEEPER.flush()  # earlier tests' receipts, so that only this round's is new below

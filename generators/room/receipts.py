@@ -111,11 +111,14 @@ class measure:
         with _inflight_lock:
             _inflight += 1
         self._wall, self._cpu, self._process = time.perf_counter(), time.thread_time(), time.process_time()
+        self._thread = threading.get_ident()
         return self.receipt
 
     def __exit__(self, *exc) -> None:
         global _inflight
-        r, own = self.receipt, time.thread_time() - self._cpu
+        # a stream resumes in whichever worker thread is free: its own thread's time is only its own where it ended
+        r = self.receipt
+        own = time.thread_time() - self._cpu if threading.get_ident() == self._thread else 0.0
         with _inflight_lock:
             share, _inflight = (time.process_time() - self._process) / max(1, _inflight), _inflight - 1
         r.wall_s, r.cpu_s = time.perf_counter() - self._wall, max(own, share)

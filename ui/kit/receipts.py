@@ -23,7 +23,7 @@ from ui.kit.registry import table
 log = logging.getLogger("playground")
 
 MESSAGES = table("""
-receipt_line: ⏱ {wall} ms · CPU {cpu} s · ≈ {j} J · ≈ {co2} mg CO₂ (estimate: {source}) | ⏱ {wall} 毫秒 · CPU {cpu} 秒 · ≈ {j} 焦耳 · ≈ {co2} 毫克 CO₂（估算：{source}）
+receipt_line: Cost of this result: {wall} ms · CPU {cpu} s · ≈ {j} J · ≈ {co2} mg CO₂ (estimate: {source}) | 本次结果的成本：{wall} 毫秒 · CPU {cpu} 秒 · ≈ {j} 焦耳 · ≈ {co2} 毫克 CO₂（估算：{source}）
 """)
 
 
@@ -88,6 +88,38 @@ def receipted(what: str, kept: bool = True):
         yield receipt
     if kept:
         keep(what, receipt)
+
+
+class Meter:
+    """A stream's receipt: measured from the handler's first line to `line()`, called just before the result that
+    shows it (a stream's last item), which also keeps it for the room. Use through `metered`."""
+
+    def __init__(self, what: str):
+        self.what, self._measure, self.ended = what, measure(), False
+        self.receipt = self._measure.__enter__()
+
+    def end(self, kept: bool) -> Receipt:
+        if not self.ended:
+            self.ended = True
+            self._measure.__exit__(None, None, None)
+            if kept:
+                keep(self.what, self.receipt)
+        return self.receipt
+
+    def line(self, lang: str = "en") -> str:
+        """The receipt as one line in the visitor's language (the measurement ends here and is kept)."""
+        return receipt_text(self.end(kept=True), lang)
+
+
+@contextlib.contextmanager
+def metered(what: str):
+    """`with metered("sample_digits") as meter: ... yield ..., summary + " " + meter.line(lang)`. A stream that
+    stops early or fails ends its measurement here, unkept (the room counts results that went out)."""
+    meter = Meter(what)
+    try:
+        yield meter
+    finally:
+        meter.end(kept=False)
 
 
 def receipt_text(receipt: Receipt, lang: str = "en") -> str:
