@@ -139,6 +139,7 @@ def test_all_three_families_and_the_reference_row(app, tiny_diffusion, classifie
     gan = figures.gan()
     assert f"{gan.train_minutes:.1f} min on a GPU" in rows[2] and "not comparable" in table
     assert f"two sets of real digits score {gan.floor:.2f}" in trade
+    assert "Cost of this result" in trade and "J" in trade  # the receipt line, under the verdict
 
 
 def test_same_seed_same_digits(app, tiny_diffusion):
@@ -163,6 +164,7 @@ def test_the_page_in_chinese(app_url, tiny_diffusion):
     assert "真实测试数字" in table and "扩散模型" in table and "每类模型各有什么取舍" in trade
     assert "一句话总结" in trade and "**GAN（生成对抗网络）：**" in trade and "分钟（" in table
     assert "***" not in trade  # the bold heading and the italic that follows it stay apart, so both render
+    assert "本次结果的成本" in trade
     with pytest.raises(Exception, match="数量（count）必须是 1 到 16 之间的整数"):
         zh.predict("4", 17, 0, api_name="/compare_families")
 

@@ -61,6 +61,7 @@ def test_stop_ends_training_after_the_step_in_progress_and_keeps_what_was_learnt
     assert all(u[2] is None and u[3] is None for u in shown)
     assert summary["stopped"] is True and summary["steps_done"] == 2 and summary.keys() >= SUMMARY
     assert summary["perplexity_after"] < summary["perplexity_before"] and status.startswith("Stopped after 2 steps")
+    assert "Cost of this result" in status and summary["receipt"]["cpu_s"] > 0 and summary["receipt"]["estimate"]
     assert kept is session and session.result.steps_done == 2
     assert plot.dropna().query("curve == 'training batch'")["step"].tolist() == [1, 2]
     uploaded = lora.read_adapter(Path(path).read_bytes(), tiny_tab)  # the file holds what was learnt

