@@ -23,8 +23,8 @@ from ui.kit.i18n import t
 
 LANG_COOKIE = "playground_lang"
 LANGS = ("en", "zh")
-# A value longer than this, URL-encoded, is left out of a link (a fine-tune's text, a long prompt): the server
-# (uvicorn's h11) refuses a request head over 16 KiB, and a Chinese character takes 9 characters encoded.
+# A value longer than this, URL-encoded, is left out of a link (a fine-tune's text, a long prompt), so that a link
+# stays under 8 KiB, which common proxies take in a request line (nginx's default); a Chinese character encodes to 9.
 MAX_VALUE = 4000
 # what a URL cannot hold: an uploaded file, a drawing, a session's state
 UNLINKABLE = (gr.File, gr.ImageEditor, gr.State)
