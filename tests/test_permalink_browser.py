@@ -195,3 +195,13 @@ def test_every_other_tabs_permalink_restores_and_recomputes(browser, app_url, ta
         assert in_language(page.locator(result).inner_text(), lang)
         assert_restored(page, f"{link}&lang={lang}")
         shot(page, f"{tab}-permalink", tmp_path)
+
+
+@pytest.mark.parametrize("link, words", [("?tab=gan&digit=7&count=999&seed=0&lang=zh", "数量"),
+                                         ("?tab=vae&start_digit=42&end_digit=7&seed=0&lang=zh", "起点")])
+def test_a_bad_value_in_a_link_gets_the_tabs_message_in_the_links_language(browser, app_url, link, words):
+    with opened(browser, "desktop-zh") as page:
+        page.goto(app_url + link)
+        toast = page.locator(".toast-body, [data-testid=toast-body]").filter(has_text=words)
+        toast.first.wait_for(timeout=60_000)
+        assert "Traceback" not in toast.first.inner_text()

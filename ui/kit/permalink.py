@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 import gradio as gr
 from gradio.context import Context
 
+from ui.kit.components import raw
 from ui.kit.i18n import t
 
 LANG_COOKIE = "playground_lang"
@@ -93,6 +94,9 @@ def register(tab: str, inputs: dict, button: gr.Button) -> None:
     The button needs an elem_id."""
     if not button.elem_id:
         raise ValueError("a permalink's button needs an elem_id")
+    for component in inputs.values():  # a choice the URL made up reaches the handler, whose check words it in the
+        if isinstance(component, (gr.Dropdown, gr.Radio)):  # link's language (Gradio's own refusal is English only)
+            raw(component)
     # postprocess=False: the values go to the page as the URL had them, so that a number that is not one reaches
     # the handler (which words the error) rather than failing in the component's postprocess
     Context.root_block.load(_restore(tab, inputs), None, list(inputs.values()), js=_select_js(tab), queue=False,
