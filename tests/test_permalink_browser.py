@@ -181,7 +181,8 @@ OTHERS = {
     "scratch": ("desktop-zh", "?tab=scratch&family=VAE&seconds=2&seed=1&failure=false", "#scratch-status",
                 "/Done:|完成：/.test(document.querySelector('#scratch-status')?.innerText)"),
     "provenance": ("desktop-en", "?tab=provenance&text=The%20old%20captain%20looked%20out%20over%20the%20harbour",
-                   "#provenance-text-verdict", "document.querySelector('#provenance-text-verdict')?.innerText.length > 0"),
+                   "#provenance-text-verdict",
+                   "document.querySelector('#provenance-text-verdict')?.innerText.length > 0"),
 }
 
 

@@ -187,7 +187,8 @@ def build() -> None:
     keep_on_error(event, outputs)
     stop.click(None, None, None, cancels=[event])
     # the drawings stay out (a URL cannot hold them): a link with "my drawing" asks for one, as the tab does
-    linked = permalink.named(interpolate_digits, [start_digit, end_digit, steps, method, seed, start_image, end_image])
+    linked = permalink.named(interpolate_digits, [start_digit, end_digit, steps, method, seed, start_image,
+                                                  end_image])
     permalink.register("vae", linked, go), permalink.link_button("vae", linked)
     # run on click in the clicker's language; the examples leave the drawings out (None)
     examples(EXAMPLES, [start_digit, end_digit, steps, method, seed], "vae_examples", outputs=outputs,
