@@ -1,10 +1,13 @@
 """A permalink opened in Chromium (desktop and phone, English and Chinese) restores the inputs and recomputes the same
-result: the room's round (same digits) and the GAN tab's digits (same summary as the API gives). Screenshots go to
+result: the room's round (same digits), the GAN tab's digits (same summary as the API gives), the text tab's text and
+the diffusion tab's digits (the same as the API's); every other tab once, in one view each. Screenshots go to
 $PLAYGROUND_SCREENSHOTS (a temporary folder by default)."""
 
+import contextlib
 import os
 import re
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
@@ -23,15 +26,24 @@ def browser():
         browser.close()
 
 
-@pytest.fixture(params=list(VIEWS))
-def page(browser, request):
-    width, height, lang = VIEWS[request.param]
+@contextlib.contextmanager
+def opened(browser, view: str):
+    """A page in `view` (VIEWS: its size and its browser's language)."""
+    width, height, lang = VIEWS[view]
     context = browser.new_context(viewport={"width": width, "height": height},
                                   locale="zh-CN" if lang == "zh" else "en-US")
     page = context.new_page()
-    page.view = (request.param, lang)
-    yield page
-    context.close()
+    page.view = (view, lang)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture(params=list(VIEWS))
+def page(browser, request):
+    with opened(browser, request.param) as page:
+        yield page
 
 
 def shot(page, name: str, tmp_path: Path) -> None:
@@ -93,3 +105,104 @@ def test_a_gan_permalink_restores_inputs_and_the_same_result(page, app_url, clie
                            ".value.includes('tab=gan')")
     link = url.input_value()
     assert "digit=7" in link and "count=12" in link and "seed=5" in link and f"lang={lang}" in link
+
+
+def params(link: str) -> dict:
+    return dict(parse_qsl(urlsplit(link).query, keep_blank_values=True))
+
+
+def relinked(page, tab: str) -> dict:
+    """The link "Link to this result" makes now, from what the inputs hold: the restored values, if restored."""
+    box = f"#{tab}-permalink-url textarea, #{tab}-permalink-url input"
+    page.locator(f"#{tab}-permalink").click()
+    page.wait_for_function(f"document.querySelector('{box}')?.value.includes('tab={tab}')", timeout=30_000)
+    return params(page.locator(box).first.input_value())
+
+
+def assert_restored(page, link: str) -> None:
+    asked, now = params(link), relinked(page, params(link)["tab"])
+    assert {k: now.get(k) for k in asked} == asked
+
+
+def in_language(text: str, lang: str) -> bool:
+    return bool(text.strip()) and (re.search(r"[\u4e00-\u9fff]", text) is not None) == (lang == "zh")
+
+
+TEXT = dict(prompt="The lighthouse keeper opened the door and", max_new_tokens=12, seed=3, temperature=0.9, top_k=20)
+
+
+def test_a_text_permalink_writes_the_same_text(page, app_url, client, tmp_path):
+    lang = page.view[1]
+    link = "?" + urlencode({"tab": "text", **TEXT, "lang": lang})
+    api_text = client.predict(*TEXT.values(), api_name="/continue_text")[0]
+    page.goto(app_url + link)
+    box = page.locator("#text-output textarea")
+    # the page's text grows to the API's, token by token (a different text never equals it)
+    page.wait_for_function("t => document.querySelector('#text-output textarea')?.value === t", arg=api_text,
+                           timeout=120_000)
+    assert box.input_value() == api_text
+    assert_restored(page, link)
+    shot(page, "text-permalink", tmp_path)
+
+
+DIFFUSION = dict(digit="3", count=6, steps=8, guidance=2, seed=4, sampler="DDIM", guidance_interval=0)
+
+
+def test_a_diffusion_permalink_draws_the_same_digits(page, app_url, client, tmp_path):
+    lang = page.view[1]
+    link = "?tab=diffusion&" + "&".join(f"{k}={v}" for k, v in DIFFUSION.items()) + f"&lang={lang}"
+    page.goto(app_url + link)
+    gallery = page.locator("#diffusion-gallery img")
+    gallery.nth(DIFFUSION["count"] - 1).wait_for(timeout=120_000)
+    summary = page.locator("#diffusion-summary")
+    summary.get_by_text(re.compile("DDIM")).first.wait_for(timeout=60_000)
+    assert gallery.count() == DIFFUSION["count"] and in_language(summary.inner_text(), lang)
+    digits = client.predict(*DIFFUSION.values(), api_name="/denoise_digits")[0]
+    # what our classifier reads in each digit: the API's, in the page's language
+    reads = [re.search(r"\d+ \(\d+%\)|\d+（\d+%）", c).group() for c in
+             page.locator("#diffusion-gallery .caption-label").all_inner_texts()]
+    api_reads = [re.search(r"\d+ \(\d+%\)", d["caption"]).group() for d in digits]
+    assert [re.sub(r"\D+", " ", r).strip() for r in reads] == [re.sub(r"\D+", " ", r).strip() for r in api_reads]
+    assert_restored(page, link)
+    shot(page, "diffusion-permalink", tmp_path)
+
+
+# every other tab once: its link, the element its result lands in, what that result shows once it is done
+OTHERS = {
+    "inside": ("desktop-en", "?tab=inside&text=The%20sea%20was%20calm%20and%20the&position=2&seed=3",
+               "#inside-view", "document.querySelectorAll('#inside-view .inside-grid canvas').length > 0"),
+    "vae": ("phone-zh", "?tab=vae&start_digit=2&end_digit=5&steps=8&method=spherical&seed=1", "#vae-summary",
+            "document.querySelectorAll('#vae-frames img').length === 8"),
+    "compare": ("desktop-zh", "?tab=compare&digit=4&count=2&seed=1", "#compare-verdict",
+                "document.querySelectorAll('#compare-gan img').length === 2"),
+    "finetune": ("phone-en", "?tab=finetune&text=&example=alice&steps=2&seconds=0&seed=1", "#finetune-status",
+                 "/Done:|完成：/.test(document.querySelector('#finetune-status')?.innerText) && "
+                 "document.querySelector('#finetune-base textarea')?.value.length > 0"),
+    "scratch": ("desktop-zh", "?tab=scratch&family=VAE&seconds=2&seed=1&failure=false", "#scratch-status",
+                "/Done:|完成：/.test(document.querySelector('#scratch-status')?.innerText)"),
+    "provenance": ("desktop-en", "?tab=provenance&text=The%20old%20captain%20looked%20out%20over%20the%20harbour",
+                   "#provenance-text-verdict",
+                   "document.querySelector('#provenance-text-verdict')?.innerText.length > 0"),
+}
+
+
+@pytest.mark.parametrize("tab", list(OTHERS))
+def test_every_other_tabs_permalink_restores_and_recomputes(browser, app_url, tab, tmp_path):
+    view, link, result, done = OTHERS[tab]
+    lang = VIEWS[view][2]
+    with opened(browser, view) as page:
+        page.goto(app_url + f"{link}&lang={lang}")
+        page.wait_for_function(done, timeout=150_000)
+        assert in_language(page.locator(result).inner_text(), lang)
+        assert_restored(page, f"{link}&lang={lang}")
+        shot(page, f"{tab}-permalink", tmp_path)
+
+
+@pytest.mark.parametrize("link, words", [("?tab=gan&digit=7&count=999&seed=0&lang=zh", "数量"),
+                                         ("?tab=vae&start_digit=42&end_digit=7&seed=0&lang=zh", "起点")])
+def test_a_bad_value_in_a_link_gets_the_tabs_message_in_the_links_language(browser, app_url, link, words):
+    with opened(browser, "desktop-zh") as page:
+        page.goto(app_url + link)
+        toast = page.locator(".toast-body, [data-testid=toast-body]").filter(has_text=words)
+        toast.first.wait_for(timeout=60_000)
+        assert "Traceback" not in toast.first.inner_text()

@@ -1,8 +1,9 @@
 """Every result a link: the URL's query holds the tab, its inputs, the seed and the language (docs/permalinks.md).
 
-    run = button.click(fn, [digit, count, seed], outputs, ...)
-    register("gan", {"digit": digit, "count": count, "seed": seed}, button)   # restore on page load
-    link_button("gan", {"digit": digit, "count": count, "seed": seed})       # "Link to this result"
+    run = button.click(sample_digits, [digit, count, seed], outputs, ...)
+    linked = named(sample_digits, [digit, count, seed])  # {"digit": digit, "count": count, "seed": seed}
+    register("gan", linked, button)   # restore on page load
+    link_button("gan", linked)        # "Link to this result"
 
 Opening `/?tab=gan&digit=7&count=16&seed=3&lang=zh` selects the tab (app.py gives each gr.Tab the id
 `tab-<key>`), sets each named input to the URL's value and clicks the tab's own button, so the result is computed
@@ -11,19 +12,40 @@ server's messages read (ui/kit/errors.py: language); the page's own labels follo
 offers no way to set its locale from a page).
 """
 
+import inspect
 import json
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import gradio as gr
 from gradio.context import Context
 
+from ui.kit.components import raw
+from ui.kit.i18n import t
+
 LANG_COOKIE = "playground_lang"
 LANGS = ("en", "zh")
+# A value longer than this, URL-encoded, is left out of a link (a fine-tune's text, a long prompt), so that a link
+# stays under 8 KiB, which common proxies take in a request line (nginx's default); a Chinese character encodes to 9.
+MAX_VALUE = 4000
+# what a URL cannot hold: an uploaded file, a drawing, a session's state
+UNLINKABLE = (gr.File, gr.ImageEditor, gr.State)
+
+
+def _fits(value) -> bool:
+    return value is not None and len(quote(str(value), safe="")) <= MAX_VALUE
 
 
 def query(tab: str, lang: str, **inputs) -> str:
-    """The query string of a result: `?tab=...&<input>=...&lang=...` (API answers carry it as `link`)."""
-    return "?" + urlencode({"tab": tab, **{k: v for k, v in inputs.items()}, "lang": lang})
+    """The query string of a result: `?tab=...&<input>=...&lang=...` (API answers carry it as `link`); None values
+    and values over MAX_VALUE are left out (the page then keeps its own)."""
+    return "?" + urlencode({"tab": tab, **{k: v for k, v in inputs.items() if _fits(v)}, "lang": lang})
+
+
+def named(fn, components: list, **extra) -> dict:
+    """URL name -> component for a handler's inputs: the names are `fn`'s parameters (its API's), in order, those
+    a URL cannot hold (files, drawings, state) left out; `extra` adds inputs of the tab's other events."""
+    names = [n for n in inspect.signature(fn).parameters if n not in ("request", "lang")]
+    return {n: c for n, c in zip(names, components) if not isinstance(c, UNLINKABLE)} | extra
 
 
 def _value(component, text: str):
@@ -72,21 +94,29 @@ def register(tab: str, inputs: dict, button: gr.Button) -> None:
     The button needs an elem_id."""
     if not button.elem_id:
         raise ValueError("a permalink's button needs an elem_id")
+    for component in inputs.values():  # a choice the URL made up reaches the handler, whose check words it in the
+        if isinstance(component, (gr.Dropdown, gr.Radio)):  # link's language (Gradio's own refusal is English only)
+            raw(component)
+    # postprocess=False: the values go to the page as the URL had them, so that a number that is not one reaches
+    # the handler (which words the error) rather than failing in the component's postprocess
     Context.root_block.load(_restore(tab, inputs), None, list(inputs.values()), js=_select_js(tab), queue=False,
-                         api_visibility="private", show_progress="hidden") \
+                            api_visibility="private", show_progress="hidden", postprocess=False) \
         .then(None, None, None, js=_click_js(tab, button.elem_id), queue=False, api_visibility="private")
 
 
 def link_js(tab: str, names: list[str]) -> str:
     """Client side: the page's URL with this tab's current inputs and the browser's language."""
     return """(...values) => { const q = new URLSearchParams({tab: %s});
-      %s.forEach((n, i) => q.set(n, String(values[i])));
+      %s.forEach((n, i) => { const v = values[i];
+        if (v != null && encodeURIComponent(String(v)).length <= %d) q.set(n, String(v)); });
       q.set('lang', (navigator.language || 'en').toLowerCase().startsWith('zh') ? 'zh' : 'en');
-      return location.origin + location.pathname + '?' + q.toString(); }""" % (json.dumps(tab), json.dumps(names))
+      return location.origin + location.pathname + '?' + q.toString(); }""" % (json.dumps(tab), json.dumps(names),
+                                                                                MAX_VALUE)
 
 
-def link_button(tab: str, inputs: dict, label, link_label) -> tuple[gr.Button, gr.Textbox]:
+def link_button(tab: str, inputs: dict, label=None, link_label=None) -> tuple[gr.Button, gr.Textbox]:
     """A "Link to this result" button and the box that shows the link (copyable); nothing runs on the server."""
+    label, link_label = label or t("app_link_result"), link_label or t("app_link_label")
     button = gr.Button(label, size="sm", variant="secondary", elem_id=f"{tab}-permalink")
     box = gr.Textbox(label=link_label, interactive=False, buttons=["copy"], visible=True, max_lines=2,
                      elem_id=f"{tab}-permalink-url")

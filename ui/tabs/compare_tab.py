@@ -15,7 +15,7 @@ from generators.gan import GanSampler
 from generators.core.limits import SEED, Range, check_choice
 from generators.vae import ASSETS as VAE_ASSETS
 from generators.vae_prior import VaeClassPrior
-from ui.kit import figures, media
+from ui.kit import figures, media, permalink
 from ui.kit.adapters import adapter
 from ui.kit.common import DIGITS, into_view, keep_on_error
 from ui.kit.components import RawNumber, RawSlider
@@ -237,7 +237,7 @@ def build() -> None:
         digit = gr.Dropdown(list(DIGITS), value="7", label=t("compare_digit"), allow_custom_value=True)
         count = RawSlider(COUNT.lo, COUNT.hi, value=8, step=1, label=t("compare_count"))
         seed = RawNumber(value=0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("app_seed"))
-    go = gr.Button(t("compare_go"), variant="primary")
+    go = gr.Button(t("compare_go"), variant="primary", elem_id="compare-go")
     galleries = [gr.Gallery(label=t(f"compare_{k}_row"), columns=16, height="auto", object_fit="contain",
                             format="png", elem_classes=["pixelated", "captioned"], elem_id=f"compare-{k}")
                  for k in ("reference", *FAMILIES)]
@@ -247,6 +247,8 @@ def build() -> None:
     outputs = [*galleries, table_md, trade_md]
     keep_on_error(go.click(compare_families, [digit, count, seed], outputs, api_name="compare_families",
                            postprocess=False, js=into_view("compare-reference")), outputs)
+    linked = permalink.named(compare_families, [digit, count, seed])
+    permalink.register("compare", linked, go), permalink.link_button("compare", linked)
 
 
 STRINGS = table("""

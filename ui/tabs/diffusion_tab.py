@@ -12,7 +12,7 @@ from generators.diffusion import (COUNT, DEFAULT_GUIDANCE, DEFAULT_STEPS, DISTIL
 from generators.core.errors import InputError
 from generators.gan import GanSampler
 from generators.core.limits import SEED, check_choice
-from ui.kit import media, warm
+from ui.kit import media, permalink, warm
 from ui.kit.adapters import adapter
 from ui.kit.common import DIGITS, examples, into_view, keep_on_error
 from ui.kit.components import RawNumber, RawSlider
@@ -207,7 +207,7 @@ def build() -> None:
         count = RawSlider(COUNT.lo, COUNT.hi, value=16, step=1, label=t("diffusion_count"))
         seed = RawNumber(value=0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("app_seed"))
     with gr.Row():
-        go = gr.Button(t("diffusion_denoise"), variant="primary")
+        go = gr.Button(t("diffusion_denoise"), variant="primary", elem_id="diffusion-denoise")
         stop = gr.Button(t("app_stop"))
     sampler, steps, guidance, interval = _advanced()
     summary = gr.Markdown(elem_id="diffusion-summary")
@@ -226,6 +226,8 @@ def build() -> None:
     event = go.click(denoise_digits, inputs, outputs, api_name="denoise_digits", postprocess=False,
                      js=into_view("diffusion-summary"))
     keep_on_error(event, outputs)
+    linked = permalink.named(denoise_digits, inputs)
+    permalink.register("diffusion", linked, go), permalink.link_button("diffusion", linked)
     stop.click(_stopped, None, summary, cancels=[event], queue=False, api_visibility="private")
     # on the user's pick only (.input): an example sets its own guidance and interval, which .change would overwrite
     sampler.input(_defaults_for, sampler, [steps, guidance, interval], api_visibility="private")

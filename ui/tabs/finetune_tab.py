@@ -14,7 +14,7 @@ from generators.core.errors import InputError
 from generators.finetune import LR, RANK, SECONDS, STEPS, FinetuneResult, FineTuner, Progress, defaults
 from generators.core.limits import SEED, check_choice
 from generators.text import BUNDLED, TextContinuation
-from ui.kit import media
+from ui.kit import media, permalink
 from ui.kit.common import into_view, keep_on_error
 from ui.tabs import finetune_plain
 from ui.kit.components import RawNumber, RawSlider, RawTextbox
@@ -93,12 +93,12 @@ def _record(history: list, p: Progress, lang: str) -> None:
         history.append((p.step, render("finetune_curve_held", {}, lang), round(p.eval_loss, 4)))
 
 
-def _final(result: FinetuneResult, path: Path, model: str, stopped: bool, lang: str) -> tuple:
+def _final(result: FinetuneResult, path: Path, model: str, stopped: bool, lang: str, link: str) -> tuple:
     drop = 100 * (1 - result.perplexity_after / result.perplexity_before)
     status = render("finetune_stopped" if stopped else "finetune_done",
                     dict(before=f"{result.perplexity_before:.1f}", after=f"{result.perplexity_after:.1f}",
                          drop=f"{drop:.0f}", steps=result.steps_done, seconds=f"{result.seconds:.1f}"), lang)
-    return status, {**result.summary(), "model": model, "stopped": stopped}, str(path)
+    return status, {**result.summary(), "model": model, "stopped": stopped, "link": link}, str(path)
 
 
 @localized  # not on_gpu: Stop reaches the training through the session's object, which a ZeroGPU worker would not share
@@ -120,8 +120,9 @@ def finetune_text(text: str, steps: int, seed: int, lr: float = 5e-3, rank: int 
     Returns:
         streamed: the training and held-out loss per step (a line plot) and the progress with the time left; on the
         last update, a JSON summary (perplexity_before, perplexity_after, steps_done, seconds, ..., receipt: what
-        the training cost, an estimate) and the adapter file (LoRA weights in safetensors, its config in the
-        metadata) that /continue_text(adapter=...) takes.
+        the training cost, an estimate; link: the query of this training on the page, without an upload or a text
+        over 4,000 URL characters) and the adapter file (LoRA weights in safetensors, its config in the metadata)
+        that /continue_text(adapter=...) takes.
     """
     session = session if isinstance(session, Session) else Session()
     source = text_source(text, upload, example)
@@ -141,7 +142,9 @@ def finetune_text(text: str, steps: int, seed: int, lr: float = 5e-3, rank: int 
             stream.close()  # after a Stop no optimizer step runs; what was learnt stays in p.run
         result = p.result or p.run.result()
         path = session.keep(result, model)
-        status, summary, file = _final(result, path, model, p.result is None, lang)
+        link = permalink.query("finetune", lang, text=None if upload is not None else text, steps=steps, seed=seed,
+                               lr=lr, rank=rank, seconds=seconds, example=example, model=model)
+        status, summary, file = _final(result, path, model, p.result is None, lang, link)
         status += "  \n" + meter.line(lang)
         yield loss_frame(history, lang), status, {**summary, "receipt": meter.receipt.as_dict()}, file, session
 
@@ -228,6 +231,10 @@ def build() -> None:
     with gr.Row():
         base_text = gr.Textbox(label=t("finetune_base"), lines=6, elem_id="finetune-base")
         tuned_text = gr.Textbox(label=t("finetune_tuned"), lines=6, elem_id="finetune-tuned")
+    # the upload stays out (a URL cannot hold a file), and so does a text over permalink.MAX_VALUE: an example's
+    # link names the example, whose file the training reads when the text box is empty
+    linked = permalink.named(finetune_text, inputs, prompt=prompt)
+    permalink.link_button("finetune", linked)
     session = gr.State(Session(), delete_callback=Session.close)
     seed, model = inputs[2], inputs[8]
     # Trainings run one at a time in their own queue ("finetune"): text and image requests never wait for one.
@@ -239,8 +246,10 @@ def build() -> None:
     run.success(compare, [prompt, seed, session], [base_text, tuned_text], api_visibility="private")
     stop.click(_stop, session, None, queue=False, api_visibility="private")
     again.click(compare, [prompt, seed, session], [base_text, tuned_text], api_visibility="private")
-    inputs[7].change(_example, inputs[7], [inputs[0], prompt], api_visibility="private")
-    model.change(_recipe, model, [inputs[1], inputs[5]], api_visibility="private")
+    # .input: on a person's pick only, so a permalink's text, prompt, steps and time budget stay as it set them
+    inputs[7].input(_example, inputs[7], [inputs[0], prompt], api_visibility="private")
+    model.input(_recipe, model, [inputs[1], inputs[5]], api_visibility="private")
+    permalink.register("finetune", linked, train)
 
 
 STRINGS = finetune_plain.STRINGS | table("""

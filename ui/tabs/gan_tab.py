@@ -169,9 +169,8 @@ def build() -> None:
                                api_name="sample_digits", postprocess=False, js=into_view("gan-summary"),
                                **queue_group(GanSampler, "digits"))
     keep_on_error(sampled, [gallery, grid_file, summary])
-    linked = {"digit": digit, "count": count, "seed": seed, "truncation": truncation}  # ui/kit/permalink.py
-    permalink.register("gan", linked, sample_btn), permalink.link_button("gan", linked, t("room_link_result"),
-                                                                         t("room_link_label_result"))
+    linked = permalink.named(sample_digits, [digit, count, seed, truncation])  # ui/kit/permalink.py
+    permalink.register("gan", linked, sample_btn), permalink.link_button("gan", linked)
     # run on click in the clicker's language (ui/kit/common.py: examples are never cached)
     examples(EXAMPLES, [digit, count, seed, truncation], "gan_examples", outputs=[gallery, grid_file, summary],
              fn=media.for_examples(sample_digits))

@@ -14,7 +14,7 @@ import gradio as gr
 from generators.core.limits import SEED
 from generators.inside import MAX_TEXT_CHARS, ModelInspector
 from generators.scales import MAX_NEW_TOKENS as SCALE_TOKENS, ScaleComparison
-from ui.kit import warm
+from ui.kit import permalink, warm
 from ui.kit.adapters import adapter
 from ui.kit.common import into_view, keep_on_error
 from ui.kit.components import RawNumber, RawSlider, RawTextbox
@@ -37,7 +37,7 @@ LABEL_PREFIX = "inside_js_"
 
 @localized
 @on_gpu
-def inspect_text(text: str, position: int = -1) -> dict:
+def inspect_text(text: str, position: int = -1, *, lang: str = "en") -> dict:
     """Looks inside our language model at a text: attention, the logit lens and the next-token distribution.
 
     Args:
@@ -46,9 +46,11 @@ def inspect_text(text: str, position: int = -1) -> dict:
     Returns:
         tokens (strings); attention [layers][heads][T][T] (row q: where token q looked, zeros after q);
         logit_lens: for `position`, per layer (embeddings first, the model's output last) the top-3 {token, p};
-        next: the top-20 {token, p} at `position`; also position, total_tokens and window_start.
+        next: the top-20 {token, p} at `position`; also position, total_tokens and window_start; link: the query
+        of this inspection on the page (docs/permalinks.md).
     """
-    return INSPECTOR.inspect_text(text, position)
+    return {**INSPECTOR.inspect_text(text, position), "link": permalink.query("inside", lang, text=text,
+                                                                              position=position)}
 
 
 @localized
@@ -110,9 +112,11 @@ def _inside() -> None:
         with gr.Column(scale=1, min_width=160):
             position = RawNumber(value=-1, precision=0, label=t("inside_position"))
             seed = RawNumber(value=0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("app_seed"))
-    button = gr.Button(t("inside_look"), variant="primary")
+    button = gr.Button(t("inside_look"), variant="primary", elem_id="inside-look")
     view = gr.HTML(value=None, html_template='<div class="inside-root"></div>', js_on_load=JS,
                    elem_id="inside-view", apply_default_css=True, padding=False)
+    linked = permalink.named(look_inside, [text, position, seed])  # the scale comparison below has no link
+    permalink.register("inside", linked, button), permalink.link_button("inside", linked)
     looked = button.click(look_inside, [text, position, seed], view, api_visibility="private",
                           js=into_view("inside-view"))
     keep_on_error(looked, [view])

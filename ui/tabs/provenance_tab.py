@@ -20,6 +20,7 @@ from generators.diffusion import DiffusionSampler
 from generators.gan import ASSETS, GanSampler
 from generators.vae import VaeInterpolator
 from generators.core.bounded import gif_well_formed
+from ui.kit import permalink
 from ui.kit.adapters import adapter
 from ui.kit.common import keep_on_error
 from ui.kit.components import RawTextbox
@@ -47,10 +48,10 @@ def detect_text(text: str, *, lang: str = "en"):
         text: the text to check, up to 10,000 characters (at least 16 scored tokens are needed for a verdict).
     Returns:
         a JSON value {"z_score", "p_value", "tokens_scored", "verdict": "watermarked" | "no_watermark" | "too_short",
-        "green_fraction", "rank_shares", "tokens": [{"text", "green", "scored", "rank", "bucket"}, ...]}; the verdict
-        in words; the tokens coloured by list; the tokens coloured by rank; the rank shares in words.
+        "green_fraction", "rank_shares", "tokens": [{"text", "green", "scored", "rank", "bucket"}, ...], "link"}; the
+        verdict in words; the tokens coloured by list; the tokens coloured by rank; the rank shares in words.
     """
-    result = check_watermark(text)
+    result = {**check_watermark(text), "link": permalink.query("provenance", lang, text=text)}
     return (result, _verdict(result, lang), _highlight(result, "green"), _highlight(result, "bucket"),
             _shares(result, lang))
 
@@ -205,7 +206,7 @@ def example_file(kind: str) -> str:
 def _text_panel() -> None:
     gr.Markdown(t("provenance_text_about"))
     text = RawTextbox(lines=6, label=t("provenance_text"), placeholder=t("provenance_text_placeholder"))
-    go = gr.Button(t("provenance_check_text"), variant="primary")
+    go = gr.Button(t("provenance_check_text"), variant="primary", elem_id="provenance-check-text")
     verdict = gr.Markdown(elem_id="provenance-text-verdict")
     shown = dict(show_legend=False, show_inline_category=False)  # the label says what each colour means
     green = gr.HighlightedText(label=t("provenance_green"), color_map=GREEN_COLOURS, **shown)
@@ -214,6 +215,8 @@ def _text_panel() -> None:
     details = gr.JSON(label=t("provenance_details"), open=False, visible=False)  # the API's answer; the page has words
     outputs = [details, verdict, green, ranks, shares]
     keep_on_error(go.click(detect_text, text, outputs, api_name="detect_text"), outputs)
+    # the text check only: an uploaded image cannot go in a URL (docs/permalinks.md)
+    permalink.register("provenance", {"text": text}, go), permalink.link_button("provenance", {"text": text})
 
 
 def _image_panel() -> None:

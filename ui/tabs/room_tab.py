@@ -116,8 +116,6 @@ room_real: real | 真实
 room_submit: Submit my marks | 提交我的判断
 room_link: Link to this round | 本轮链接
 room_link_label: Link (same round, same seed) | 链接（同一轮、同一随机种子）
-room_link_result: Link to this result | 此结果的链接
-room_link_label_result: Link (these inputs, this seed: the same result) | 链接（这些输入、这个种子：同样的结果）
 room_tally_title: The room so far | 房间至今的成绩
 room_refresh: Refresh | 刷新
 room_energy_title: What it costs: energy of every generation here, beside published figures for large models | 代价：这里每次生成的能耗，与大模型公开数据对照

@@ -15,7 +15,7 @@ from generators.core.limits import SEED
 from generators.scratch import weights
 from generators.scratch.data import CONFIDENT, Reading
 from generators.scratch.trainer import DEFAULT_SECONDS, FAMILIES, SECONDS, ScratchTrainer, in_background
-from ui.kit import media
+from ui.kit import media, permalink
 from ui.kit.common import into_view, keep_on_error
 from ui.kit.components import RawNumber, RawSlider, raw
 from ui.kit.errors import localized, render
@@ -118,7 +118,8 @@ def train_from_scratch(family: str, seconds: float, seed: int, failure: bool = F
         streamed about once a second: the fixed grid's 100 samples (one PNG, each row the digits 0-9 where the model
         is asked for a digit) and a JSON line {step, seconds, losses, classifier_read, class_accuracy,
         classes_read, seconds_left}, with a status line and the classifier's curve; the last item adds the
-        weights file (one safetensors file, its config in the metadata) that /sample_scratch_model takes.
+        weights file (one safetensors file, its config in the metadata) that /sample_scratch_model takes, and to
+        the record its link (the query of this training on the page).
     """
     session = session if isinstance(session, Session) else Session()
     stream = TRAINER.stream(family=family, seconds=seconds, seed=seed, failure=failure, stop=session.stop)
@@ -131,8 +132,8 @@ def train_from_scratch(family: str, seconds: float, seed: int, failure: bool = F
         yield grid_png(u.images, family, settings, frames, i), u.record(), _status(u, seconds, lang), \
             curve_frame(history, lang), None, session
     path = session.keep(u.run, steps=u.step, seconds=round(u.seconds, 1), failure=failure)
-    yield grid_png(u.images, family, settings, frames, i, sign=True), {**u.record(), "stopped": u.stopped,
-                                                                        "done": True}, \
+    record = {**u.record(), "stopped": u.stopped, "done": True, "link": permalink.query("scratch", lang, **settings)}
+    yield grid_png(u.images, family, settings, frames, i, sign=True), record, \
         _final(u, family, failure, lang), curve_frame(history, lang), str(path), session
 
 
@@ -229,6 +230,8 @@ def build() -> None:
         concurrency_id="scratch")
     keep_on_error(run, outputs[:5])  # a bad input keeps the last training's results
     stop.click(_stop, session, None, queue=False, api_visibility="private")
+    linked = permalink.named(train_from_scratch, inputs)  # re-running the training is the recompute
+    permalink.register("scratch", linked, train), permalink.link_button("scratch", linked)
     _sampler(session)
 
 

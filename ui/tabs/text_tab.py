@@ -11,7 +11,7 @@ from generators.core.limits import SEED
 from generators.text import (ALTERNATIVES, BUNDLED, DEFAULT_NEW_TOKENS, MAX_NEW_TOKENS, REPETITION_PENALTY,
                              TEMPERATURE, TEMPERATURE_DEFAULT, TOP_K, TOP_P, Continuation, TextContinuation,
                              bundled_facts)
-from ui.kit import warm
+from ui.kit import permalink, warm
 from ui.kit.adapters import adapter, queue_group, stops_in_loop
 from ui.kit.common import examples, into_view, keep_on_error
 from ui.kit.components import RawNumber, RawSlider, RawTextbox
@@ -233,7 +233,7 @@ def build() -> None:
     gr.Markdown(t("text_about"))
     inputs = _controls()
     with gr.Row():
-        generate = gr.Button(t("text_generate"), variant="primary")
+        generate = gr.Button(t("text_generate"), variant="primary", elem_id="text-generate")
         stop = gr.Button(t("app_stop"))
     # not cached: a cached example would show the end at once instead of the stream this tab is about, and
     # the token-probability state (Python objects) does not survive Gradio's CSV example cache
@@ -246,6 +246,8 @@ def build() -> None:
     with gr.Row():
         alt2 = gr.Textbox(label=t("text_alt2"), lines=6, visible=False)
         alt3 = gr.Textbox(label=t("text_alt3"), lines=6, visible=False)
+    linked = permalink.named(continue_text, inputs)  # the adapter file stays out: a URL cannot hold a file
+    permalink.register("text", linked, generate), permalink.link_button("text", linked)
     with gr.Accordion(t("text_probs"), open=True):
         gr.Markdown(t("text_probs_legend"))
         inspected = gr.Radio([1, 2, 3], value=1, label=t("text_inspected"), visible=False)

@@ -11,7 +11,7 @@ from generators.core.bounded import gif_well_formed
 from generators.core.errors import InputError
 from generators.core.limits import SEED, check_choice
 from generators.vae import MAX_SIDE, METHODS, STEPS, VaeInterpolator
-from ui.kit import media
+from ui.kit import media, permalink
 from ui.kit.adapters import adapter, queue_group
 from ui.kit.common import DIGITS, examples, into_view, keep_on_error
 from ui.kit.components import DrawingPad, RawNumber, RawSlider
@@ -168,7 +168,7 @@ def build() -> None:
                           info=t("vae_path_info"))
         seed = RawNumber(value=0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("vae_seed"))
     with gr.Row():
-        go = gr.Button(t("vae_interpolate"), variant="primary")
+        go = gr.Button(t("vae_interpolate"), variant="primary", elem_id="vae-interpolate")
         stop = gr.Button(t("app_stop"))
     summary = gr.Markdown(elem_id="vae-summary")
     frames = gr.Gallery(label=t("app_frames"), columns=8, height="auto", object_fit="contain", format="png",
@@ -186,6 +186,10 @@ def build() -> None:
                      js=into_view("vae-summary"))
     keep_on_error(event, outputs)
     stop.click(None, None, None, cancels=[event])
+    # the drawings stay out (a URL cannot hold them): a link with "my drawing" asks for one, as the tab does
+    linked = permalink.named(interpolate_digits, [start_digit, end_digit, steps, method, seed, start_image,
+                                                  end_image])
+    permalink.register("vae", linked, go), permalink.link_button("vae", linked)
     # run on click in the clicker's language; the examples leave the drawings out (None)
     examples(EXAMPLES, [start_digit, end_digit, steps, method, seed], "vae_examples", outputs=outputs,
              fn=media.for_examples(interpolate_digits))
