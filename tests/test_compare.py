@@ -140,6 +140,7 @@ def test_all_three_families_and_the_reference_row(app, tiny_diffusion, classifie
     assert f"{gan.train_minutes:.1f} min on a GPU" in rows[2] and "not comparable" in table
     assert f"two sets of real digits score {gan.floor:.2f}" in trade
     assert "Cost of this result" in trade and "J" in trade  # the receipt line, under the verdict
+    assert "[Link to this result](?tab=compare&digit=7&count=4&seed=0&lang=en)" in trade
 
 
 def test_same_seed_same_digits(app, tiny_diffusion):

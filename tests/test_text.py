@@ -314,6 +314,7 @@ def test_app_streams_the_growing_text(app_client):
     assert updates[0][0].startswith(PROMPT) and len(updates[0][0]) < len(updates[-1][0])
     assert updates[-1][0] == app_client.predict(PROMPT, 48, 0, api_name="/continue_text")[0]
     assert "Cost of this result" in updates[-1][3] and all("Cost" not in u[3] for u in updates[:-1])  # the notice
+    assert "(?tab=text&prompt=" in updates[-1][3] and "&max_new_tokens=48&seed=0&" in updates[-1][3]
 
 
 def test_app_outputs_the_token_view_and_top5_in_gradios_form(app_client):

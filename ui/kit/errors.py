@@ -21,6 +21,7 @@ int_range: {name} must be a whole number between {lo} and {hi}, not {got}. | {na
 float_range: {name} must be a number between {lo} and {hi}, not {got}. | {name}必须是 {lo} 到 {hi} 之间的数，而不是 {got}。
 choice: {name} must be one of {choices}; got {got}. | {name}必须是以下之一：{choices}；收到的是 {got}。
 weights_missing: Model weights are missing in {folder}; train them with python -m {script}. | {folder} 中缺少模型权重；请用 python -m {script} 训练。
+result_link: [Link to this result]({query}) (the same inputs and seed give the same result) | [此结果的链接]({query})（同样的输入和种子给出同样的结果）
 worker_down: The process that runs the {family} model stopped (exit code {code}); please try again: a new one starts. | 运行 {family} 模型的进程已停止（退出码 {code}）；请重试：会启动一个新的进程。
 """)
 NAMES = {"seed": "随机种子", "steps": "步数", "digit": "数字", "count": "数量"}

@@ -20,6 +20,7 @@ import gradio as gr
 from gradio.context import Context
 
 from ui.kit.components import raw
+from ui.kit.errors import render
 from ui.kit.i18n import t
 
 LANG_COOKIE = "playground_lang"
@@ -39,6 +40,12 @@ def query(tab: str, lang: str, **inputs) -> str:
     """The query string of a result: `?tab=...&<input>=...&lang=...` (API answers carry it as `link`); None values
     and values over MAX_VALUE are left out (the page then keeps its own)."""
     return "?" + urlencode({"tab": tab, **{k: v for k, v in inputs.items() if _fits(v)}, "lang": lang})
+
+
+def line(tab: str, lang: str, **inputs) -> str:
+    """The result's link as a Markdown line under its summary: a link on the page, and what an API caller's summary
+    carries (a query to append to the app's address)."""
+    return render("result_link", dict(query=query(tab, lang, **inputs)), lang)
 
 
 def named(fn, components: list, **extra) -> dict:

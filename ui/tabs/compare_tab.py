@@ -211,8 +211,9 @@ def compare_families(digit: str, count: int, seed: int, *, lang: str = "en"):
     crisp = {k: crisp_share(v) for k, v in images.items() if v is not None}
     drawn = {k: compare_plain.Drawn(runs[k].ms_per_digit, shown[k][1].count(d), count, crisp[k])
              for k in FAMILIES if runs[k].missing is None}
-    answer = compare_plain.verdict(drawn, fig, crisp["reference"], d, lang) + "  \n" + receipt + "\n\n" + \
-        _trade(runs, crisp, fig, lang, fast)
+    link = permalink.line("compare", lang, digit=digit, count=count, seed=seed)
+    answer = compare_plain.verdict(drawn, fig, crisp["reference"], d, lang) + "  \n" + receipt + "  \n" + link + \
+        "\n\n" + _trade(runs, crisp, fig, lang, fast)
     return (*(shown[k][0] for k in ("reference", *FAMILIES)), _table(shown, runs, fast, fig, crisp, d, lang), answer)
 
 

@@ -100,11 +100,16 @@ def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: floa
     if isinstance(stop, StopFlag) and graceful_stop():
         settings["stop"] = stop.event
     start = time.perf_counter()
+    link = dict(prompt=prompt, max_new_tokens=max_new_tokens, seed=seed, temperature=temperature, top_k=top_k,
+                top_p=top_p, repetition_penalty=repetition_penalty, alternatives=alternatives, model=model,
+                watermark=watermark)  # an adapter file is not a link's (docs/permalinks.md)
     try:
         with metered("continue_text") as meter:
             for i, alts in enumerate(coalesced(CONTINUATION.stream(prompt, **settings))):  # <= ~20 updates/s
                 verdict = alts[0].finished and text_plain.verdict(alts, time.perf_counter() - start, watermark, lang)
-                yield _outputs(alts, lang, first=i == 0, verdict=verdict and verdict + "  \n" + meter.line(lang))
+                if verdict:
+                    verdict += "  \n" + meter.line(lang) + "  \n" + permalink.line("text", lang, **link)
+                yield _outputs(alts, lang, first=i == 0, verdict=verdict)
     except KeyedError:
         raise
     except Exception:
