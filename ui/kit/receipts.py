@@ -23,7 +23,7 @@ from ui.kit.registry import table
 log = logging.getLogger("playground")
 
 MESSAGES = table("""
-receipt_line: ⏱ {wall} ms · CPU {cpu} s · ≈ {j} J · ≈ {co2} mg CO₂ (estimate: {source}) | ⏱ {wall} 毫秒 · CPU {cpu} 秒 · ≈ {j} 焦耳 · ≈ {co2} 毫克 CO₂（估算：{source}）
+receipt_line: Time {wall} ms · CPU {cpu} s · ≈ {j} J · ≈ {co2} mg CO₂ (estimate: {source}) | 用时 {wall} 毫秒 · CPU {cpu} 秒 · ≈ {j} 焦耳 · ≈ {co2} 毫克 CO₂（估算：{source}）
 """)
 
 
