@@ -148,9 +148,10 @@ def denoise_digits(digit: str, count: int, steps: int, guidance: float, seed: in
             default, is the sampler's own: 0.7 (1 for UniPC, whose 4 steps start at t = 999 and 749). The noisiest
             steps gain little from guidance and lose variety.
     Returns:
-        streamed: the current samples (28 px each; the finished digits on the last update), the model's guess of
-        the clean digits (a grid), then on the last update an animated GIF of the denoising and the grid as one
-        PNG; a summary.
+        streamed: while denoising, one preview PNG (the samples now beside the model's guess of the clean digits,
+        16 gray levels) in the guess's place and a progress line; the last update: the finished digits (28 px
+        each, captioned with what our classifier reads), the guess (a grid), an animated GIF of the denoising, the
+        grid as one PNG, and a summary.
     """
     request = check_request(digit, count, steps, guidance, seed, sampler, guidance_interval)
     model = SAMPLER  # this request's model, even if the module's is swapped meanwhile
