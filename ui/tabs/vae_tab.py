@@ -150,8 +150,8 @@ def _endpoint_controls(side: str, value: str):
     choices = [*DIGITS, (t("vae_my_drawing"), DRAWING)]
     choice = gr.Dropdown(choices, value=value, label=t(f"vae_{side}_digit"))
     # shown only for "my drawing": a sketchpad in the page, even untouched, is drawn out of its canvas before every
-    # Interpolate (1.4-4.7 s in headless Chromium on this CPU, where the model takes ~0.1 s: bench/bench_streams.py);
-    # one left out of the page (visible=False) sends its value as it is
+    # Interpolate, seconds where the model takes a tenth (docs/results.md, bench/bench_streams.py); one left out of
+    # the page (visible=False) sends its value as it is
     image = DrawingPad(label=t(f"vae_{side}_drawing"), type="filepath", sources=["upload"], canvas_size=(280, 280),
                        height=300, elem_classes=["drawing-pad"], visible=value == DRAWING)
     choice.change(_pad_for, choice, image, queue=False, api_visibility="private", show_progress="hidden")
