@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (.ci/run installs it)")]
 
 MAX_REQUESTS = 40  # issue 27: a default diffusion run in a browser (it was 345)
-MAX_BYTES = 300_000  # issue 27: the same run's response bodies (1.69 MB before; 178-244 kB with 16-gray previews)
+MAX_BYTES = 300_000  # issue 27: the same run's response bodies (1.69 MB when the issue was filed; docs/results.md)
 # names a Chinese page keeps in Latin letters: models, samplers, units, formats, and "token", the word Chinese
 # writing on language models uses as it is
 NAMES = re.compile(r"DPM-Solver\+\+|GPT-2|SmolLM2?|C2PA|\b(GAN|VAE|UNet|UniPC|DDIM|DDPM|LoRA|Qwen|CPU|GPU|CUDA|ms|"
