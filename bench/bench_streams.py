@@ -114,6 +114,31 @@ def browser_run(browser, url: str, tab: str, button: str, done: str, runs: int) 
     return (statistics.median(counts[1:]), statistics.median(sizes[1:]), statistics.median(times[1:]))
 
 
+def per_file_ms(url: str) -> tuple[float, float]:
+    """(gradio_client's way, one shared connection): median ms to fetch one of a walk's frames. gradio_client 2.7.2
+    opens a new httpx client for every file of every streamed message (Endpoint._download_file), and fetches the
+    last message's files twice (as the last process_generating, then as process_completed): the first figure times
+    the floor that a stream's files set on its default client's time, the second what of it the server spends."""
+    import httpx
+    from gradio_client import utils
+
+    frames = client(url, download_files=False).predict(*CASES[1][2], api_name=CASES[1][1])[0]
+    urls = [url + "gradio_api/file=" + utils.encode_file_path(item["image"]["path"]) for item in frames]
+
+    def own(u: str) -> None:
+        with httpx.stream("GET", u) as response:
+            response.read()
+
+    with httpx.Client() as shared:
+        return tuple(statistics.median(_timed(fetch, u) for u in urls) for fetch in (own, shared.get))
+
+
+def _timed(fn, *args) -> float:
+    t0 = time.perf_counter()
+    fn(*args)
+    return (time.perf_counter() - t0) * 1000
+
+
 def measure(root: Path, runs: int) -> dict:
     from playwright.sync_api import sync_playwright
     proc, url = started(root)
@@ -125,6 +150,7 @@ def measure(root: Path, runs: int) -> dict:
                 model, full = api_times(url, api, data, runs)
                 requests, size, shown = browser_run(browser, url, tab, button, done, runs)
                 out[name] = dict(model=model, client=full, requests=requests, kb=size / 1024, browser=shown)
+            out["per file"] = per_file_ms(url)
             browser.close()
     finally:
         proc.terminate()
@@ -148,6 +174,10 @@ def main() -> None:
             f = figures[name]
             print(f"{name:18} {label:7} {f['requests']:8.0f} {f['kb']:7.0f} {f['model']:9.0f} {f['browser']:8.0f} "
                   f"{f['browser'] / f['model']:5.2f} {f['client']:9.0f} {f['client'] / f['model']:5.2f}")
+    for label, figures in results.items():
+        own, shared = figures["per file"]
+        print(f"{label}: a file as gradio_client fetches it (a new httpx client each) {own:.1f} ms, "
+              f"on one shared connection {shared:.1f} ms (medians over a walk's frames)")
 
 
 if __name__ == "__main__":

@@ -175,3 +175,19 @@ def test_a_click_on_the_latent_map_decodes_that_point():
         assert picture.size == (112, 112)
         assert f"reads a {digit} " in caption, caption
         assert read_digit(picture) == digit
+
+
+def test_png4_bytes_decodes_to_16_gray_levels():
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from ui.kit.images import gray16, png4_bytes
+
+    image = np.random.default_rng(0).integers(0, 256, (7, 13), dtype=np.uint8)  # an odd width: a padded last byte
+    data = png4_bytes(image)
+    back = Image.open(io.BytesIO(data))
+    assert back.size == (13, 7) and data[24] == 4  # IHDR's bit depth
+    assert (np.asarray(back.convert("L")) == gray16(image)).all()
+    assert np.abs(gray16(image).astype(int) - image).max() <= 8

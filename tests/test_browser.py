@@ -224,6 +224,11 @@ def test_vae_frames_fit_and_bad_input_keeps_them(view, tmp_path):
     page.locator("#vae-picked img").wait_for(timeout=30_000)
     page.get_by_text(view.said("vae_picked_is")).first.wait_for(timeout=30_000)
     view.shot("vae-map-click", tmp_path)
+    # the sketchpads join the page only for "my drawing": an untouched one cost every Interpolate seconds
+    assert page.locator(".drawing-pad").count() == 0
+    page.get_by_label(view.s("vae_start_digit"), exact=True).click()
+    page.get_by_role("option", name=view.s("vae_my_drawing")).click()
+    page.locator(".drawing-pad").first.wait_for(timeout=30_000)
 
 
 def test_a_diffusion_example_keeps_its_own_guidance(view):

@@ -2,6 +2,7 @@
 
 import math
 import time
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -18,7 +19,7 @@ from ui.kit.common import DIGITS, examples, into_view, keep_on_error
 from ui.kit.components import RawNumber, RawSlider
 from ui.kit.errors import language, localized, render
 from ui.kit.i18n import t
-from ui.kit.images import gif_bytes, grid, png_bytes, to_uint8, upscale
+from ui.kit.images import gif_bytes, gray16, grid, png4_bytes, png_bytes, to_uint8, upscale
 from ui.kit.registry import Tab, table
 from ui.kit.zerogpu import on_gpu
 
@@ -30,10 +31,15 @@ GENERATOR = DiffusionSampler.GENERATOR
 # (bench/bench_streams.py): ~5 a second shows the denoising without the fetches costing more than the model.
 MIN_INTERVAL = 0.2  # seconds between streamed updates
 MIN_UPDATES = 6  # a fast run still streams every total/6 steps, so the denoising can be watched
+# updates due by time alone (a slow run, a busy CPU) stop once a run's previews reach this many bytes; those due by
+# step go on: a default run stays within issue 27's 300 kB in a browser however long it takes
+PREVIEW_BYTES = 96_000
 GIF_FRAMES = 16  # denoising frames in the GIF (strided for long runs), the last one included: noise frames
 # hardly compress, and the GIF is most of what a run sends (tests/test_browser_seen.py prints the bytes)
 GIF_HOLD = 12  # the finished digits stay this many frames at the end of the loop
 GIF_SCALE = 1  # GIF pixels per digit pixel: the page enlarges it (noise frames compress badly: 2x was ~600 KB)
+# previews and GIF frames in 16 gray levels (images.gray16): the noise in them compresses about twice as well, and the
+# finished digits (the gallery, the guess, the grid) keep all 256
 
 # (digit, count, steps, guidance, seed, sampler, interval): the default ODE solve, the distilled 4 steps from the same
 # noise, the same in DDIM, a mixed batch guided at every step, DDPM in full
@@ -67,9 +73,11 @@ def _interval(value, sampler: str) -> float:
         raise InputError("diffusion_interval_range", lo=INTERVAL.lo, hi=INTERVAL.hi, got=repr(value)) from None
 
 
-def _due(step, last: float, every: int) -> bool:
-    """Whether this step is streamed: the last one, every `every`-th, or MIN_INTERVAL after the previous update."""
-    return step.done or step.index % every == 0 or time.perf_counter() - last >= MIN_INTERVAL
+def _due(step, last: float, every: int, sent: int) -> bool:
+    """Whether this step is streamed: the last one, every `every`-th, or MIN_INTERVAL after the previous update
+    while the previews sent so far (`sent` bytes) are under PREVIEW_BYTES."""
+    by_time = sent < PREVIEW_BYTES and time.perf_counter() - last >= MIN_INTERVAL
+    return step.done or step.index % every == 0 or by_time
 
 
 def _preview(step) -> object:
@@ -81,10 +89,16 @@ def _preview(step) -> object:
 
 
 def _update(step, folder, summary: str, made: dict) -> tuple:
-    """One streamed update: ONE preview PNG (samples | guess), unsigned (signing costs ~2 ms a file); the gallery
-    and the downloads stay empty until the last update, so a step costs one file fetch, not one per digit."""
-    preview = media.write(folder, f"x-{step.index:04d}.png", png_bytes(_preview(step)), sign=False, **made)
+    """One streamed update: ONE preview PNG (samples | guess) in 16 gray levels, unsigned (signing costs ~2 ms a
+    file); the gallery and the downloads stay empty until the last update, so a step costs one file fetch, not one
+    per digit."""
+    preview = media.write(folder, f"x-{step.index:04d}.png", png4_bytes(_preview(step)), sign=False, **made)
     return None, media.image(preview, "image/png"), None, None, summary
+
+
+def _size(update: tuple) -> int:
+    """The bytes of an update's preview file."""
+    return Path(update[1]["path"]).stat().st_size
 
 
 def _read(step, asked: int | None, lang: str) -> tuple[list[str], int]:
@@ -134,30 +148,34 @@ def denoise_digits(digit: str, count: int, steps: int, guidance: float, seed: in
             default, is the sampler's own: 0.7 (1 for UniPC, whose 4 steps start at t = 999 and 749). The noisiest
             steps gain little from guidance and lose variety.
     Returns:
-        streamed: the current samples (28 px each; the finished digits on the last update), the model's guess of
-        the clean digits (a grid), then on the last update an animated GIF of the denoising and the grid as one
-        PNG; a summary.
+        streamed: while denoising, one preview PNG (the samples now beside the model's guess of the clean digits,
+        16 gray levels) in the guess's place and a progress line; the last update: the finished digits (28 px
+        each, captioned with what our classifier reads), the guess (a grid), an animated GIF of the denoising, the
+        grid as one PNG, and a summary.
     """
     request = check_request(digit, count, steps, guidance, seed, sampler, guidance_interval)
     model = SAMPLER  # this request's model, even if the module's is swapped meanwhile
     model.check_weights()  # missing weights: the keyed "weights_missing" error, before any update
-    folder, frames, last, compute = media.new_folder(), [], 0.0, 0.0
+    folder, frames, last, compute, sent = media.new_folder(), [], 0.0, 0.0, 0
     made = dict(generator=GENERATOR, settings=request)  # what the files say made them (generators/provenance/c2pa.py)
     every, gif_every = max(1, steps // MIN_UPDATES), math.ceil(steps / GIF_FRAMES)
     resumed = time.perf_counter()
     for step in model.stream(**request):
         compute += time.perf_counter() - resumed  # the model's time, not the time Gradio spends on an update
         if step.index % gif_every == 0 or step.done:
-            frames.append(Image.fromarray(upscale(grid(to_uint8(step.sample)), GIF_SCALE), "L"))
+            frames.append(Image.fromarray(upscale(gray16(grid(to_uint8(step.sample))), GIF_SCALE), "L"))
         if step.done:
             done = dict(count=count, steps=steps, sampler=sampler, guidance=guidance, interval=request["interval"],
                         ms=f"{compute * 1000:.0f}", device=model.device.type)
             captions, agree = _read(step, request["digit"], lang)
             summary = _verdict(request, agree, compute, lang) + "\n\n" + render("diffusion_done", done, lang)
             yield _final(step, folder, frames, captions, summary, made)
-        elif _due(step, last, every):
+        elif _due(step, last, every, sent):
             last = time.perf_counter()
-            yield _update(step, folder, render("diffusion_progress", dict(index=step.index, total=steps), lang), made)
+            update = _update(step, folder, render("diffusion_progress", dict(index=step.index, total=steps), lang),
+                             made)
+            sent += _size(update)
+            yield update
         resumed = time.perf_counter()
 
 

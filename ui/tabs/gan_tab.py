@@ -26,7 +26,9 @@ PREVIEW_EVERY = 0.2  # seconds between a walk's previews (each one a file that t
 # (digit, count, seed, truncation): clean sevens, the same sevens untruncated, a mixed batch, zeros
 EXAMPLES = [["7", 16, 3, 0.5], ["7", 16, 3, 1.0], ["Any", 32, 42, 0.8], ["0", 16, 7, 0.7]]
 # (from, to, seed A, seed B): a 3 becoming an 8, a 1 becoming a 7, a 4's handwriting alone
-WALK_EXAMPLES = [["3", "8", 1, 2], ["1", "7", 5, 99], ["4", "", 5, 99]]
+# the third walks in noise alone: its end digit is the start digit itself, not "" (the API's default, the same walk),
+# which Gradio 6.31's examples table shows as an empty cell (its Dropdown example skips falsy values)
+WALK_EXAMPLES = [["3", "8", 1, 2], ["1", "7", 5, 99], ["4", "4", 5, 99]]
 
 
 def _digit(value) -> int | None:

@@ -149,9 +149,18 @@ def _endpoint_controls(side: str, value: str):
     """The digit picker and the sketchpad of one endpoint; `side` is "start" or "end"."""
     choices = [*DIGITS, (t("vae_my_drawing"), DRAWING)]
     choice = gr.Dropdown(choices, value=value, label=t(f"vae_{side}_digit"))
+    # shown only for "my drawing": a sketchpad in the page, even untouched, is drawn out of its canvas before every
+    # Interpolate, seconds where the model takes a tenth (docs/results.md, bench/bench_streams.py); one left out of
+    # the page (visible=False) sends its value as it is
     image = DrawingPad(label=t(f"vae_{side}_drawing"), type="filepath", sources=["upload"], canvas_size=(280, 280),
-                       height=300, elem_classes=["drawing-pad"])
+                       height=300, elem_classes=["drawing-pad"], visible=value == DRAWING)
+    choice.change(_pad_for, choice, image, queue=False, api_visibility="private", show_progress="hidden")
     return choice, image
+
+
+def _pad_for(choice: str):
+    """The sketchpad shown while its endpoint is "my drawing"."""
+    return gr.update(visible=choice == DRAWING)
 
 
 def build() -> None:
