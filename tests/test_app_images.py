@@ -119,8 +119,11 @@ def test_gan_numbers_beside_real_digits_and_in_chinese(client, app_url):
     verdict, details = summary.split("\n\n")
     assert details == "4 帧，球面路径，从测试集数字 1到测试集数字 7。"
     assert verdict.startswith("**4 帧：我们的分类器把第一帧认作 1") and "最后一帧认作 7" in verdict
+    assert "本次结果的成本" in verdict  # the receipt and the link, under the verdict
+    assert "(?tab=vae&start_digit=1&end_digit=7&steps=4&method=spherical&seed=0&lang=zh)" in verdict
     gallery, _, summary = zh.predict("7", 8, 3, 0.5, api_name="/sample_digits")  # a verdict a non-expert reads
     assert summary.startswith("**") and "秒画出 8 个数字；我们的分类器认出其中" in summary.split("\n\n")[0]
+    assert "本次结果的成本" in summary and "(?tab=gan&digit=7&count=8&seed=3&truncation=0.5&lang=zh)" in summary
 
 
 def test_latent_walk_from_one_digit_to_another(client):

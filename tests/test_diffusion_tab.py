@@ -139,6 +139,9 @@ def test_streams_count_digits_as_the_adapter_draws_them(app, tiny):
     final = updates[-1]
     assert len(final[0]) == 4 and all(item["caption"].startswith("reads ") for item in final[0])
     assert "guidance 1.0, interval 0.7)" in final[4]  # the summary names the interval the default 0 stood for
+    assert "Cost of this result" in final[4] and all("Cost" not in (u[4] or "") for u in updates[:-1])
+    assert "(?tab=diffusion&digit=3&count=4&steps=20&guidance=1.0&seed=5&sampler=DPM-Solver%2B%2B&guidance_interval=0" \
+        "&lang=en)" in final[4]
     # the served digits are the adapter's finished samples, pixel for pixel: 1.0 is white (light digit on dark)
     expected = to_uint8(tiny.sample(digit=3, count=4, steps=20, guidance=1.0, seed=5, sampler="DPM-Solver++",
                                     interval=0.7).sample)  # the API's default 0: DPM-Solver++'s own interval

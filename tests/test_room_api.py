@@ -136,6 +136,10 @@ def test_a_streams_meter_keeps_one_receipt_and_a_stopped_stream_none(monkeypatch
     other.start()
     other.join()
     assert len(kept) == 1 and room_receipts._inflight == before
+    dropped = receipts.Meter("dropped")  # a handler's meter whose stream was dropped unfinished
+    assert room_receipts._inflight == before + 1
+    del dropped
+    assert len(kept) == 1 and room_receipts._inflight == before
 
 
 def test_receipts_reach_the_room_totals(client: Client):

@@ -16,6 +16,7 @@ import os
 import queue
 import threading
 import time
+import weakref
 
 from generators.room.receipts import Receipt, measure
 from ui.kit.registry import table
@@ -92,15 +93,20 @@ def receipted(what: str, kept: bool = True):
 
 class Meter:
     """A stream's receipt: measured from the handler's first line to `line()`, called just before the result that
-    shows it (a stream's last item), which also keeps it for the room. Use through `metered`."""
+    shows it (a stream's last item), which also keeps it for the room. A meter dropped unended (a stream stopped or
+    failed) ends unkept when it is collected, or at the end of `metered`."""
 
     def __init__(self, what: str):
-        self.what, self._measure, self.ended = what, measure(), False
+        self.what, self._measure = what, measure()
         self.receipt = self._measure.__enter__()
+        self._open = weakref.finalize(self, self._measure.__exit__, None, None, None)
+
+    @property
+    def ended(self) -> bool:
+        return not self._open.alive
 
     def end(self, kept: bool) -> Receipt:
-        if not self.ended:
-            self.ended = True
+        if self._open.detach() is not None:  # the first end only
             self._measure.__exit__(None, None, None)
             if kept:
                 keep(self.what, self.receipt)

@@ -20,6 +20,7 @@ from ui.kit.components import RawNumber, RawSlider
 from ui.kit.errors import language, localized, render
 from ui.kit.i18n import t
 from ui.kit.images import gif_bytes, gray16, grid, png4_bytes, png_bytes, to_uint8, upscale
+from ui.kit.receipts import Meter
 from ui.kit.registry import Tab, table
 from ui.kit.zerogpu import on_gpu
 
@@ -157,6 +158,7 @@ def denoise_digits(digit: str, count: int, steps: int, guidance: float, seed: in
     model = SAMPLER  # this request's model, even if the module's is swapped meanwhile
     model.check_weights()  # missing weights: the keyed "weights_missing" error, before any update
     folder, frames, last, compute, sent = media.new_folder(), [], 0.0, 0.0, 0
+    meter = Meter("denoise_digits")  # ends with the summary's receipt line, or unkept if the stream stops
     made = dict(generator=GENERATOR, settings=request)  # what the files say made them (generators/provenance/c2pa.py)
     every, gif_every = max(1, steps // MIN_UPDATES), math.ceil(steps / GIF_FRAMES)
     resumed = time.perf_counter()
@@ -168,7 +170,9 @@ def denoise_digits(digit: str, count: int, steps: int, guidance: float, seed: in
             done = dict(count=count, steps=steps, sampler=sampler, guidance=guidance, interval=request["interval"],
                         ms=f"{compute * 1000:.0f}", device=model.device.type)
             captions, agree = _read(step, request["digit"], lang)
-            summary = _verdict(request, agree, compute, lang) + "\n\n" + render("diffusion_done", done, lang)
+            summary = _verdict(request, agree, compute, lang) + "  \n" + meter.line(lang) + "  \n" + permalink.line(
+                "diffusion", lang, digit=digit, count=count, steps=steps, guidance=guidance, seed=seed, sampler=sampler,
+                guidance_interval=guidance_interval) + "\n\n" + render("diffusion_done", done, lang)
             yield _final(step, folder, frames, captions, summary, made)
         elif _due(step, last, every, sent):
             last = time.perf_counter()

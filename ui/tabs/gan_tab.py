@@ -14,6 +14,7 @@ from ui.kit.components import RawNumber, RawSlider
 from ui.kit.errors import localized, render
 from ui.kit.i18n import t
 from ui.kit.images import gif_bytes, grid, png_bytes, to_pil, to_uint8, upscale
+from ui.kit.receipts import Meter
 from ui.kit.registry import Tab, table
 from ui.kit.zerogpu import on_gpu
 
@@ -52,7 +53,7 @@ def sample_digits(digit: str, count: int, seed: int, truncation: float, *, lang:
     """
     d, count = _digit(digit), COUNT.check("count", count)
     seed, truncation = SEED.check("seed", seed), TRUNCATION.check("truncation", truncation)
-    t0 = time.perf_counter()
+    t0, meter = time.perf_counter(), Meter("sample_digits")
     batch = SAMPLER.sample(digit=d, count=count, seed=seed, truncation=truncation)
     ms = (time.perf_counter() - t0) * 1000
     digits = to_uint8(batch.images)  # (count, 28, 28)
@@ -60,7 +61,10 @@ def sample_digits(digit: str, count: int, seed: int, truncation: float, *, lang:
                                                                               truncation=truncation))
     grid_png = media.write(folder, "digits.png", png_bytes(upscale(grid(digits))), **made)
     gallery = media.gallery(media.png_files(digits, folder, **made), _captions(batch, lang))
-    return gallery, media.file(grid_png), _summary(batch, ms, lang)
+    verdict, _, details = _summary(batch, ms, lang).partition("\n\n")  # the receipt and the link under the verdict
+    link = permalink.line("gan", lang, digit=digit, count=count, seed=seed, truncation=truncation)
+    summary = verdict + "  \n" + meter.line(lang) + "  \n" + link + "\n\n" + details
+    return gallery, media.file(grid_png), summary
 
 
 def _captions(batch, lang: str) -> list[str]:

@@ -19,6 +19,7 @@ from ui.kit.errors import localized, render
 from ui.kit.i18n import t
 from ui.kit.images import gif_bytes, grid, png_bytes, to_pil, to_uint8, upscale
 from ui.tabs.vae_latent import build_map, map_image
+from ui.kit.receipts import metered
 from ui.kit.registry import Tab, table
 from ui.kit.zerogpu import on_gpu
 
@@ -127,6 +128,15 @@ def interpolate_digits(start_digit: str, end_digit: str, steps: int, method: str
     folder = media.new_folder()
     made = dict(generator=GENERATOR, settings=dict(start=start_what, end=end_what, steps=steps, method=method,
                                                    seed=seed))
+    link = None if DRAWING in (start_digit, end_digit) else dict(  # a drawing is not a link's
+        start_digit=start_digit, end_digit=end_digit, steps=steps, method=method, seed=seed)
+    with metered("interpolate_digits") as meter:
+        yield from _interpolate(start, end, steps, method, folder, made, (start_what, end_what), meter, link, lang)
+
+
+def _interpolate(start, end, steps: int, method: str, folder, made: dict, what: tuple[str, str], meter,
+                 link: dict | None, lang: str):
+    """interpolate_digits' stream; its summary ends with the receipt and (for test digits) the link."""
     for step in VAE.stream(start=start, end=end, steps=steps, method=method, chunks=UPDATES):
         if step.done:
             break
@@ -139,10 +149,11 @@ def interpolate_digits(start_digit: str, end_digit: str, steps: int, method: str
         yield None, None, preview, None, None, render("vae_decoding", dict(n=len(step.frames), steps=steps), lang)
     paths = media.png_files(to_uint8(step.frames), folder, "frame", **made)
     reads = [VAE.reads(step.frames[[i]])[0] for i in (0, len(step.frames) - 1)]
-    summary = render("vae_verdict", dict(steps=steps, first=reads[0], last=reads[1]), lang) + "\n\n" + \
-        render("vae_summary", dict(steps=steps, method=render(f"vae_method_{method}", {}, lang), start=start_what,
-                                   end=end_what), lang)
-    yield (*_final(step, folder, paths, (start_what, end_what), lang, made), summary)
+    summary = render("vae_verdict", dict(steps=steps, first=reads[0], last=reads[1]), lang) + "  \n" + \
+        meter.line(lang) + ("  \n" + permalink.line("vae", lang, **link) if link else "") + "\n\n" + \
+        render("vae_summary", dict(steps=steps, method=render(f"vae_method_{method}", {}, lang), start=what[0],
+                                   end=what[1]), lang)
+    yield (*_final(step, folder, paths, what, lang, made), summary)
 
 
 def _endpoint_controls(side: str, value: str):
