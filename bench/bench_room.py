@@ -4,6 +4,7 @@
     python -m bench.bench_room --players 8 --seconds 10   # a quick run
     python -m bench.bench_room --dry-run             # 4 players, 3 s
     python -m bench.bench_room --think 5             # players who look for ~5 s before each submit (people)
+    python -m bench.bench_room --think 5 --raw       # ... on Gradio's HTTP API with kept-alive connections
     python -m bench.bench_room --replicas 2 --postgres   # two app processes on one PostgreSQL (pgserver)
 
 Prints: answers accepted and the tally (they must be equal: none lost, none counted twice), the p50/p95 of a submit
@@ -62,17 +63,59 @@ def connect(port: int, server: subprocess.Popen, wait: float = 300) -> Client:
     raise SystemExit("the app did not start")
 
 
+def settle(server: subprocess.Popen, idle: float = 0.1, most: float = 180) -> float:
+    """Waits until the app's start-up work (its warm-ups load models in a thread after the page answers, seconds of
+    CPU and GIL) is over: its CPU time grows by under `idle` of a core over 2 s. Returns the seconds waited."""
+    tick, t0 = os.sysconf("SC_CLK_TCK"), time.time()
+
+    def cpu() -> float:
+        fields = Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+
+    while time.time() - t0 < most:
+        before = cpu()
+        time.sleep(2)
+        if cpu() - before < 2 * idle:
+            break
+    return time.time() - t0
+
+
 def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] * 1000 if len(values) > 1 else float("nan")
 
 
-def crowd(ports: list[int], players: int, seconds: float, rounds: list[dict], think: float = 0
+class RawClient:
+    """A player as a browser is one: Gradio's HTTP API (POST /gradio_api/call/<name>, then its event stream) on one
+    kept-alive connection. gradio_client opens new connections and TLS contexts for each call, which on this CPU
+    costs more than the answer (bench/bench_streams.py: 24 ms a file fetched)."""
+
+    def __init__(self, url: str):
+        import httpx
+        self.url, self.http = url.rstrip("/"), httpx.Client(timeout=60)
+
+    def predict(self, *data, api_name: str):
+        name = api_name.strip("/")
+        event = self.http.post(f"{self.url}/gradio_api/call/{name}", json={"data": list(data)}).json()["event_id"]
+        kind = None
+        with self.http.stream("GET", f"{self.url}/gradio_api/call/{name}/{event}") as answer:
+            for line in answer.iter_lines():
+                if line.startswith("event: "):
+                    kind = line[7:]
+                elif line.startswith("data: ") and kind in ("complete", "error"):
+                    if kind == "error":
+                        raise RuntimeError(line[6:])
+                    return json.loads(line[6:])[0]
+        raise RuntimeError("the event stream ended without a result")
+
+
+def crowd(ports: list[int], players: int, seconds: float, rounds: list[dict], think: float = 0, raw: bool = False
           ) -> tuple[int, int, list, list]:
     """Each player (on replica i % len(ports)) submits its pool of rounds in a loop, `think` seconds apart on
     average (a refused replay counts as refused); a baseline thread reads /room_stats alongside. (accepted, sum of
     accepted scores, submit latencies, baseline latencies)"""
     accepted, scores, lat, base, lock = [0], [0], [], [], threading.Lock()
-    clients = [Client(f"http://127.0.0.1:{ports[i % len(ports)]}/", verbose=False) for i in range(players + 1)]
+    make = RawClient if raw else (lambda url: Client(url, verbose=False))
+    clients = [make(f"http://127.0.0.1:{ports[i % len(ports)]}/") for i in range(players + 1)]
     stop = time.time() + seconds
 
     def player(i: int) -> None:
@@ -182,6 +225,8 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--think", type=float, default=0, help="mean seconds a player waits between submits")
     p.add_argument("--replicas", type=int, default=1, help="app processes on the one database")
+    p.add_argument("--raw", action="store_true", help="players on Gradio's HTTP API with kept-alive connections, as "
+                   "browsers are, instead of gradio_client")
     p.add_argument("--postgres", action="store_true", help="a PostgreSQL started from the pgserver wheel")
     p.add_argument("--port", type=int, default=7931)
     p.add_argument("--dry-run", action="store_true")
@@ -194,6 +239,8 @@ def main() -> None:
     servers = [serve(db_url, port, log) for port in ports]
     client = connect(ports[0], servers[0])
     [connect(port, server) for port, server in zip(ports[1:], servers[1:])]
+    waited = max(settle(server) for server in servers)
+    print(f"the app's start-up work ended {waited:.0f} s after it answered")
     print(f"{load()}; database {'PostgreSQL (pgserver)' if pg else 'SQLite'}; {args.replicas} app process(es)")
     pool = max(args.players * 4, int(args.players * args.seconds * 2))  # more rounds than can be answered
     t = time.perf_counter()
@@ -209,8 +256,8 @@ def main() -> None:
         r.update(round_id=issued.round_id, token=issued.token)
     store.engine.dispose()
     print(f"{pool} rounds issued in {time.perf_counter() - t:.1f} s; {args.players} players for {args.seconds:g} s, "
-          f"think {args.think:g} s")
-    accepted, score_sum, lat, base = crowd(ports, args.players, args.seconds, rounds, args.think)
+          f"think {args.think:g} s, {'raw HTTP, kept-alive' if args.raw else 'gradio_client'}")
+    accepted, score_sum, lat, base = crowd(ports, args.players, args.seconds, rounds, args.think, args.raw)
     every = [Client(f"http://127.0.0.1:{port}/", verbose=False).predict(api_name="/room_stats") for port in ports]
     stats = every[0]
     right = sum(f["human"]["right"] for f in stats["families"])

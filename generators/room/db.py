@@ -7,7 +7,9 @@ replicas share one room). SQLite runs in WAL mode, so readers (the tally) never 
     version(engine)               # the schema version it holds
 """
 
+import contextlib
 import os
+import threading
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -192,9 +194,23 @@ def _sqlite_begin(conn) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("immediate") else "BEGIN")
 
 
+_writers: dict[str, threading.Lock] = {}  # SQLite file -> this process's writers, one at a time
+
+
+@contextlib.contextmanager
 def writing(engine: sa.Engine):
-    """A transaction that will write: `with writing(engine) as conn:` (BEGIN IMMEDIATE on SQLite)."""
-    return engine.execution_options(immediate=True).begin()
+    """A transaction that will write: `with writing(engine) as conn:` (BEGIN IMMEDIATE on SQLite).
+
+    On SQLite, this process's writers also queue on a lock first: SQLite's busy handler makes a waiting writer
+    sleep and retry, and among 32 threads writing at once some slept past the 10 s timeout ("database is locked",
+    bench/bench_room.py) while others got in. Other processes still wait through the busy handler."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    with _writers.setdefault(str(engine.url), threading.Lock()), \
+            engine.execution_options(immediate=True).begin() as conn:
+        yield conn
 
 
 def connect(value: str | None = None, *, migrate: bool = True, upto: int = LATEST) -> sa.Engine:
