@@ -75,3 +75,11 @@ def model_choice(elem_id: str) -> gr.Radio:
     """A family tab's choice between its shipped model and the person's trained one (the scratch tab's words)."""
     return raw(gr.Radio([(t("scratch_model_shipped"), SHIPPED), (t("scratch_model_trained"), TRAINED)], value=SHIPPED,
                         label=t("scratch_model"), info=t("scratch_model_info"), elem_id=elem_id))
+
+
+def shipped_only(model: gr.Radio, controls: list) -> None:
+    """`controls` that only the shipped model reads are greyed out while "Your trained model" is chosen (each
+    handler says so too), and come back with "Shipped model"."""
+    def follow(choice):
+        return [gr.update(interactive=choice != TRAINED) for _ in controls]
+    model.change(follow, model, controls, queue=False, api_visibility="private", show_progress="hidden")

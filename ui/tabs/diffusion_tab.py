@@ -21,7 +21,8 @@ from ui.kit.errors import language, localized, render
 from ui.kit.i18n import t
 from ui.kit.images import gif_bytes, grid, png_bytes, to_uint8, upscale
 from ui.kit.registry import Tab, table
-from ui.kit.trained import MODELS, SHIPPED, TRAINED, Session, model_choice, run_of, steps_of, trained_state
+from ui.kit.trained import (MODELS, SHIPPED, TRAINED, Session, model_choice, run_of, shipped_only, steps_of,
+                             trained_state)
 from ui.kit.zerogpu import on_gpu
 
 ANY = "Any"
@@ -252,6 +253,7 @@ def build() -> None:
         go = gr.Button(t("diffusion_denoise"), variant="primary")
         stop = gr.Button(t("app_stop"))
     sampler, steps, guidance, interval = _advanced()
+    shipped_only(model, [sampler, guidance, interval])  # yours: DDIM from the steps slider, unguided
     summary = gr.Markdown(elem_id="diffusion-summary")
     with gr.Row():
         samples = gr.Gallery(label=t("diffusion_samples"), columns=8, height="auto", object_fit="contain",

@@ -16,7 +16,8 @@ from ui.kit.errors import localized, render
 from ui.kit.i18n import t
 from ui.kit.images import gif_bytes, grid, png_bytes, to_pil, to_uint8, upscale
 from ui.kit.registry import Tab, table
-from ui.kit.trained import MODELS, SHIPPED, TRAINED, Session, model_choice, run_of, steps_of, trained_state
+from ui.kit.trained import (MODELS, SHIPPED, TRAINED, Session, model_choice, run_of, shipped_only, steps_of,
+                             trained_state)
 from ui.kit.zerogpu import on_gpu
 
 ANY = "Any"
@@ -194,6 +195,7 @@ def build() -> None:
     with gr.Accordion(t("gan_advanced"), open=False):
         truncation = RawSlider(TRUNCATION.lo, TRUNCATION.hi, value=1.0, step=0.05, label=t("gan_truncation"),
                                info=t("gan_truncation_info"))
+    shipped_only(model, [truncation])
     summary = gr.Markdown(elem_id="gan-summary")
     gallery = gr.Gallery(label=t("gan_samples"), columns=8, height="auto", object_fit="contain", format="png",
                          elem_id="gan-gallery", elem_classes=["pixelated", "captioned"])
