@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -115,6 +116,8 @@ def responsiveness(args) -> None:
 
     demo = app.build_demo()
     client = Client(app.launch_local(demo), verbose=False)
+    # --busy: CPU-bound processes at the app's priority, standing for the shared machine's other users
+    others = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
 
     def timed(n: int) -> list[float]:
         out = []
@@ -151,10 +154,13 @@ def responsiveness(args) -> None:
               f"p90 {statistics.quantiles(alone, n=10)[-1]:.0f} vs {statistics.quantiles(during, n=10)[-1]:.0f} ms "
               f"({load()})", flush=True)
     demo.close()
+    for other in others:
+        other.kill()
     if args.dry_run:
         return
-    out = args.out.with_name("scratch-responsiveness.json")
-    out.write_text(json.dumps({"requests": args.requests, "digits": 16, "runs": rows}, indent=1) + "\n")
+    out = args.out.with_name(f"scratch-responsiveness{'-busy' if args.busy else ''}.json")
+    out.write_text(json.dumps({"requests": args.requests, "digits": 16, "busy_processes": args.busy, "runs": rows},
+                              indent=1) + "\n")
     print(f"written {out}")
 
 
@@ -172,6 +178,8 @@ def main() -> None:
                    help="the training thread's nice values to compare, each in turn (0: the app's own priority)")
     p.add_argument("--cold", action="store_true", help="no warm-up training: the first measured one is the process's "
                    "first (its first-use costs included)")
+    p.add_argument("--busy", type=int, default=0, metavar="N", help="N busy-looping processes meanwhile, as a "
+                   "shared machine's other users (written to docs/scratch-responsiveness-busy.json)")
     p.add_argument("--dry-run", action="store_true", help="print the figures, write nothing")
     args = p.parse_args()
     torch.set_num_threads(1)
