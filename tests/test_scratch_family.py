@@ -11,7 +11,9 @@ from test_scratch import TinyTrainer
 
 import ui.tabs.diffusion_tab as diffusion_tab
 import ui.tabs.gan_tab as gan_tab
+import ui.tabs.scratch_tab as scratch_tab
 import ui.tabs.vae_tab as vae_tab
+from generators.scratch import weights
 from generators.scratch.sampler import ScratchSampler
 from ui.kit.errors import render
 from ui.kit.trained import TRAINED, Session
@@ -117,3 +119,16 @@ def test_a_training_in_one_session_is_sampled_there_and_not_in_another(app_url):
         other.predict("7", 4, 0, 1.0, TRAINED, api_name="/sample_digits")
     with pytest.raises(Exception, match="Your model in this session is a GAN, not a diffusion"):
         mine.predict("7", 4, 5, 2.0, 0, "DDIM", 0.0, TRAINED, api_name="/denoise_digits")
+
+
+def test_an_uploaded_file_becomes_the_sessions_model_for_its_family_tab(tmp_path):
+    made = trained("GAN", seed=2)
+    path = weights.save_run(made.run, tmp_path / "gan.safetensors", steps=3)
+    session = Session()
+    said = scratch_tab.adopt_upload(str(path), session)
+    assert said.startswith("Loaded: a GAN trained for 3 steps") and "GAN digits" in said
+    ours = gan_tab.sample_digits("4", 6, 1, 1.0, TRAINED, session)
+    theirs = gan_tab.sample_digits("4", 6, 1, 1.0, TRAINED, made)
+    assert np.array_equal(pixels(ours[0]), pixels(theirs[0]))  # the file holds what was trained
+    with pytest.raises(Exception, match="not a model trained in this playground"):
+        scratch_tab.adopt_upload(str(tmp_path / "missing.safetensors"), Session())
