@@ -45,10 +45,10 @@ def trains_and_stops(view, tmp_path):
     assert page.locator("#scratch-grid img").get_attribute("src") == before
     assert page.evaluate(BADGES.format("body")) == 0
     view.set_number("app_seed", 0)
-    samples_in_its_family_tab(view)
+    samples_in_its_family_tab(view, tmp_path)
 
 
-def samples_in_its_family_tab(view):
+def samples_in_its_family_tab(view, tmp_path):
     """The VAE tab's "Your trained model (this session)": the morph is drawn by the VAE this page trained."""
     page = view.page
     view.tab("vae")
@@ -56,3 +56,4 @@ def samples_in_its_family_tab(view):
     page.locator("#vae-interpolate").click()
     page.locator("#vae-summary", has_text=view.said("vae_trained_note")).wait_for(timeout=60_000)
     assert page.evaluate(BADGES.format("body")) == 0
+    view.shot("vae-your-model", tmp_path)

@@ -100,9 +100,9 @@ def _final(step, folder, paths, what: tuple[str, str], lang: str, made: dict) ->
     captions = [render(key, dict(what=w), lang) for key, w in (("vae_start_is", what[0]), ("vae_start_rebuilt", ""),
                                                                  ("vae_end_is", what[1]), ("vae_end_rebuilt", ""))]
     recon = media.gallery([ends[0], ends[2], ends[1], ends[3]], captions)
-    latent = None if step.path_2d is None else media.image(media.write(  # a plot of real digits' codes: unmarked
-        folder, "latent-map.png", png_bytes(map_image(VAE, step.path_2d)), generator=None), "image/png")
-    return media.gallery(paths), media.file(strip), media.image(gif, "image/gif"), recon, latent
+    # a plot of real digits' codes, not generated media: unmarked; the shipped VAE's, so without a path for yours
+    latent = media.write(folder, "latent-map.png", png_bytes(map_image(VAE, step.path_2d)), generator=None)
+    return media.gallery(paths), media.file(strip), media.image(gif, "image/gif"), recon, media.image(latent, "image/png")
 
 
 @localized
@@ -120,7 +120,7 @@ def interpolate_digits(start_digit: str, end_digit: str, steps: int, method: str
         start_image: the drawing used when start_digit is "my drawing".
         end_image: the drawing used when end_digit is "my drawing".
         model: "shipped" (default), or "trained": the VAE trained in this session's Train-from-scratch tab (a page
-            session's; an API call has none); the latent map is the shipped VAE's, so it stays empty then.
+            session's; an API call has none); the latent map is the shipped VAE's, so it shows no path then.
     Returns:
         the frames in order (28 px), a strip PNG and an animated GIF (112 px a frame), the endpoints and their
         reconstructions, the latent map.
