@@ -49,7 +49,8 @@ def trains_and_stops(view, tmp_path):
 
 
 def samples_in_its_family_tab(view, tmp_path):
-    """The VAE tab's "Your trained model (this session)": the morph is drawn by the VAE this page trained."""
+    """The VAE tab's "Your trained model (this session)": the morph is drawn by the VAE this page trained; the GAN
+    tab's says that this session's model is not a GAN."""
     page = view.page
     view.tab("vae")
     page.locator("#vae-model").get_by_text(view.s("scratch_model_trained"), exact=True).click()
@@ -57,3 +58,8 @@ def samples_in_its_family_tab(view, tmp_path):
     page.locator("#vae-summary", has_text=view.said("vae_trained_note")).wait_for(timeout=60_000)
     assert page.evaluate(BADGES.format("body")) == 0
     view.shot("vae-your-model", tmp_path)
+    view.tab("gan")  # the GAN tab's choice greys out truncation and says plainly that this session's model is a VAE
+    page.locator("#gan-model").get_by_text(view.s("scratch_model_trained"), exact=True).click()
+    page.locator("#gan-sample").click()
+    view.wait_toast("scratch_trained_other")
+    page.locator("#gan-model").get_by_text(view.s("scratch_model_shipped"), exact=True).click()

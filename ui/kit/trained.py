@@ -81,5 +81,6 @@ def shipped_only(model: gr.Radio, controls: list) -> None:
     """`controls` that only the shipped model reads are greyed out while "Your trained model" is chosen (each
     handler says so too), and come back with "Shipped model"."""
     def follow(choice):
-        return [gr.update(interactive=choice != TRAINED) for _ in controls]
+        updates = [gr.update(interactive=choice != TRAINED) for _ in controls]
+        return updates[0] if len(updates) == 1 else updates  # one output: Gradio takes a list as its value
     model.change(follow, model, controls, queue=False, api_visibility="private", show_progress="hidden")
