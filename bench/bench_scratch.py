@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -29,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from generators.digits import DigitVAE  # noqa: E402
 from generators.scratch.data import Grader  # noqa: E402
+from generators.scratch import trainer  # noqa: E402
 from generators.scratch.trainer import FAMILIES, ScratchTrainer, in_background  # noqa: E402
 from training.metrics import vae_figures  # noqa: E402
 from training.mnist import load_mnist  # noqa: E402
@@ -114,6 +116,8 @@ def responsiveness(args) -> None:
 
     demo = app.build_demo()
     client = Client(app.launch_local(demo), verbose=False)
+    # --busy: CPU-bound processes at the app's priority, standing for the shared machine's other users
+    others = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
 
     def timed(n: int) -> list[float]:
         out = []
@@ -122,11 +126,18 @@ def responsiveness(args) -> None:
             client.predict("Any", 16, i, 1.0, api_name="/sample_digits")
             out.append(1000 * (time.perf_counter() - t0))
         return out
+    t0 = time.perf_counter()  # the tabs' warm-ups (a text model, diffusers' import: seconds holding the GIL) end
+    for thread in [t for t in threading.enumerate() if t.name == "warm-ups"]:  # first: not a training's cost
+        thread.join()
+    print(f"the app's warm-ups ended {time.perf_counter() - t0:.1f} s after the page answered", flush=True)
     timed(5)  # warm-up: the GAN loads
-    list(client.submit("VAE", 2, 0, False, api_name="/train_from_scratch"))  # and a training's first-call costs
+    if not args.cold:  # and a training's first-call costs (--cold: the first measured training pays them)
+        list(client.submit("VAE", 2, 0, False, api_name="/train_from_scratch"))
     rows = []
-    for family in args.families:
-        alone = timed(args.requests)
+    for nice, family in [(n, f) for n in args.nice for f in args.families]:
+        trainer.NICE = nice  # read as each training starts (generators/scratch/trainer.py: in_background)
+        first = args.cold and not rows
+        alone = timed(args.requests // 2)  # half before the training, half after: the shared machine's load drifts
         job = client.submit(family, args.seconds, 0, False, api_name="/train_from_scratch")
         deadline = time.time() + 60
         while job.status().code.name not in ("PROCESSING", "ITERATING") and time.time() < deadline:
@@ -135,15 +146,21 @@ def responsiveness(args) -> None:
         during = timed(args.requests)
         job.cancel()
         time.sleep(1)
+        alone += timed(args.requests - args.requests // 2)
         a, d = statistics.median(alone), statistics.median(during)
-        rows.append({"family": family, "alone_ms": [round(x) for x in alone], "during_ms": [round(x) for x in during],
-                     "median_ratio": round(d / a, 2), "load": load()})
-        print(f"{family}: /sample_digits median {a:.0f} ms alone, {d:.0f} ms during a training ({d / a:.2f}x); "
+        rows.append({"family": family, "nice": nice, "first_training": first, "alone_ms": [round(x) for x in alone],
+                     "during_ms": [round(x) for x in during], "median_ratio": round(d / a, 2), "load": load()})
+        print(f"{family} (training at nice {nice}{', the first' if first else ''}): /sample_digits median {a:.0f} ms alone, {d:.0f} ms during a training ({d / a:.2f}x); "
               f"p90 {statistics.quantiles(alone, n=10)[-1]:.0f} vs {statistics.quantiles(during, n=10)[-1]:.0f} ms "
               f"({load()})", flush=True)
     demo.close()
-    out = args.out.with_name("scratch-responsiveness.json")
-    out.write_text(json.dumps({"requests": args.requests, "digits": 16, "runs": rows}, indent=1) + "\n")
+    for other in others:
+        other.kill()
+    if args.dry_run:
+        return
+    out = args.out.with_name(f"scratch-responsiveness{'-busy' if args.busy else ''}.json")
+    out.write_text(json.dumps({"requests": args.requests, "digits": 16, "busy_processes": args.busy, "runs": rows},
+                              indent=1) + "\n")
     print(f"written {out}")
 
 
@@ -157,6 +174,13 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument("--responsiveness", action="store_true", help="time /sample_digits alone and during a training")
     p.add_argument("--requests", type=int, default=30, help="/sample_digits calls per measurement")
+    p.add_argument("--nice", type=int, nargs="+", default=[trainer.NICE],
+                   help="the training thread's nice values to compare, each in turn (0: the app's own priority)")
+    p.add_argument("--cold", action="store_true", help="no warm-up training: the first measured one is the process's "
+                   "first (its first-use costs included)")
+    p.add_argument("--busy", type=int, default=0, metavar="N", help="N busy-looping processes meanwhile, as a "
+                   "shared machine's other users (written to docs/scratch-responsiveness-busy.json)")
+    p.add_argument("--dry-run", action="store_true", help="print the figures, write nothing")
     args = p.parse_args()
     torch.set_num_threads(1)
     responsiveness(args) if args.responsiveness else curves(args)

@@ -44,7 +44,7 @@ WORK = [
     ("continue_text", ["Once upon a time", 16, 0], "complete", None),
     ("sample_digits", ["7", 4, 1.5, 1.0], "error", "seed"),
     ("sample_digits", ["7", "16", 1, 1.0], "error", "count"),
-    ("sample_digits", ["7"], "error", "4"),  # too few
+    ("sample_digits", ["7"], "error", "takes 5"),  # too few (the session State is not counted: it is not sent)
     ("continue_text", [123, 16, 0], "error", "text"),
     ("interpolate_digits", ["1", "7", 8, "cubic", 0, None, None], "error", "cubic"),
 ]

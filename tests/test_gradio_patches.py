@@ -37,6 +37,25 @@ def test_too_few_inputs_get_one_short_message():
     assert "/two" in e.value.message and len(e.value.message) < 300
 
 
+def test_a_call_leaving_out_parameters_added_later_gets_their_defaults():
+    """Gradio's preprocess_data reads the very list validate_inputs was given: the filled-in values reach the handler,
+    a gr.State's from the session whatever stands in its place."""
+    assert "self.validate_inputs(block_fn, inputs)" in inspect.getsource(gr.Blocks.preprocess_data)
+
+    def handler(x, y, model="shipped", session=None):
+        return x
+    with patches.PatchedBlocks() as demo:
+        a, b, c, s = gr.Number(), gr.Number(), gr.Textbox("shipped"), gr.State()
+        gr.Button().click(handler, [a, b, c, s], a, api_name="four")
+    block_fn = next(fn for fn in demo.fns.values() if fn.api_name == "four")
+    inputs = [1, 2]
+    demo.validate_inputs(block_fn, inputs)
+    assert inputs == [1, 2, "shipped", None]
+    # y has no default; the State is not sent, so not counted
+    with pytest.raises(gr.Error, match="takes 3 inputs \\(x, y, model\\); got 1"):
+        demo.validate_inputs(block_fn, [1])
+
+
 def test_the_queue_keeps_the_session_dicts_the_pruner_empties():
     source = inspect.getsource(Queue)
     for name in ("pending_event_ids_session", "pending_messages_per_session", "event_ids_to_events"):

@@ -4,6 +4,7 @@ apart; then /train_from_scratch and /sample_scratch_model through gradio_client 
 
 import json
 import math
+import os
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -15,7 +16,7 @@ from safetensors.torch import load, save
 
 import ui.tabs.scratch_tab as tab
 from generators.core.errors import InputError
-from generators.scratch import weights
+from generators.scratch import trainer, weights
 from generators.scratch.trainer import FAMILIES, ScratchTrainer, in_background
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny models, one thread
@@ -92,6 +93,19 @@ def test_stop_reaches_a_training_on_its_own_thread():
         if len(seen) == 3:
             stop.set()
     assert seen[-1].done and seen[-1].stopped and seen[-1].step < 10**6
+
+
+def test_a_training_thread_yields_the_cpu_to_requests_and_the_app_keeps_its_priority():
+    seen = []
+
+    class Watched(TinyTrainer):
+        def _update(self, *args):
+            seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+            return super()._update(*args)
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    list(in_background(Watched(steps=1).stream(family="GAN", seconds=60, seed=0), threading.Event()))
+    assert seen and all(nice == min(19, mine + trainer.NICE) for nice in seen)  # Linux: per thread
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))

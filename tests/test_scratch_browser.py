@@ -1,6 +1,6 @@
 """The Train-from-scratch tab in a real browser (tests/test_browser.py's Chromium, pages and views): on a desktop and
 a phone, in English and in Chinese, a training streams its grid in sight, Stop keeps what was learnt and offers the
-weights, a bad input leaves the result as it was. Slow: a real training on the shared CPU."""
+weights, a bad input leaves the result as it was, and the VAE tab morphs with the model just trained. Slow: a real training on the shared CPU."""
 
 import time
 
@@ -14,6 +14,7 @@ def test_scratch_trains_streams_and_stop_keeps_the_weights(view, tmp_path):  # n
     try:
         trains_and_stops(view, tmp_path)
     finally:  # a failed check leaves no training running for the next view (they share one queue)
+        view.tab("scratch")
         view.page.locator("#scratch-stop").click()
 
 
@@ -44,3 +45,21 @@ def trains_and_stops(view, tmp_path):
     assert page.locator("#scratch-grid img").get_attribute("src") == before
     assert page.evaluate(BADGES.format("body")) == 0
     view.set_number("app_seed", 0)
+    samples_in_its_family_tab(view, tmp_path)
+
+
+def samples_in_its_family_tab(view, tmp_path):
+    """The VAE tab's "Your trained model (this session)": the morph is drawn by the VAE this page trained; the GAN
+    tab's says that this session's model is not a GAN."""
+    page = view.page
+    view.tab("vae")
+    page.locator("#vae-model").get_by_text(view.s("scratch_model_trained"), exact=True).click()
+    page.locator("#vae-interpolate").click()
+    page.locator("#vae-summary", has_text=view.said("vae_trained_note")).wait_for(timeout=60_000)
+    assert page.evaluate(BADGES.format("body")) == 0
+    view.shot("vae-your-model", tmp_path)
+    view.tab("gan")  # the GAN tab's choice greys out truncation and says plainly that this session's model is a VAE
+    page.locator("#gan-model").get_by_text(view.s("scratch_model_trained"), exact=True).click()
+    page.locator("#gan-sample").click()
+    view.wait_toast("scratch_trained_other")
+    page.locator("#gan-model").get_by_text(view.s("scratch_model_shipped"), exact=True).click()

@@ -78,7 +78,7 @@ MALFORMED = [
     ("sample_digits", ["7", 4, 1, math.inf], "truncation"),
     ("sample_digits", ["7", None, 1, 1.0], "count"),
     ("sample_digits", ["seven", 4, 1, 1.0], "seven"),
-    ("sample_digits", ["7"], "takes 4 inputs"),  # too few arguments: says how many it takes
+    ("sample_digits", ["7"], "takes 5 inputs (digit, count, seed, truncation, model)"),  # too few: says how many
     ("latent_walk", ["3", 1, 2, "24", 1.0], "steps"),
     ("latent_walk", ["3", 1, 2], "takes"),  # too few again
     ("interpolate_digits", ["1", "7", 8, "cubic", 0, None, None], "cubic"),

@@ -11,6 +11,7 @@ samples, the losses, what our classifier reads in the samples, and the time left
 core and leaves the others to the rest of the app.
 """
 
+import os
 import queue
 import threading
 import time
@@ -117,14 +118,35 @@ class ScratchTrainer:
 
 
 _DONE = object()
+# The training thread's nice value: above the request threads' 0, so that on a busy machine the scheduler gives a
+# digit request the core before the training (bench/bench_scratch.py --responsiveness measures both; the figures in
+# docs/scratch-responsiveness.json). 0 = as the rest of the app.
+NICE = 10
 
 
-def in_background(updates: Iterator[Update], stop: threading.Event, threads: int = 1) -> Iterator[Update]:
-    """`updates` computed on a thread of its own with `threads` torch threads (OpenMP's count is per thread), handed
-    over as they come. Closing this iterator sets `stop`, so the training ends after the step in progress."""
+def lower_priority(nice: int) -> bool:
+    """Raises this thread's nice value by `nice` (Linux: a thread is a task with its own priority, so the process's
+    other threads keep theirs); False where the platform does not allow it."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return False
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
+        return True
+    except OSError:  # a sandbox that forbids it: the training runs at the app's priority
+        return False
+
+
+def in_background(updates: Iterator[Update], stop: threading.Event, threads: int = 1,
+                  nice: int | None = None) -> Iterator[Update]:
+    """`updates` computed on a thread of its own with `threads` torch threads (OpenMP's count is per thread) at
+    `nice` (default NICE) below the app's priority, handed over as they come. Closing this iterator sets `stop`, so
+    the training ends after the step in progress."""
     box: queue.Queue = queue.Queue()
+    nice = NICE if nice is None else nice
 
     def work():
+        lower_priority(nice)
         torch.set_num_threads(threads)
         try:
             for u in updates:

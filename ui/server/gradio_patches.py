@@ -95,8 +95,13 @@ class PatchedBlocks(gr.Blocks):
 
     def validate_inputs(self, block_fn, inputs):
         if len(inputs) < len(block_fn.inputs):
-            raise _refused(block_fn, "app_too_few", n=len(block_fn.inputs), got=len(inputs),
-                           names=", ".join(_names(block_fn)[:len(block_fn.inputs)]))
+            missing, defaults = len(block_fn.inputs) - len(inputs), _trailing_defaults(block_fn)
+            if missing <= len(defaults):  # in place: Gradio reads this same list next
+                inputs.extend(defaults[len(defaults) - missing:])
+                return
+            # counted as a caller sends them: a gr.State is not sent (skip_api)
+            sent = [name for block, name in zip(block_fn.inputs, _names(block_fn)) if not block.skip_api]
+            raise _refused(block_fn, "app_too_few", n=len(sent), got=len(inputs), names=", ".join(sent))
 
     async def postprocess_data(self, block_fn, predictions, state):
         try:
@@ -135,6 +140,21 @@ def keep_overrides(blocks, state) -> None:
 def _names(block_fn) -> list[str]:
     """The handler's parameter names, in the order of its inputs."""
     return [p for p in inspect.signature(block_fn.fn).parameters if p != "request"] if block_fn.fn else []
+
+
+def _trailing_defaults(block_fn) -> list:
+    """The values of the handler's last inputs that a raw REST call written before they were added may leave out:
+    each parameter's default (a gr.State's value comes from the session whatever is sent), from the end back to
+    the first one without a default."""
+    if not block_fn.fn:
+        return []
+    params = [p for name, p in inspect.signature(block_fn.fn).parameters.items() if name != "request"]
+    values = []
+    for block, p in reversed(list(zip(block_fn.inputs, params))):
+        if p.default is inspect.Parameter.empty and not block.stateful:
+            break
+        values.append(None if p.default is inspect.Parameter.empty else p.default)
+    return values[::-1]
 
 
 def _refused(block_fn, key: str, text: str = "", **fields) -> gr.Error:

@@ -12,6 +12,7 @@ from generators.diffusion import (COUNT, DEFAULT_GUIDANCE, DEFAULT_STEPS, DISTIL
                                   SAMPLER_GUIDANCE, SAMPLERS, STEPS, DiffusionSampler)
 from generators.core.errors import InputError
 from generators.gan import GanSampler
+from generators.scratch.sampler import DENOISE_STEPS, ScratchSampler
 from generators.core.limits import SEED, check_choice
 from ui.kit import media, permalink, warm
 from ui.kit.adapters import adapter
@@ -22,12 +23,15 @@ from ui.kit.i18n import t
 from ui.kit.images import gif_bytes, gray16, grid, png4_bytes, png_bytes, to_uint8, upscale
 from ui.kit.receipts import Meter
 from ui.kit.registry import Tab, table
+from ui.kit.trained import (MODELS, SHIPPED, TRAINED, Session, model_choice, run_of, shipped_only, steps_of,
+                             trained_state)
 from ui.kit.zerogpu import on_gpu
 
 ANY = "Any"
 SAMPLER = adapter(DiffusionSampler)  # the model cache, shared by all users (and by the comparison page)
 READER = adapter(GanSampler)  # its classifier reads each finished digit, as on the GAN and compare tabs
 GENERATOR = DiffusionSampler.GENERATOR
+MINE = ScratchSampler()  # samples a session's own diffusion model; the run comes with each request, never kept here
 # Each streamed update is one preview PNG (samples beside the guess) that the browser and gradio_client each fetch
 # (bench/bench_streams.py): ~5 a second shows the denoising without the fetches costing more than the model.
 MIN_INTERVAL = 0.2  # seconds between streamed updates
@@ -131,9 +135,9 @@ def _verdict(request: dict, agree: int, seconds: float, lang: str) -> str:
 
 
 @localized
-@on_gpu
 def denoise_digits(digit: str, count: int, steps: int, guidance: float, seed: int, sampler: str = "DPM-Solver++",
-                   guidance_interval: float = 0.0, *, lang: str = "en"):
+                   guidance_interval: float = 0.0, model: str = SHIPPED, trained: Session | None = None, *,
+                   lang: str = "en"):
     """Draws handwritten digits with our diffusion model, streaming the denoising step by step.
 
     Args:
@@ -148,31 +152,72 @@ def denoise_digits(digit: str, count: int, steps: int, guidance: float, seed: in
         guidance_interval: guidance only on the steps with t < this x 1000, 0.05-1 (1 = every step); 0, the
             default, is the sampler's own: 0.7 (1 for UniPC, whose 4 steps start at t = 999 and 749). The noisiest
             steps gain little from guidance and lose variety.
+        model: "shipped" (default), or "trained": the diffusion model trained in this session's Train-from-scratch
+            tab (a page session's; an API call has none), sampled by DDIM in `steps` steps (1-100), unguided: the
+            sampler, guidance and interval do not apply to it.
     Returns:
         streamed: while denoising, one preview PNG (the samples now beside the model's guess of the clean digits,
         16 gray levels) in the guess's place and a progress line; the last update: the finished digits (28 px
         each, captioned with what our classifier reads), the guess (a grid), an animated GIF of the denoising, the
         grid as one PNG, and a summary.
     """
-    request = check_request(digit, count, steps, guidance, seed, sampler, guidance_interval)
+    if check_choice("model", model, MODELS) == TRAINED:
+        yield from _denoise_trained(digit, count, steps, seed, run_of(trained), lang)
+    else:
+        link = dict(digit=digit, count=count, steps=steps, guidance=guidance, seed=seed, sampler=sampler,
+                    guidance_interval=guidance_interval)  # a session's own model is not a link's
+        yield from _denoise_shipped(check_request(digit, count, steps, guidance, seed, sampler, guidance_interval),
+                                    lang, link)
+
+
+@on_gpu
+def _denoise_shipped(request: dict, lang: str, link: dict | None = None):
     model = SAMPLER  # this request's model, even if the module's is swapped meanwhile
     model.check_weights()  # missing weights: the keyed "weights_missing" error, before any update
+    made = dict(generator=GENERATOR, settings=request)  # what the files say made them (generators/provenance/c2pa.py)
+
+    def done(step, compute: float) -> tuple[list[str], str]:
+        captions, agree = _read(step, request["digit"], lang)
+        fields = dict(count=request["count"], steps=request["steps"], sampler=request["sampler"],
+                      guidance=request["guidance"], interval=request["interval"], ms=f"{compute * 1000:.0f}",
+                      device=model.device.type)
+        return captions, _verdict(request, agree, compute, lang) + "\n\n" + render("diffusion_done", fields, lang)
+    yield from _streamed(model.stream(**request), request["steps"], made, done, lang, link)
+
+
+def _denoise_trained(digit, count, steps, seed, run, lang: str):
+    """The same request answered by the person's own diffusion model (generators/scratch/sampler.py): DDIM in
+    `steps` steps, unguided, streamed the same way; the summary says which controls do not apply."""
+    d = check_choice("digit", digit, (ANY, *DIGITS))
+    request = dict(digit=None if d == ANY else int(d), count=COUNT.check("count", count), seed=SEED.check("seed", seed),
+                   steps=DENOISE_STEPS.check("steps", steps))
+    run = MINE.check(run, "diffusion")
+    made = dict(generator=MINE.GENERATOR.format(family="diffusion"), settings={**request, "model": TRAINED})
+
+    def done(step, compute: float) -> tuple[list[str], str]:
+        captions, agree = _read(step, request["digit"], lang)
+        fields = dict(count=request["count"], steps=request["steps"], trained=steps_of(run), ms=f"{compute * 1000:.0f}")
+        said = render("diffusion_trained_done", fields, lang)
+        return captions, _verdict(request, agree, compute, lang) + "\n\n" + said
+    yield from _streamed(MINE.stream_denoise(run, **request), request["steps"], made, done, lang)
+
+
+def _streamed(stream, steps: int, made: dict, done, lang: str, link: dict | None = None):
+    """A denoising stream as the tab's updates: a preview now and then, the finished digits last, captioned and
+    summed up by `done(step, compute seconds)`, with the receipt and (the shipped model's) link under the verdict."""
     folder, frames, last, compute, sent = media.new_folder(), [], 0.0, 0.0, 0
     meter = Meter("denoise_digits")  # ends with the summary's receipt line, or unkept if the stream stops
-    made = dict(generator=GENERATOR, settings=request)  # what the files say made them (generators/provenance/c2pa.py)
     every, gif_every = max(1, steps // MIN_UPDATES), math.ceil(steps / GIF_FRAMES)
     resumed = time.perf_counter()
-    for step in model.stream(**request):
+    for step in stream:
         compute += time.perf_counter() - resumed  # the model's time, not the time Gradio spends on an update
         if step.index % gif_every == 0 or step.done:
             frames.append(Image.fromarray(upscale(gray16(grid(to_uint8(step.sample))), GIF_SCALE), "L"))
         if step.done:
-            done = dict(count=count, steps=steps, sampler=sampler, guidance=guidance, interval=request["interval"],
-                        ms=f"{compute * 1000:.0f}", device=model.device.type)
-            captions, agree = _read(step, request["digit"], lang)
-            summary = _verdict(request, agree, compute, lang) + "  \n" + meter.line(lang) + "  \n" + permalink.line(
-                "diffusion", lang, digit=digit, count=count, steps=steps, guidance=guidance, seed=seed, sampler=sampler,
-                guidance_interval=guidance_interval) + "\n\n" + render("diffusion_done", done, lang)
+            captions, summary = done(step, compute)
+            verdict, _, details = summary.partition("\n\n")  # the receipt and the link under the verdict
+            summary = verdict + "  \n" + meter.line(lang) + (
+                "  \n" + permalink.line("diffusion", lang, **link) if link else "") + "\n\n" + details
             yield _final(step, folder, frames, captions, summary, made)
         elif _due(step, last, every, sent):
             last = time.perf_counter()
@@ -228,10 +273,12 @@ def build() -> None:
                             allow_custom_value=True)  # the handler refuses other values with a keyed message
         count = RawSlider(COUNT.lo, COUNT.hi, value=16, step=1, label=t("diffusion_count"))
         seed = RawNumber(value=0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("app_seed"))
+    model = model_choice("diffusion-model")
     with gr.Row():
         go = gr.Button(t("diffusion_denoise"), variant="primary", elem_id="diffusion-denoise")
         stop = gr.Button(t("app_stop"))
     sampler, steps, guidance, interval = _advanced()
+    shipped_only(model, [sampler, guidance, interval])  # yours: DDIM from the steps slider, unguided
     summary = gr.Markdown(elem_id="diffusion-summary")
     with gr.Row():
         samples = gr.Gallery(label=t("diffusion_samples"), columns=8, height="auto", object_fit="contain",
@@ -245,7 +292,8 @@ def build() -> None:
     inputs = [digit, count, steps, guidance, seed, sampler, interval]
     outputs = [samples, guess, gif, grid_file, summary]
     # postprocess=False: the handler returns values already in Gradio's form (ui/kit/media.py says why)
-    event = go.click(denoise_digits, inputs, outputs, api_name="denoise_digits", postprocess=False,
+    event = go.click(denoise_digits, [*inputs, model, trained_state()], outputs, api_name="denoise_digits",
+                     postprocess=False,
                      js=into_view("diffusion-summary"))
     keep_on_error(event, outputs)
     linked = permalink.named(denoise_digits, inputs)
@@ -285,6 +333,7 @@ diffusion_steps: {sampler} takes {lo} to {hi} steps, not {got}. | {sampler} 的�
 diffusion_steps_fixed: {sampler} takes exactly {lo} steps (it was trained for them), not {got}. | {sampler} 只能用 {lo} 步（它就是为此训练的），而不是 {got}。
 diffusion_interval_range: guidance_interval must be 0 (the sampler's own) or a number between {lo} and {hi}, not {got}. | 引导区间（guidance_interval）须为 0（采样器自己的默认值）或 {lo} 到 {hi} 之间的数，而不是 {got}。
 diffusion_progress: Denoising: step {index} of {total}… | 去噪中：第 {index} 步，共 {total} 步……
+diffusion_trained_done: Your diffusion model ({trained} steps of training) drew {count} digits in {steps} DDIM steps in {ms} ms, as its training grid does. The sampler, guidance and interval apply to the shipped model only: yours was trained without the "no label" class that guidance needs. | 你的扩散模型（训练了 {trained} 步）用 {steps} 步 DDIM 画出 {count} 个数字，用时 {ms} 毫秒，与训练时的网格采样方式相同。采样器、引导强度和引导区间只适用于内置模型：你的模型训练时没有引导所需的“无标签”类别。
 diffusion_stopped: Stopped. Press Denoise to start again. | 已停止。按“去噪生成”重新开始。
 diffusion_caption: reads {reads} ({confidence}) | 认作 {reads}（{confidence}）
 diffusion_verdict: **{count} digits in {s} s; our classifier reads {agree} of {count} as {digit}.** | **{s} 秒画出 {count} 个数字；我们的分类器认出其中 {agree} 个是 {digit}。**

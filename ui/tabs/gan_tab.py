@@ -7,6 +7,7 @@ import gradio as gr
 
 from generators.gan import COUNT, TRUNCATION, WALK_STEPS, GanSampler
 from generators.core.limits import SEED, check_choice
+from generators.scratch.sampler import ScratchSampler
 from ui.kit import media, permalink
 from ui.kit.adapters import adapter, queue_group
 from ui.kit.common import DIGITS, examples, into_view, keep_on_error
@@ -16,12 +17,15 @@ from ui.kit.i18n import t
 from ui.kit.images import gif_bytes, grid, png_bytes, to_pil, to_uint8, upscale
 from ui.kit.receipts import Meter
 from ui.kit.registry import Tab, table
+from ui.kit.trained import (MODELS, SHIPPED, TRAINED, Session, model_choice, run_of, shipped_only, steps_of,
+                             trained_state)
 from ui.kit.zerogpu import on_gpu
 
 ANY = "Any"
 UNSURE = 0.9  # a digit the classifier reads with less confidence than this is flagged
 SAMPLER = adapter(GanSampler)  # the model cache, shared by all users; no per-user state here
 GENERATOR = GanSampler.GENERATOR
+MINE = ScratchSampler()  # samples a session's own GAN; the run comes with each request, never kept here
 PREVIEW_EVERY = 0.2  # seconds between a walk's previews (each one a file that the browser and the client fetch)
 
 # (digit, count, seed, truncation): clean sevens, the same sevens untruncated, a mixed batch, zeros
@@ -38,8 +42,8 @@ def _digit(value) -> int | None:
 
 
 @localized
-@on_gpu
-def sample_digits(digit: str, count: int, seed: int, truncation: float, *, lang: str = "en"):
+def sample_digits(digit: str, count: int, seed: int, truncation: float, model: str = SHIPPED,
+                  trained: Session | None = None, *, lang: str = "en"):
     """Draws handwritten digits with our GAN; each comes with the discriminator's realness score.
 
     Args:
@@ -47,12 +51,21 @@ def sample_digits(digit: str, count: int, seed: int, truncation: float, *, lang:
         count: how many digits, 1-64.
         seed: makes the noise reproducible, 0 to 2**32-1.
         truncation: 0.1-1.0; lower gives cleaner, less varied digits (1 = off).
+        model: "shipped" (default), or "trained": the GAN trained in this session's Train-from-scratch tab (a page
+            session's; an API call has none), which ignores truncation and has no realness score.
     Returns:
         a gallery of (28 px image, caption with realness and what our classifier reads), the grid as one PNG
         (112 px a digit), a summary that sets the scores beside those of real test digits.
     """
     d, count = _digit(digit), COUNT.check("count", count)
     seed, truncation = SEED.check("seed", seed), TRUNCATION.check("truncation", truncation)
+    if check_choice("model", model, MODELS) == TRAINED:
+        return _sample_trained(d, digit, count, seed, run_of(trained), lang)
+    return _sample_shipped(d, digit, count, seed, truncation, lang)
+
+
+@on_gpu
+def _sample_shipped(d: int | None, digit: str, count: int, seed: int, truncation: float, lang: str):
     t0, meter = time.perf_counter(), Meter("sample_digits")
     batch = SAMPLER.sample(digit=d, count=count, seed=seed, truncation=truncation)
     ms = (time.perf_counter() - t0) * 1000
@@ -65,6 +78,27 @@ def sample_digits(digit: str, count: int, seed: int, truncation: float, *, lang:
     link = permalink.line("gan", lang, digit=digit, count=count, seed=seed, truncation=truncation)
     summary = verdict + "  \n" + meter.line(lang) + "  \n" + link + "\n\n" + details
     return gallery, media.file(grid_png), summary
+
+
+def _sample_trained(d: int | None, digit: str, count: int, seed: int, run, lang: str):
+    """The same request answered by the person's own GAN (generators/scratch/sampler.py): captions with what our
+    classifier reads; truncation and realness do not apply to it, the summary says so."""
+    run = MINE.check(run, "GAN")
+    t0, meter = time.perf_counter(), Meter("sample_digits")
+    batch = MINE.digits(run, digit=d, count=count, seed=seed)
+    s = time.perf_counter() - t0
+    folder, made = media.new_folder(), dict(generator=MINE.GENERATOR.format(family="GAN"),
+                                            settings=dict(digit=digit, count=count, seed=seed, model=TRAINED))
+    digits = to_uint8(batch.images)
+    grid_png = media.write(folder, "digits.png", png_bytes(upscale(grid(digits))), **made)
+    asked = batch.labels or [None] * count
+    captions = [render("gan_trained_caption", dict(reads=p, confidence=f"{c:.0%}"), lang)
+                for p, c in zip(batch.predicted, batch.confidence)]
+    agree = sum(p == a for p, a in zip(batch.predicted, asked))
+    key = "gan_trained_verdict" if batch.labels is not None else "gan_trained_verdict_free"
+    summary = render(key, dict(count=count, s=f"{s:.2f}", agree=agree, steps=steps_of(run)), lang) + "  \n" + \
+        meter.line(lang) + "\n\n" + render("gan_trained_note", {}, lang)  # a session's own model is not a link's
+    return media.gallery(media.png_files(digits, folder, **made), captions), media.file(grid_png), summary
 
 
 def _captions(batch, lang: str) -> list[str]:
@@ -162,16 +196,19 @@ def build() -> None:
         digit = gr.Dropdown([(t("gan_any"), ANY), *DIGITS], value=ANY, label=t("gan_digit"))
         count = RawSlider(COUNT.lo, COUNT.hi, value=32, step=1, label=t("gan_count"))
         seed = RawNumber(value=0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("app_seed"))
+    model = model_choice("gan-model")
     sample_btn = gr.Button(t("gan_sample"), variant="primary", elem_id="gan-sample")
     with gr.Accordion(t("gan_advanced"), open=False):
         truncation = RawSlider(TRUNCATION.lo, TRUNCATION.hi, value=1.0, step=0.05, label=t("gan_truncation"),
                                info=t("gan_truncation_info"))
+    shipped_only(model, [truncation])
     summary = gr.Markdown(elem_id="gan-summary")
     gallery = gr.Gallery(label=t("gan_samples"), columns=8, height="auto", object_fit="contain", format="png",
                          elem_id="gan-gallery", elem_classes=["pixelated", "captioned"])
     grid_file = gr.File(label=t("gan_grid"))
     # postprocess=False: the handlers return values already in Gradio's form (ui/kit/media.py says why)
-    sampled = sample_btn.click(sample_digits, [digit, count, seed, truncation], [gallery, grid_file, summary],
+    sampled = sample_btn.click(sample_digits, [digit, count, seed, truncation, model, trained_state()],
+                               [gallery, grid_file, summary],
                                api_name="sample_digits", postprocess=False, js=into_view("gan-summary"),
                                **queue_group(GanSampler, "digits"))
     keep_on_error(sampled, [gallery, grid_file, summary])
@@ -214,6 +251,10 @@ gan_caption_unsure: ⚠ {digit} · realness {realness} · reads {reads} ({confid
 gan_summary: {count} digits in {ms} ms on {device}. Median realness {realness}; the classifier reads the asked digit in {agree}/{count}, {unsure} of them with less than {threshold} confidence (marked ⚠). | {count} 个数字，在 {device} 上用时 {ms} 毫秒。真实度中位数 {realness}；分类器认出所要数字的有 {agree}/{count} 个，其中 {unsure} 个把握低于 {threshold}（标有 ⚠）。
 gan_verdict: **{count} digits in {s} s; our classifier reads {agree} of {count} as {digit}.** | **{s} 秒画出 {count} 个数字；我们的分类器认出其中 {agree} 个是 {digit}。**
 gan_verdict_any: **{count} digits in {s} s; our classifier reads {agree} of {count} as the digit each was asked to be.** | **{s} 秒画出 {count} 个数字；我们的分类器认出其中 {agree} 个与所要求的数字一致。**
+gan_trained_caption: reads {reads} ({confidence}) | 认作 {reads}（{confidence}）
+gan_trained_verdict: **Your GAN ({steps} steps of training) drew {count} digits in {s} s; our classifier reads {agree} of {count} as the digit each was asked to be.** | **你的 GAN（训练了 {steps} 步）{s} 秒画出 {count} 个数字；我们的分类器认出其中 {agree} 个与所要求的数字一致。**
+gan_trained_verdict_free: **Your GAN ({steps} steps of training) drew {count} digits in {s} s.** It was trained without being told the digit (the failure recipe), so it draws whatever it learnt, whatever digit you ask for. | **你的 GAN（训练了 {steps} 步）{s} 秒画出 {count} 个数字。** 它训练时没有被告知要画哪个数字（失败演示的配方），所以无论你要哪个数字，它都画它学到的样子。
+gan_trained_note: Your model ignores truncation (it was trained without it) and has no realness score: its weights file keeps the generator only, not the discriminator. | 你的模型不使用截断（训练时没有用到），也没有真实度分数：它的权重文件只保存生成器，不含判别器。
 gan_real: For comparison, the discriminator scores {n} real test digits of the same classes {median} (median; 10% of them below {p10}, 10% above {p90}). | 作为对照，判别器给同类的 {n} 个真实测试数字打分 {median}（中位数；10% 低于 {p10}，10% 高于 {p90}）。
 """)
 

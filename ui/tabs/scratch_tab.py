@@ -3,8 +3,6 @@ same grid of noise sharpening into digits about once a second, the losses, what 
 samples, the time left; a switch that shows the family's classic failure; the weights to download and sample from
 again."""
 
-import shutil
-import threading
 from pathlib import Path
 
 import gradio as gr
@@ -14,6 +12,7 @@ from generators.core.errors import InputError
 from generators.core.limits import SEED
 from generators.scratch import weights
 from generators.scratch.data import CONFIDENT, Reading
+from generators.scratch.sampler import ScratchSampler
 from generators.scratch.trainer import DEFAULT_SECONDS, FAMILIES, SECONDS, ScratchTrainer, in_background
 from ui.kit import media, permalink
 from ui.kit.common import into_view, keep_on_error
@@ -21,37 +20,13 @@ from ui.kit.components import RawNumber, RawSlider, raw
 from ui.kit.errors import localized, render
 from ui.kit.i18n import t
 from ui.kit.images import grid, png_bytes, to_uint8, upscale
-from ui.kit.registry import Tab, table
+from ui.kit.registry import Tab
+from ui.kit.trained import Session, trained_state
 from ui.tabs.scratch_text import MESSAGES, STRINGS
 
 TRAINER = ScratchTrainer()  # the bundled digits and the grading classifier, shared read-only; runs live in sessions
-GENERATOR = "genai-playground Train from scratch ({family}, trained in this session)"
+GENERATOR = ScratchSampler.GENERATOR  # what its files say made them (C2PA)
 CURVES = ("read", "asked")  # the plot's two curves, message keys scratch_curve_<name>
-
-
-class Session:
-    """One browser session's trainings, kept in its gr.State: no other session can reach them. Its weights file is
-    removed with the session (gr.State's delete_callback) or by the media folder's hourly cleanup."""
-
-    def __init__(self):
-        self.stop = threading.Event()  # set by Stop; the training ends after the step in progress
-        self.run = None  # the last training's run: what it learnt, to sample from again
-        self.folder: Path | None = None
-
-    def __deepcopy__(self, memo) -> "Session":  # gr.State copies its initial value for each new session
-        return Session()
-
-    def keep(self, run, **facts) -> Path:
-        """Holds the run and writes its weights as one safetensors file (the previous one removed)."""
-        self.close()
-        self.run, self.folder = run, media.new_folder()
-        return media.write(self.folder, f"scratch-{run.family}.safetensors", weights.save_run(run, **facts),
-                           generator=None)
-
-    def close(self) -> None:
-        if self.folder is not None:
-            shutil.rmtree(self.folder, ignore_errors=True)
-            self.folder = None
 
 
 def grid_png(images, family: str, settings: dict, folder: Path | None = None, index: int = 0,
@@ -101,6 +76,7 @@ def _status(u, seconds: float, lang: str) -> str:
 def _final(u, family: str, failure: bool, lang: str) -> str:
     key = "scratch_stopped" if u.stopped else "scratch_done"
     text = render(key, dict(step=u.step, seconds=f"{u.seconds:.0f}", reading=_reading(u.reading, lang)), lang)
+    text += "\n\n" + render("scratch_elsewhere", dict(tab=render(f"scratch_tab_{family}", {}, lang)), lang)
     return text + ("\n\n" + render(f"scratch_failure_{family}", {}, lang) if failure else "")
 
 
@@ -165,6 +141,8 @@ def sample_scratch_model(upload: str | None, seed: int, session: Session | None 
         if not isinstance(upload, str):
             raise InputError("scratch_file_invalid")
         run = weights.load_run(upload)
+        if isinstance(session, Session):
+            session.adopt(run)  # the family tab can sample it too
     elif isinstance(session, Session) and session.run is not None:
         run = session.run
     else:
@@ -203,6 +181,18 @@ def _sampler(session) -> None:
         sampled = button.click(sample_scratch_model, [upload, seed, session], [image, summary],
                                api_name="sample_scratch_model")
         keep_on_error(sampled, [image, summary])
+        upload.upload(adopt_upload, [upload, session], summary, api_visibility="private")
+
+
+@localized
+def adopt_upload(upload: str | None, session: Session | None = None, *, lang: str = "en") -> str:
+    """An uploaded weights file, checked, becomes this session's model: the family's own tab samples it too."""
+    if not isinstance(upload, str) or not isinstance(session, Session):
+        raise InputError("scratch_file_invalid")
+    run = weights.load_run(upload)
+    session.adopt(run)
+    return render("scratch_adopted", dict(family=run.family, steps=run.config.get("steps", "?"),
+                                          tab=render(f"scratch_tab_{run.family}", {}, lang)), lang)
 
 
 def build() -> None:
@@ -222,7 +212,7 @@ def build() -> None:
     with gr.Row():
         record = gr.JSON(label=t("scratch_record"), elem_id="scratch-record")
         weights_file = gr.File(label=t("scratch_weights"), elem_id="scratch-weights")
-    session = gr.State(Session(), delete_callback=Session.close)
+    session = trained_state()  # the family tabs sample from its model too (ui/kit/trained.py)
     outputs = [image, record, status, plot, weights_file, session]
     # Trainings run one at a time in their own queue ("scratch"), positions shown: image and text requests never wait
     run = train.click(_arm, session, None, queue=False, api_visibility="private", js=into_view("scratch-status")).then(

@@ -23,6 +23,10 @@ scratch_upload: Weights file (optional: a .safetensors file from this tab) | 权
 scratch_sample_seed: Grid seed | 网格种子
 scratch_sample: Sample | 采样
 scratch_sampled_grid: Samples | 样本
+scratch_model: Model | 模型
+scratch_model_shipped: Shipped model | 内置模型
+scratch_model_trained: Your trained model (this session) | 你训练的模型（本会话）
+scratch_model_info: Your model is the last one you trained or uploaded in the Train-from-scratch tab, in this browser session only. Press the button again with the same seed to compare the two. | “你训练的模型”是你在本次浏览器会话中于“从零训练”页最近训练或上传的模型，只在本会话可用。用同一个种子再按一次按钮即可对比两者。
 """)
 
 MESSAGES = table("""
@@ -44,6 +48,13 @@ scratch_loss_denoising: denoising loss | 去噪损失
 scratch_sampled: A {family} trained for {steps} steps: | 一个训练了 {steps} 步的 {family}：
 scratch_nothing_trained: Nothing to sample from yet: train a model in this tab, or upload a weights file it gave you. | 还没有可采样的模型：请先在本页训练一个，或上传本页生成的权重文件。
 scratch_failure_type: failure must be true or false, not {got}. | failure 必须是 true 或 false，而不是 {got}。
+scratch_trained_none: There is no model of yours to sample from yet: train a {family} in the Train-from-scratch tab (or upload its weights file there), then choose "Your trained model" here again. | 还没有你自己的模型可以采样：请先在“从零训练”页训练一个 {family}（或在那里上传它的权重文件），再回到这里选择“你训练的模型”。
+scratch_trained_other: Your model in this session is a {trained}, not a {family}: train a {family} in the Train-from-scratch tab, or sample your {trained} in its own tab. | 你本会话的模型是 {trained}，不是 {family}：请在“从零训练”页训练一个 {family}，或到 {trained} 自己的页面采样。
+scratch_adopted: Loaded: a {family} trained for {steps} steps. Sample it here, or choose "Your trained model" in the {tab} tab. | 已载入：一个训练了 {steps} 步的 {family}。可在这里采样，或在“{tab}”页选择“你训练的模型”。
+scratch_elsewhere: You can also sample it in the {tab} tab: choose "Your trained model (this session)" there. | 你也可以在“{tab}”页采样它：在那里选择“你训练的模型（本会话）”。
+scratch_tab_GAN: GAN digits | GAN 手写数字
+scratch_tab_VAE: VAE interpolation | VAE 插值
+scratch_tab_diffusion: Diffusion digits | 扩散模型手写数字
 scratch_file_invalid: This file is not a model trained in this playground's Train-from-scratch tab (or it is damaged). | 该文件不是本体验场“从零训练”页训练的模型（或已损坏）。
 scratch_file_too_large: The weights file is {size} bytes; the limit is {limit}. | 权重文件大小为 {size} 字节；上限为 {limit} 字节。
 scratch_file_mismatch: This weights file does not fit its own config: {what} is {file} in the file, {model} expected. | 该权重文件与其自身配置不符：{what} 在文件中为 {file}，应为 {model}。

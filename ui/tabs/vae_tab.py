@@ -10,6 +10,7 @@ from PIL import Image
 from generators.core.bounded import gif_well_formed
 from generators.core.errors import InputError
 from generators.core.limits import SEED, check_choice
+from generators.scratch.sampler import ScratchSampler
 from generators.vae import MAX_SIDE, METHODS, STEPS, VaeInterpolator
 from ui.kit import media, permalink
 from ui.kit.adapters import adapter, queue_group
@@ -21,12 +22,14 @@ from ui.kit.images import gif_bytes, grid, png_bytes, to_pil, to_uint8, upscale
 from ui.tabs.vae_latent import build_map, map_image
 from ui.kit.receipts import metered
 from ui.kit.registry import Tab, table
+from ui.kit.trained import MODELS, SHIPPED, TRAINED, Session, model_choice, run_of, steps_of, trained_state
 from ui.kit.zerogpu import on_gpu
 
 DRAWING = "my drawing"
 ENDPOINTS = (*DIGITS, DRAWING)
 VAE = adapter(VaeInterpolator)  # the model cache, shared by all users
 GENERATOR = VaeInterpolator.GENERATOR
+MINE = ScratchSampler()  # interpolates with a session's own VAE; the run comes with each request, never kept here
 MAX_DRAWING_BYTES = 10 * 2**20  # the upload cap (app.py: max_file_size)
 UPDATES = 3  # streamed updates per interpolation (the last one included): each costs Gradio work, a few show progress
 
@@ -98,15 +101,15 @@ def _final(step, folder, paths, what: tuple[str, str], lang: str, made: dict) ->
     captions = [render(key, dict(what=w), lang) for key, w in (("vae_start_is", what[0]), ("vae_start_rebuilt", ""),
                                                                  ("vae_end_is", what[1]), ("vae_end_rebuilt", ""))]
     recon = media.gallery([ends[0], ends[2], ends[1], ends[3]], captions)
-    latent = media.write(folder, "latent-map.png",  # a plot of real digits' codes, not generated media: unmarked
-                         png_bytes(map_image(VAE, step.path_2d)), generator=None)
+    # a plot of real digits' codes, not generated media: unmarked; the shipped VAE's, so without a path for yours
+    latent = media.write(folder, "latent-map.png", png_bytes(map_image(VAE, step.path_2d)), generator=None)
     return media.gallery(paths), media.file(strip), media.image(gif, "image/gif"), recon, media.image(latent, "image/png")
 
 
 @localized
-@on_gpu
 def interpolate_digits(start_digit: str, end_digit: str, steps: int, method: str, seed: int,
-                       start_image=None, end_image=None, *, lang: str = "en"):
+                       start_image=None, end_image=None, model: str = SHIPPED, trained: Session | None = None, *,
+                       lang: str = "en"):
     """Morphs one handwritten digit into another through a VAE's latent space, streaming the frames.
 
     Args:
@@ -117,27 +120,48 @@ def interpolate_digits(start_digit: str, end_digit: str, steps: int, method: str
         seed: picks the test digits, 0 to 2**32-1.
         start_image: the drawing used when start_digit is "my drawing".
         end_image: the drawing used when end_digit is "my drawing".
+        model: "shipped" (default), or "trained": the VAE trained in this session's Train-from-scratch tab (a page
+            session's; an API call has none); the latent map is the shipped VAE's, so it shows no path then.
     Returns:
         the frames in order (28 px), a strip PNG and an animated GIF (112 px a frame), the endpoints and their
         reconstructions, the latent map.
     """
-    steps, method = STEPS.check("steps", steps), check_choice("method", method, METHODS)
-    seed = SEED.check("seed", seed)
+    args = (start_digit, end_digit, STEPS.check("steps", steps), check_choice("method", method, METHODS),
+            SEED.check("seed", seed), start_image, end_image)
+    if check_choice("model", model, MODELS) == TRAINED:
+        yield from _interpolate(*args, MINE.check(run_of(trained), "VAE"), lang)
+    else:
+        yield from _interpolate_shipped(*args, None, lang)
+
+
+def _interpolate(start_digit, end_digit, steps: int, method: str, seed: int, start_image, end_image, run, lang: str):
+    """The checked request's endpoints and morph by the shipped VAE (`run` None) or the person's own."""
     start, start_what = _endpoint("start", start_digit, start_image, seed, lang)
     end, end_what = _endpoint("end", end_digit, end_image, (seed + 1) % (SEED.hi + 1), lang)
-    folder = media.new_folder()
-    made = dict(generator=GENERATOR, settings=dict(start=start_what, end=end_what, steps=steps, method=method,
-                                                   seed=seed))
-    link = None if DRAWING in (start_digit, end_digit) else dict(  # a drawing is not a link's
+    ends = dict(start=start_what, end=end_what, steps=steps, method=method, seed=seed)
+    if run is None:
+        made, note = dict(generator=GENERATOR, settings=ends), ""
+        stream = VAE.stream(start=start, end=end, steps=steps, method=method, chunks=UPDATES)
+    else:
+        made = dict(generator=MINE.GENERATOR.format(family="VAE"), settings={**ends, "model": TRAINED})
+        stream = MINE.interpolate(run, start=start, end=end, steps=steps, method=method, chunks=UPDATES)
+        note = render("vae_trained_note", dict(steps=steps_of(run)), lang)
+    # a link holds test digits and the shipped model: not a drawing, not a session's own model
+    link = None if run is not None or DRAWING in (start_digit, end_digit) else dict(
         start_digit=start_digit, end_digit=end_digit, steps=steps, method=method, seed=seed)
     with metered("interpolate_digits") as meter:
-        yield from _interpolate(start, end, steps, method, folder, made, (start_what, end_what), meter, link, lang)
+        yield from _morph(stream, steps, method, (start_what, end_what), made, note, meter, link, lang)
 
 
-def _interpolate(start, end, steps: int, method: str, folder, made: dict, what: tuple[str, str], meter,
-                 link: dict | None, lang: str):
-    """interpolate_digits' stream; its summary ends with the receipt and (for test digits) the link."""
-    for step in VAE.stream(start=start, end=end, steps=steps, method=method, chunks=UPDATES):
+_interpolate_shipped = on_gpu(_interpolate)  # the shipped VAE's whole request on a ZeroGPU's GPU; yours on the CPU
+
+
+def _morph(stream, steps: int, method: str, what: tuple[str, str], made: dict, note: str, meter, link: dict | None,
+           lang: str):
+    """An interpolation stream as the tab's updates: a preview of the frames so far, then everything (its summary
+    with the receipt and, where it has one, the link)."""
+    folder = media.new_folder()
+    for step in stream:
         if step.done:
             break
         # ONE preview PNG of the frames so far, where the GIF will be; the frames go once, at the end (a gallery
@@ -152,7 +176,7 @@ def _interpolate(start, end, steps: int, method: str, folder, made: dict, what: 
     summary = render("vae_verdict", dict(steps=steps, first=reads[0], last=reads[1]), lang) + "  \n" + \
         meter.line(lang) + ("  \n" + permalink.line("vae", lang, **link) if link else "") + "\n\n" + \
         render("vae_summary", dict(steps=steps, method=render(f"vae_method_{method}", {}, lang), start=what[0],
-                                   end=what[1]), lang)
+                                   end=what[1]), lang) + (" " + note if note else "")
     yield (*_final(step, folder, paths, what, lang, made), summary)
 
 
@@ -187,6 +211,7 @@ def build() -> None:
         method = gr.Radio([(t(f"vae_path_{m}"), m) for m in METHODS], value="linear", label=t("vae_path"),
                           info=t("vae_path_info"))
         seed = RawNumber(value=0, precision=0, minimum=SEED.lo, maximum=SEED.hi, label=t("vae_seed"))
+    model = model_choice("vae-model")
     with gr.Row():
         go = gr.Button(t("vae_interpolate"), variant="primary", elem_id="vae-interpolate")
         stop = gr.Button(t("app_stop"))
@@ -200,8 +225,8 @@ def build() -> None:
     latent = build_map(VAE)
     outputs = [frames, strip, gif, recon, latent, summary]
     # postprocess=False: the handler returns values already in Gradio's form (ui/kit/media.py says why)
-    event = go.click(interpolate_digits, [start_digit, end_digit, steps, method, seed, start_image, end_image],
-                     outputs, api_name="interpolate_digits", postprocess=False,
+    event = go.click(interpolate_digits, [start_digit, end_digit, steps, method, seed, start_image, end_image, model,
+                                          trained_state()], outputs, api_name="interpolate_digits", postprocess=False,
                      **queue_group(VaeInterpolator, "interpolations"),
                      js=into_view("vae-summary"))
     keep_on_error(event, outputs)
@@ -255,6 +280,7 @@ vae_end_rebuilt: end, as the VAE rebuilds it{what} | 终点经 VAE 重建{what}
 vae_decoding: decoding… {n}/{steps} | 解码中… {n}/{steps}
 vae_verdict: **{steps} frames: our classifier reads the first as {first} and the last as {last}; the frames between are the VAE's own in-between digits.** | **{steps} 帧：我们的分类器把第一帧认作 {first}，最后一帧认作 {last}；中间各帧是 VAE 自己生成的过渡数字。**
 vae_summary: {steps} frames, {method} path, from {start} to {end}. | {steps} 帧，{method}路径，从{start}到{end}。
+vae_trained_note: Drawn by your VAE ({steps} steps of training), which encodes and decodes both ends itself. The latent map below is the shipped VAE's, so it shows no path for yours. | 由你的 VAE（训练了 {steps} 步）生成，两端的编码和解码都由它完成。下方的潜空间图属于内置 VAE，所以不显示你的模型的路径。
 vae_method_linear: linear | 直线
 vae_method_spherical: spherical | 球面
 vae_picked_is: The point ({x}, {y}) of the map decodes to this digit; our classifier reads a {reads} ({confidence}). | 图上的点（{x}, {y}）解码出这个数字；我们的分类器认作 {reads}（{confidence}）。
