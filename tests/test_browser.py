@@ -93,17 +93,25 @@ def browser():
         browser.close()
 
 
-@pytest.fixture(scope="module", params=list(VIEWS))
-def view(browser, app_url, request):
-    width, height, lang = VIEWS[request.param]
-    context = browser.new_context(viewport={"width": width, "height": height},
-                                  locale="zh-CN" if lang == "zh" else "en-US")  # Accept-Language and navigator
-    page = context.new_page()
-    page.add_init_script(HOLD_CANCEL_ANSWER)
-    page.goto(app_url)
-    page.wait_for_selector("[role=tab]", timeout=60_000)
-    yield View(page, request.param, width, height, lang)
-    context.close()
+def views(kind=View, init_script: str | None = None):
+    """A module's `view` fixture: the app opened in each of VIEWS (size and language) as a `kind`, in the module's
+    Chromium (`browser`, imported beside it); `init_script` runs in the page before the app's own scripts."""
+    @pytest.fixture(scope="module", params=list(VIEWS))
+    def view(browser, app_url, request):
+        width, height, lang = VIEWS[request.param]
+        context = browser.new_context(viewport={"width": width, "height": height},
+                                      locale="zh-CN" if lang == "zh" else "en-US")  # Accept-Language and navigator
+        page = context.new_page()
+        if init_script:
+            page.add_init_script(init_script)
+        page.goto(app_url)
+        page.wait_for_selector("[role=tab]", timeout=60_000)
+        yield kind(page, request.param, width, height, lang)
+        context.close()
+    return view
+
+
+view = views(View, HOLD_CANCEL_ANSWER)
 
 
 def gallery_fits(view, selector: str) -> None:

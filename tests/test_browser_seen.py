@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_browser import CHROMIUM, FLAGS, LOADED, VIEWS, View
+from tests.test_browser import CHROMIUM, LOADED, View, views
+from tests.test_browser import browser  # noqa: F401 - the module's Chromium
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (.ci/run installs it)")]
@@ -74,25 +75,7 @@ class Seen(View):
         assert not found, f"English in the Chinese page's {selectors}: {found}"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module", params=list(VIEWS))
-def view(browser, app_url, request):
-    width, height, lang = VIEWS[request.param]
-    context = browser.new_context(viewport={"width": width, "height": height},
-                                  locale="zh-CN" if lang == "zh" else "en-US")
-    page = context.new_page()
-    page.goto(app_url)
-    page.wait_for_selector("[role=tab]", timeout=60_000)
-    yield Seen(page, request.param, width, height, lang)
-    context.close()
+view = views(Seen)
 
 
 EXAMPLES = ".table-wrap"  # the examples (Gradio's Dataset) of the tab shown: chinese_only reads shown elements only

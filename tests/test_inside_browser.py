@@ -6,23 +6,14 @@ import time
 
 import pytest
 
-from tests.test_browser import CHROMIUM, VIEWS, View
+from tests.test_browser import CHROMIUM, views
 from tests.test_browser import browser  # noqa: F401 - the module's Chromium
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
                                                    reason="Chromium is not installed")]
 
 
-@pytest.fixture(scope="module", params=list(VIEWS))
-def view(browser, app_url, request):  # noqa: F811
-    width, height, lang = VIEWS[request.param]
-    context = browser.new_context(viewport={"width": width, "height": height},
-                                  locale="zh-CN" if lang == "zh" else "en-US")
-    page = context.new_page()
-    page.goto(app_url)
-    page.wait_for_selector("[role=tab]", timeout=60_000)
-    yield View(page, request.param, width, height, lang)
-    context.close()
+view = views()
 
 
 def said(view, key: str) -> str:

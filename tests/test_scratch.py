@@ -193,6 +193,7 @@ def test_the_handler_streams_then_adds_the_file_and_stop_keeps_it(tiny_tab):
 def test_failure_adds_its_explanation(tiny_tab):
     *_, last = train(tab.Session(), "VAE", failure=True)
     assert "KL term weighs 25 times" in last[2] and last[1]["done"] is True
+    assert "Cost of this result" in last[2] and last[1]["receipt"]["cpu_s"] > 0  # the training's receipt
 
 
 # The launched app ---------------------------------------------------------------------------------------------

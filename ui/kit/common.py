@@ -1,6 +1,7 @@
 """What the tabs share: examples whose header reads well, and the digit choices of the digit tabs."""
 
 import json
+import threading
 
 import gradio as gr
 from gradio.context import Context
@@ -71,3 +72,15 @@ def into_view(elem_id: str) -> str:
     return ("(...args) => { const el = document.getElementById(%r); const top = el && el.getBoundingClientRect().top;"
             " if (el && (top < 0 || top > innerHeight / 2)) el.scrollIntoView({block: 'start'}); return args; }"
             % elem_id)
+
+
+def arm(session) -> None:
+    """A training's button pressed: a Stop from before no longer applies (a session holds its `stop` Event)."""
+    if isinstance(getattr(session, "stop", None), threading.Event):
+        session.stop.clear()
+
+
+def halt(session) -> None:
+    """Stop pressed: the session's training ends after the step in progress and keeps what it learnt."""
+    if isinstance(getattr(session, "stop", None), threading.Event):
+        session.stop.set()

@@ -15,7 +15,7 @@ from generators.finetune import LR, RANK, SECONDS, STEPS, FinetuneResult, FineTu
 from generators.core.limits import SEED, check_choice
 from generators.text import BUNDLED, TextContinuation
 from ui.kit import media, permalink
-from ui.kit.common import into_view, keep_on_error
+from ui.kit.common import arm, halt, into_view, keep_on_error
 from ui.tabs import finetune_plain
 from ui.kit.components import RawNumber, RawSlider, RawTextbox
 from ui.kit.errors import localized, render
@@ -149,18 +149,6 @@ def finetune_text(text: str, steps: int, seed: int, lr: float = 5e-3, rank: int 
         yield loss_frame(history, lang), status, {**summary, "receipt": meter.receipt.as_dict()}, file, session
 
 
-def _arm(session) -> None:
-    """Train pressed: a Stop from before no longer applies."""
-    if isinstance(session, Session):
-        session.stop.clear()
-
-
-def _stop(session) -> None:
-    """Stop pressed: the training ends after the step in progress and shows what it learnt."""
-    if isinstance(session, Session):
-        session.stop.set()
-
-
 @localized
 def compare(prompt: str, seed: int, session: Session | None = None, *, lang: str = "en"):
     """The base model's continuation beside the fine-tuned one's, same prompt and seed, streamed token by token."""
@@ -238,13 +226,13 @@ def build() -> None:
     session = gr.State(Session(), delete_callback=Session.close)
     seed, model = inputs[2], inputs[8]
     # Trainings run one at a time in their own queue ("finetune"): text and image requests never wait for one.
-    run = train.click(_arm, session, None, queue=False, api_visibility="private", js=into_view("finetune-status")).then(
+    run = train.click(arm, session, None, queue=False, api_visibility="private", js=into_view("finetune-status")).then(
         finetune_text, [*inputs, session], [plot, status, summary, adapter, session], api_name="finetune_text",
         concurrency_limit=1, concurrency_id="finetune")
     keep_on_error(run, [plot, status, summary, adapter])  # a bad input keeps the last training's results
     summary.change(finetune_plain.summary_table, summary, result, api_visibility="private", queue=False)
     run.success(compare, [prompt, seed, session], [base_text, tuned_text], api_visibility="private")
-    stop.click(_stop, session, None, queue=False, api_visibility="private")
+    stop.click(halt, session, None, queue=False, api_visibility="private")
     again.click(compare, [prompt, seed, session], [base_text, tuned_text], api_visibility="private")
     # .input: on a person's pick only, so a permalink's text, prompt, steps and time budget stay as it set them
     inputs[7].input(_example, inputs[7], [inputs[0], prompt], api_visibility="private")

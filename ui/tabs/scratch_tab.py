@@ -15,11 +15,12 @@ from generators.scratch.data import CONFIDENT, Reading
 from generators.scratch.sampler import ScratchSampler
 from generators.scratch.trainer import DEFAULT_SECONDS, FAMILIES, SECONDS, ScratchTrainer, in_background
 from ui.kit import media, permalink
-from ui.kit.common import into_view, keep_on_error
+from ui.kit.common import arm, halt, into_view, keep_on_error
 from ui.kit.components import RawNumber, RawSlider, raw
 from ui.kit.errors import localized, render
 from ui.kit.i18n import t
 from ui.kit.images import grid, png_bytes, to_uint8, upscale
+from ui.kit.receipts import Meter
 from ui.kit.registry import Tab
 from ui.kit.trained import Session, trained_state
 from ui.tabs.scratch_text import MESSAGES, STRINGS
@@ -95,9 +96,10 @@ def train_from_scratch(family: str, seconds: float, seed: int, failure: bool = F
         is asked for a digit) and a JSON line {step, seconds, losses, classifier_read, class_accuracy,
         classes_read, seconds_left}, with a status line and the classifier's curve; the last item adds the
         weights file (one safetensors file, its config in the metadata) that /sample_scratch_model takes, and to
-        the record its link (the query of this training on the page).
+        the record its link (the query of this training on the page) and its receipt (what it cost, an estimate).
     """
     session = session if isinstance(session, Session) else Session()
+    meter = Meter("train_from_scratch")  # ends with the last item's receipt, or unkept if the stream stops
     stream = TRAINER.stream(family=family, seconds=seconds, seed=seed, failure=failure, stop=session.stop)
     settings = dict(family=family, seconds=seconds, seed=seed, failure=failure)
     history, u, frames = [], None, media.new_folder()  # this training's grids, one folder
@@ -108,21 +110,11 @@ def train_from_scratch(family: str, seconds: float, seed: int, failure: bool = F
         yield grid_png(u.images, family, settings, frames, i), u.record(), _status(u, seconds, lang), \
             curve_frame(history, lang), None, session
     path = session.keep(u.run, steps=u.step, seconds=round(u.seconds, 1), failure=failure)
-    record = {**u.record(), "stopped": u.stopped, "done": True, "link": permalink.query("scratch", lang, **settings)}
+    receipt = meter.line(lang)
+    record = {**u.record(), "stopped": u.stopped, "done": True, "link": permalink.query("scratch", lang, **settings),
+              "receipt": meter.receipt.as_dict()}
     yield grid_png(u.images, family, settings, frames, i, sign=True), record, \
-        _final(u, family, failure, lang), curve_frame(history, lang), str(path), session
-
-
-def _arm(session) -> None:
-    """Train pressed: a Stop from before no longer applies."""
-    if isinstance(session, Session):
-        session.stop.clear()
-
-
-def _stop(session) -> None:
-    """Stop pressed: the training ends after the step in progress and keeps what it learnt."""
-    if isinstance(session, Session):
-        session.stop.set()
+        _final(u, family, failure, lang) + "  \n" + receipt, curve_frame(history, lang), str(path), session
 
 
 @localized
@@ -215,11 +207,11 @@ def build() -> None:
     session = trained_state()  # the family tabs sample from its model too (ui/kit/trained.py)
     outputs = [image, record, status, plot, weights_file, session]
     # Trainings run one at a time in their own queue ("scratch"), positions shown: image and text requests never wait
-    run = train.click(_arm, session, None, queue=False, api_visibility="private", js=into_view("scratch-status")).then(
+    run = train.click(arm, session, None, queue=False, api_visibility="private", js=into_view("scratch-status")).then(
         train_from_scratch, [*inputs, session], outputs, api_name="train_from_scratch", concurrency_limit=1,
         concurrency_id="scratch")
     keep_on_error(run, outputs[:5])  # a bad input keeps the last training's results
-    stop.click(_stop, session, None, queue=False, api_visibility="private")
+    stop.click(halt, session, None, queue=False, api_visibility="private")
     linked = permalink.named(train_from_scratch, inputs)  # re-running the training is the recompute
     permalink.register("scratch", linked, train), permalink.link_button("scratch", linked)
     _sampler(session)
