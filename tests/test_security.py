@@ -391,6 +391,7 @@ def _demo(app_url):
 
     import app
 
+    gc.unfreeze()  # the app's warm-ups froze what was loaded by then (ui/kit/warm.py): out of get_objects' sight
     (demo,) = [b for b in gc.get_objects() if isinstance(b, app.Playground) and b.local_url == app_url]
     return demo
 
