@@ -146,6 +146,7 @@ def latent_walk(digit: str, seed_a: int, seed_b: int, steps: int, truncation: fl
     end = d if end_digit == "" else int(check_choice("end digit", end_digit, DIGITS))
     seed_a, seed_b = SEED.check("seed A", seed_a), SEED.check("seed B", seed_b)
     steps, truncation = WALK_STEPS.check("steps", steps), TRUNCATION.check("truncation", truncation)
+    meter = Meter("latent_walk")
     folder, made = media.new_folder(), dict(generator=GENERATOR, settings=dict(
         walk=True, digit=d, end_digit=end, seed_a=seed_a, seed_b=seed_b, steps=steps, truncation=truncation))
     # each streamed update is ONE preview PNG of the frames so far (where the GIF will be); the frames go once, at
@@ -160,6 +161,7 @@ def latent_walk(digit: str, seed_a: int, seed_b: int, steps: int, truncation: fl
                                                 **made), "image/png")
     paths = media.png_files(to_uint8(frames), folder, "frame", **made)
     gif = gif_bytes(to_pil(frames))
+    meter.end(kept=True)  # the walk's outputs have no line to show it on; the room's totals count it
     yield media.gallery(paths), media.image(media.write(folder, "walk.gif", gif, **made), "image/gif")
 
 
