@@ -16,6 +16,10 @@ TITLE = "Generative AI playground · 生成式 AI 体验场"  # the browser tab'
 # Digits are served at their 28 px; the browser enlarges them pixel for pixel instead of blurring them.
 CSS = """
 .pixelated img { image-rendering: pixelated; }
+/* an image sent at the digits' own pixels (a diffusion run's guess and GIF) fills its box, below its label */
+.enlarged .image-frame { width: 100% !important; }
+.enlarged img { width: 100% !important; height: auto !important; max-height: none !important; }
+.enlarged .image-container { padding-top: 2.2em; }
 .grid-wrap.fixed-height { min-height: 0 !important; }  /* a gallery of 4 digits is not 450 px tall */
 /* every digit in sight: a gallery grows with its digits (no inner scrollbar: 32 GAN digits showed 2.5 of 4 rows)
    and has as many columns as fit its width (Gradio's fixed 8 columns cut the diffusion samples at the right) */

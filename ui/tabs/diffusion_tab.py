@@ -285,10 +285,10 @@ def build() -> None:
         samples = gr.Gallery(label=t("diffusion_samples"), columns=8, height="auto", object_fit="contain",
                              format="png", elem_id="diffusion-gallery", elem_classes=["pixelated", "captioned"],
                              scale=3, min_width=280)
-        guess = gr.Image(label=t("diffusion_guess"), type="filepath", elem_classes=["pixelated"], scale=2,
+        guess = gr.Image(label=t("diffusion_guess"), type="filepath", elem_classes=["pixelated", "enlarged"], scale=2,
                          min_width=240)
     with gr.Row():
-        gif = gr.Image(label=t("app_gif"), type="filepath", format="gif", elem_classes=["pixelated"])
+        gif = gr.Image(label=t("app_gif"), type="filepath", format="gif", elem_classes=["pixelated", "enlarged"])
         grid_file = gr.File(label=t("diffusion_grid"))
     inputs = [digit, count, steps, guidance, seed, sampler, interval]
     outputs = [samples, guess, gif, grid_file, summary]
