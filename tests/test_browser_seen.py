@@ -21,7 +21,7 @@ MAX_BYTES = 300_000  # issue 27: the same run's response bodies (1.69 MB when th
 # names a Chinese page keeps in Latin letters: models, samplers, units, formats, and "token", the word Chinese
 # writing on language models uses as it is
 NAMES = re.compile(r"DPM-Solver\+\+|GPT-2|SmolLM2?|C2PA|\b(GAN|VAE|UNet|UniPC|DDIM|DDPM|LoRA|Qwen|CPU|GPU|CUDA|ms|"
-                   r"MNIST|PNG|GIF|JSON|IPTC|KB|MB|Kirchenbauer|tokens?)\b", re.IGNORECASE)
+                   r"MNIST|PNG|GIF|JSON|IPTC|KB|MB|Kirchenbauer|tokens?|codecarbon|RAPL)\b", re.IGNORECASE)
 # an element's scroll box, its clipped descendants, and its images that stick out of the window
 WHOLE = """(sel) => { const root = document.querySelector(sel); if (!root) return null; const clipped = [];
   for (const el of [root, ...root.querySelectorAll('*')]) { const cs = getComputedStyle(el);
