@@ -67,7 +67,8 @@ def padded(url: str) -> list:
     work = []
     for api, data, want, says in WORK:
         defaults = [p.get("parameter_default") for p in info[f"/{api}"]["parameters"]]
-        work.append((api, data if says == "4" else [*data, *defaults[len(data):]], want, says))
+        too_few = says is not None and says.startswith("takes")  # the call that sends too few, as it is
+        work.append((api, data if too_few else [*data, *defaults[len(data):]], want, says))
     return work
 
 

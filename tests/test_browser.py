@@ -234,7 +234,7 @@ def test_vae_frames_fit_and_bad_input_keeps_them(view, tmp_path):
     view.shot("vae-map-click", tmp_path)
     # the sketchpads join the page only for "my drawing": an untouched one cost every Interpolate seconds
     assert page.locator(".drawing-pad").count() == 0
-    page.get_by_label(view.s("vae_start_digit"), exact=True).click()
+    page.get_by_label(view.s("vae_start_digit"), exact=True).filter(visible=True).first.click()
     page.get_by_role("option", name=view.s("vae_my_drawing")).click()
     page.locator(".drawing-pad").first.wait_for(timeout=30_000)
 
