@@ -116,6 +116,12 @@ class Meter:
         """The receipt as one line in the visitor's language (the measurement ends here and is kept)."""
         return receipt_text(self.end(kept=True), lang)
 
+    def under(self, summary: str, lang: str, link: str = "") -> str:
+        """`summary` with the receipt line, and the result's link line (ui/kit/permalink.py: line) where it has one,
+        under its first paragraph: the verdict."""
+        verdict, gap, rest = summary.partition("\n\n")
+        return "  \n".join([verdict, self.line(lang), *([link] if link else [])]) + gap + rest
+
 
 @contextlib.contextmanager
 def metered(what: str):

@@ -216,9 +216,7 @@ def _streamed(stream, steps: int, made: dict, done, lang: str, link: dict | None
             frames.append(Image.fromarray(upscale(gray16(grid(to_uint8(step.sample))), GIF_SCALE), "L"))
         if step.done:
             captions, summary = done(step, compute)
-            verdict, _, details = summary.partition("\n\n")  # the receipt and the link under the verdict
-            summary = verdict + "  \n" + meter.line(lang) + (
-                "  \n" + permalink.line("diffusion", lang, **link) if link else "") + "\n\n" + details
+            summary = meter.under(summary, lang, permalink.line("diffusion", lang, **link) if link else "")
             yield _final(step, folder, frames, captions, summary, made)
         elif _due(step, last, every, sent):
             last = time.perf_counter()

@@ -74,10 +74,8 @@ def _sample_shipped(d: int | None, digit: str, count: int, seed: int, truncation
                                                                               truncation=truncation))
     grid_png = media.write(folder, "digits.png", png_bytes(upscale(grid(digits))), **made)
     gallery = media.gallery(media.png_files(digits, folder, **made), _captions(batch, lang))
-    verdict, _, details = _summary(batch, ms, lang).partition("\n\n")  # the receipt and the link under the verdict
     link = permalink.line("gan", lang, digit=digit, count=count, seed=seed, truncation=truncation)
-    summary = verdict + "  \n" + meter.line(lang) + "  \n" + link + "\n\n" + details
-    return gallery, media.file(grid_png), summary
+    return gallery, media.file(grid_png), meter.under(_summary(batch, ms, lang), lang, link)
 
 
 def _sample_trained(d: int | None, digit: str, count: int, seed: int, run, lang: str):
@@ -96,8 +94,8 @@ def _sample_trained(d: int | None, digit: str, count: int, seed: int, run, lang:
                 for p, c in zip(batch.predicted, batch.confidence)]
     agree = sum(p == a for p, a in zip(batch.predicted, asked))
     key = "gan_trained_verdict" if batch.labels is not None else "gan_trained_verdict_free"
-    summary = render(key, dict(count=count, s=f"{s:.2f}", agree=agree, steps=steps_of(run)), lang) + "  \n" + \
-        meter.line(lang) + "\n\n" + render("gan_trained_note", {}, lang)  # a session's own model is not a link's
+    summary = meter.under(render(key, dict(count=count, s=f"{s:.2f}", agree=agree, steps=steps_of(run)), lang) +
+                          "\n\n" + render("gan_trained_note", {}, lang), lang)  # a session's own model is not a link's
     return media.gallery(media.png_files(digits, folder, **made), captions), media.file(grid_png), summary
 
 

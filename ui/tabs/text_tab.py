@@ -109,7 +109,7 @@ def continue_text(prompt: str, max_new_tokens: int, seed: int, temperature: floa
             for i, alts in enumerate(coalesced(CONTINUATION.stream(prompt, **settings))):  # <= ~20 updates/s
                 verdict = alts[0].finished and text_plain.verdict(alts, time.perf_counter() - start, watermark, lang)
                 if verdict:
-                    verdict += "  \n" + meter.line(lang) + "  \n" + permalink.line("text", lang, **link)
+                    verdict = meter.under(verdict, lang, permalink.line("text", lang, **link))
                 yield _outputs(alts, lang, first=i == 0, verdict=verdict)
     except KeyedError:
         raise

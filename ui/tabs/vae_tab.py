@@ -173,10 +173,10 @@ def _morph(stream, steps: int, method: str, what: tuple[str, str], made: dict, n
         yield None, None, preview, None, None, render("vae_decoding", dict(n=len(step.frames), steps=steps), lang)
     paths = media.png_files(to_uint8(step.frames), folder, "frame", **made)
     reads = [VAE.reads(step.frames[[i]])[0] for i in (0, len(step.frames) - 1)]
-    summary = render("vae_verdict", dict(steps=steps, first=reads[0], last=reads[1]), lang) + "  \n" + \
-        meter.line(lang) + ("  \n" + permalink.line("vae", lang, **link) if link else "") + "\n\n" + \
+    summary = render("vae_verdict", dict(steps=steps, first=reads[0], last=reads[1]), lang) + "\n\n" + \
         render("vae_summary", dict(steps=steps, method=render(f"vae_method_{method}", {}, lang), start=what[0],
                                    end=what[1]), lang) + (" " + note if note else "")
+    summary = meter.under(summary, lang, permalink.line("vae", lang, **link) if link else "")
     yield (*_final(step, folder, paths, what, lang, made), summary)
 
 
