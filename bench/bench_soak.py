@@ -158,7 +158,7 @@ def main(argv=None) -> None:
     p.add_argument("--minutes", type=float, default=10.0, help="stop after this long even if requests remain")
     p.add_argument("--no-hostile", action="store_true", help="the friendly mix only")
     p.add_argument("--idle", type=float, default=35.0, help="seconds to wait after the load before the last RSS (the "
-                   "app gives its C heap's free pages back every 30 s: ui/server/gradio_patches.py)")
+                   "app gives its C heap's free pages back once it has been quiet for 1 s: generators/runtime/memory.py)")
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from bench import soak_hostile

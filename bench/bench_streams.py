@@ -3,11 +3,17 @@ of gradio_client with its defaults (files downloaded), each beside the model's o
 
     python -m bench.bench_streams                    # this checkout
     python -m bench.bench_streams --baseline /tmp/base   # and another checkout (e.g. main) in the same run
+    python -m bench.bench_streams --floor            # and the floor: the same outputs from an app with no model
 
 Each checkout runs as `python app.py` on a free loopback port. The model's time: the diffusion summary's own "in N ms";
 for the walk and the interpolation (whose summaries give no time) gradio_client with download_files=False, which
 receives the stream but fetches no file. Each figure is the median of --runs runs after a warm-up; timings on a shared
 CPU are noisy, so compare columns of the same run only.
+
+--floor also times bench/stream_floor.py, a Gradio app with no model whose walk and interpolation answer with the
+same outputs from files written at its start: what the page and gradio_client cost with a model that takes no time.
+Its "x" columns are against the app's model time, so a floor above the target says the target cannot be met with
+these outputs, whatever the model does.
 """
 
 import argparse
@@ -33,10 +39,14 @@ CASES = [
 ]
 
 
-def serve(root: Path, log: Path):
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+        return sock.getsockname()[1]
+
+
+def serve(root: Path, log: Path):
+    port = free_port()
     # Gradio's own check that localhost answers gives up after 3 s and then refuses to start: on a busy shared CPU
     # the app is served but not answering yet, so the bench skips that check (its client waits for the app instead)
     start = ("import runpy, sys, gradio.networking as n; n.url_ok = lambda url: True; "
@@ -77,19 +87,23 @@ def model_ms(result, fallback_s: float) -> float:
     return float(found.group(1)) if found else fallback_s * 1000
 
 
-def api_times(url: str, api: str, data: list, runs: int) -> tuple[float, float]:
-    """(model ms, gradio_client default ms), medians."""
+def api_times(url: str, api: str, data: list, runs: int) -> tuple[float, float, float]:
+    """(model ms, gradio_client default ms, gradio_client with one TLS context ms), medians. The third is a client
+    made with ssl_verify=ssl.create_default_context(): httpx then reuses that context for each file it fetches instead
+    of loading the CA bundle again (~20 ms a file), and certificates are still checked."""
+    import ssl
     plain, full = client(url, download_files=False), client(url)
+    shared = client(url, ssl_verify=ssl.create_default_context())
     full.predict(*data, api_name=api)  # warm-up
-    models, totals = [], []
+    shared.predict(*data, api_name=api)
+    models, totals, contexts = [], [], []
     for _ in range(runs):
         t0 = time.perf_counter()
         result = plain.predict(*data, api_name=api)
         models.append(model_ms(result, time.perf_counter() - t0))
-        t0 = time.perf_counter()
-        full.predict(*data, api_name=api)
-        totals.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(models), statistics.median(totals)
+        totals.append(_timed(full.predict, *data, api_name=api))
+        contexts.append(_timed(shared.predict, *data, api_name=api))
+    return statistics.median(models), statistics.median(totals), statistics.median(contexts)
 
 
 def browser_run(browser, url: str, tab: str, button: str, done: str, runs: int) -> tuple[int, int, float]:
@@ -114,7 +128,7 @@ def browser_run(browser, url: str, tab: str, button: str, done: str, runs: int) 
     return (statistics.median(counts[1:]), statistics.median(sizes[1:]), statistics.median(times[1:]))
 
 
-def per_file_ms(url: str) -> tuple[float, float]:
+def per_file_ms(url: str, api: str, data: list) -> tuple[float, float]:
     """(gradio_client's way, one shared connection): median ms to fetch one of a walk's frames. gradio_client 2.7.2
     opens a new httpx client for every file of every streamed message (Endpoint._download_file), and fetches the
     last message's files twice (as the last process_generating, then as process_completed): the first figure times
@@ -122,7 +136,7 @@ def per_file_ms(url: str) -> tuple[float, float]:
     import httpx
     from gradio_client import utils
 
-    frames = client(url, download_files=False).predict(*CASES[1][2], api_name=CASES[1][1])[0]
+    frames = client(url, download_files=False).predict(*data, api_name=api)[0]
     urls = [url + "gradio_api/file=" + utils.encode_file_path(item["image"]["path"]) for item in frames]
 
     def own(u: str) -> None:
@@ -133,28 +147,60 @@ def per_file_ms(url: str) -> tuple[float, float]:
         return tuple(statistics.median(_timed(fetch, u) for u in urls) for fetch in (own, shared.get))
 
 
-def _timed(fn, *args) -> float:
+def _timed(fn, *args, **kwargs) -> float:
     t0 = time.perf_counter()
-    fn(*args)
+    fn(*args, **kwargs)
     return (time.perf_counter() - t0) * 1000
 
 
-def measure(root: Path, runs: int) -> dict:
+def timed_cases(proc, url: str, cases: list, runs: int) -> dict:
+    """Each case (name, api_name, data, tab, button, done) through gradio_client and Chromium; the server stopped
+    after."""
     from playwright.sync_api import sync_playwright
-    proc, url = started(root)
     out = {}
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-            for name, api, data, tab, button, done in CASES:
-                model, full = api_times(url, api, data, runs)
+            for name, api, data, tab, button, done in cases:
+                model, full, shared = api_times(url, api, data, runs)
                 requests, size, shown = browser_run(browser, url, tab, button, done, runs)
-                out[name] = dict(model=model, client=full, requests=requests, kb=size / 1024, browser=shown)
-            out["per file"] = per_file_ms(url)
+                out[name] = dict(model=model, client=full, shared=shared, requests=requests, kb=size / 1024,
+                                 browser=shown)
             browser.close()
+        walk = next(case for case in cases if case[0] == "gan walk")
+        out["per file"] = per_file_ms(url, walk[1], walk[2])
     finally:
         proc.terminate()
         proc.wait(30)
+    return out
+
+
+def measure(root: Path, runs: int) -> dict:
+    return timed_cases(*started(root), CASES, runs)
+
+
+def measure_floor(runs: int) -> dict:
+    """The walk's and the interpolation's outputs from bench/stream_floor.py (no model), as many frames."""
+    from bench.stream_floor import TABS
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bench.stream_floor", "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    client(url, proc)
+    cases = [(name, api, [data[3] if key == "walk" else data[2]], *TABS[key], done)
+             for (name, api, data, _, _, done), key in zip(CASES[1:], TABS)]
+    return timed_cases(proc, url, cases, runs)
+
+
+def handler_ms(runs: int) -> dict:
+    """The walk's and the interpolation's whole handlers (model, PNGs, GIF, provenance marks) called in this process,
+    no server: ms, median of `runs` after a warm-up."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from ui.tabs import gan_tab, vae_tab
+    out = {}
+    for (name, _, data, *_), fn in zip(CASES[1:], (gan_tab.latent_walk, vae_tab.interpolate_digits)):
+        list(fn(*data))
+        out[name] = statistics.median(_timed(lambda: list(fn(*data))) for _ in range(runs))
     return out
 
 
@@ -162,18 +208,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", type=Path, help="another checkout to measure in the same run (e.g. main)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--floor", action="store_true", help="also time the same outputs from an app with no model")
     args = parser.parse_args()
     results = {}
     if args.baseline:
         results["before"] = measure(args.baseline.resolve(), args.runs)
     results["after"] = measure(ROOT, args.runs)
     print(f"{'endpoint':18} {'run':7} {'requests':>8} {'KB':>7} {'model ms':>9} {'page ms':>8} {'x':>5} "
-          f"{'client ms':>9} {'x':>5}")
+          f"{'client ms':>9} {'x':>5} {'ctx ms':>7} {'x':>5}")
     for name, *_ in CASES:
         for label, figures in results.items():
             f = figures[name]
             print(f"{name:18} {label:7} {f['requests']:8.0f} {f['kb']:7.0f} {f['model']:9.0f} {f['browser']:8.0f} "
-                  f"{f['browser'] / f['model']:5.2f} {f['client']:9.0f} {f['client'] / f['model']:5.2f}")
+                  f"{f['browser'] / f['model']:5.2f} {f['client']:9.0f} {f['client'] / f['model']:5.2f} "
+                  f"{f['shared']:7.0f} {f['shared'] / f['model']:5.2f}")
+    if args.floor:
+        floor, handlers = measure_floor(args.runs), handler_ms(max(5, args.runs))
+        print("floor: bench/stream_floor.py, the same outputs with no model; x against the app's model ms above")
+        for name, f in ((k, v) for k, v in floor.items() if k != "per file"):
+            model = results["after"][name]["model"]
+            print(f"{name:18} {'floor':7} {f['requests']:8.0f} {f['kb']:7.0f} {f['model']:9.0f} {f['browser']:8.0f} "
+                  f"{f['browser'] / model:5.2f} {f['client']:9.0f} {f['client'] / model:5.2f} {f['shared']:7.0f} "
+                  f"{f['shared'] / model:5.2f}")
+        print("(the floor's model ms column: its gradio_client call with files not fetched, no model behind it)")
+        for name, ms in handlers.items():
+            print(f"{name}: the whole handler in-process (model, files, marks, no server) {ms:.0f} ms")
     for label, figures in results.items():
         own, shared = figures["per file"]
         print(f"{label}: a file as gradio_client fetches it (a new httpx client each) {own:.1f} ms, "
