@@ -101,11 +101,13 @@ def test_a_gan_permalink_restores_inputs_and_the_same_result(page, app_url, clie
     if lang == "en":
         assert strip(api_summary).split("Median")[1][:40] in strip(summary.inner_text())
     shot(page, "gan-permalink", tmp_path)
+    assert not page.locator("#gan-permalink-url").is_visible()  # an empty link box is out of sight
     page.locator("#gan-permalink").click()
     url = page.locator("#gan-permalink-url textarea, #gan-permalink-url input").first
     page.wait_for_function("document.querySelector('#gan-permalink-url textarea, #gan-permalink-url input')"
                            ".value.includes('tab=gan')")
     link = url.input_value()
+    assert url.is_visible()
     assert "digit=7" in link and "count=12" in link and "seed=5" in link and f"lang={lang}" in link
 
 
@@ -114,7 +116,7 @@ def params(link: str) -> dict:
 
 
 def relinked(page, tab: str) -> dict:
-    """The link "Link to this result" makes now, from what the inputs hold: the restored values, if restored."""
+    """The link "Link to these settings" makes now, from what the inputs hold: the restored values, if restored."""
     box = f"#{tab}-permalink-url textarea, #{tab}-permalink-url input"
     page.locator(f"#{tab}-permalink").click()
     page.wait_for_function(f"document.querySelector('{box}')?.value.includes('tab={tab}')", timeout=30_000)

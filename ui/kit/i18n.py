@@ -24,8 +24,8 @@ app_steps: Steps | 步数
 app_stop: Stop | 停止
 app_frames: Frames | 帧
 app_gif: Animated GIF | GIF 动图
-app_link_result: Link to this result | 此结果的链接
-app_link_label: Link (these inputs, this seed: the same result) | 链接（这些输入、这个种子：同样的结果）
+app_link_result: Link to these settings | 这些设置的链接
+app_link_label: Link (these settings and this seed give the same result) | 链接（同样的设置和种子给出同样的结果）
 """)
 
 # Gradio 6.31's own frontend strings that its zh-CN bundle lacks (so a Chinese page showed them in English): the

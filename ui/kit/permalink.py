@@ -3,7 +3,7 @@
     run = button.click(sample_digits, [digit, count, seed], outputs, ...)
     linked = named(sample_digits, [digit, count, seed])  # {"digit": digit, "count": count, "seed": seed}
     register("gan", linked, button)   # restore on page load
-    link_button("gan", linked)        # "Link to this result"
+    link_button("gan", linked)        # "Link to these settings": the link of what the inputs hold now
 
 Opening `/?tab=gan&digit=7&count=16&seed=3&lang=zh` selects the tab (app.py gives each gr.Tab the id
 `tab-<key>`), sets each named input to the URL's value and clicks the tab's own button, so the result is computed
@@ -122,11 +122,13 @@ def link_js(tab: str, names: list[str]) -> str:
 
 
 def link_button(tab: str, inputs: dict, label=None, link_label=None) -> tuple[gr.Button, gr.Textbox]:
-    """A "Link to this result" button and the box that shows the link (copyable); nothing runs on the server."""
+    """A "Link to these settings" button and the box that shows the link (copyable, hidden while empty); nothing runs
+    on the server."""
     label, link_label = label or t("app_link_result"), link_label or t("app_link_label")
     button = gr.Button(label, size="sm", variant="secondary", elem_id=f"{tab}-permalink")
+    # the placeholder is what the page's CSS tests for (:placeholder-shown) to keep the box hidden while it is empty
     box = gr.Textbox(label=link_label, interactive=False, buttons=["copy"], visible=True, max_lines=2,
-                     elem_id=f"{tab}-permalink-url")
+                     placeholder="…", elem_id=f"{tab}-permalink-url", elem_classes=["permalink-url"])
     button.click(None, list(inputs.values()), box, js=link_js(tab, list(inputs)), queue=False,
                  api_visibility="private")
     return button, box

@@ -34,6 +34,8 @@ CSS = """
     radial-gradient(farthest-side at 100% 50%, rgba(0,0,0,.25), transparent) right;
   background-repeat: no-repeat; background-size: 40px 100%, 40px 100%, 14px 100%, 14px 100%;
   background-attachment: local, local, scroll, scroll; }
+/* a "Link to these settings" box stays out of sight until its button has filled it (ui/kit/permalink.py) */
+.permalink-url:has(:is(textarea, input):placeholder-shown) { display: none !important; }
 .block .empty.large, .block .empty.small { min-height: 0 !important; height: 64px !important; }  /* outputs at rest */
 .secondary-wrap > input { text-overflow: ellipsis; padding-right: 24px !important; }  /* a dropdown's text stops before its arrow */
 /* a slider's label keeps a readable width and its number box goes below it (a Chinese label in a phone's narrow
