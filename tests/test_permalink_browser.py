@@ -65,6 +65,8 @@ def test_a_room_permalink_replays_the_same_round(page, app_url, client, tmp_path
     page.locator("#room-digits img").nth(7).wait_for(timeout=120_000)
     assert page.locator("#room-seed input").input_value() == "4242"
     assert page.locator("#room-submit").is_enabled()
+    # the tally is there as the page opens (the room's first visitor reads that nobody has answered yet)
+    page.locator("#room-tally").get_by_text(re.compile("作答" if lang == "zh" else "rounds? answered")).wait_for()
     # the same round: the same pixels as the API's items (the page's images are files; compare decoded)
     import base64
     import io

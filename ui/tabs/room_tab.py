@@ -100,6 +100,9 @@ def build() -> None:
     submit.click(_submit, [state, *boxes], [state, result, tally, energy, seed, submit], api_visibility="private",
                  concurrency_id="room", concurrency_limit=32)
     refresh.click(_refresh, None, [tally, energy], api_visibility="private", concurrency_id="room")
+    # the page opens with the room's tally (running totals: a few rows), not an open section with nothing in it
+    gr.context.Context.root_block.load(_refresh, None, [tally, energy], api_visibility="private",
+                                       concurrency_id="room", show_progress="hidden")
     gr.api(play_round, api_name="play_round")
     gr.api(submit_guess, api_name="submit_guess", concurrency_id="room", concurrency_limit=32)
     gr.api(room_stats, api_name="room_stats", concurrency_id="room", concurrency_limit=32)
