@@ -86,6 +86,20 @@ def test_two_sessions_do_not_mix(tiny_tab):
     assert not Path(a[3]).exists() and Path(b[3]).exists()  # a session's end removes its file only
 
 
+def test_the_page_opens_on_an_example_that_train_learns_from():
+    """Train pressed on the page as it opens learns the chosen example (the box left empty), not "there is no text
+    to learn from"."""
+    import gradio as gr
+
+    from generators.lm.corpus import read_text
+
+    with gr.Blocks():
+        inputs = tab._controls()
+    text, example = inputs[0].value, inputs[7].value
+    assert text == "" and example in tab.EXAMPLES
+    assert len(read_text(tab.text_source(text, None, example))) > 20_000
+
+
 def test_compare_before_any_training_changes_nothing():
     assert list(tab.compare(PROMPT, 0, tab.Session())) == [(tab.gr.skip(), tab.gr.skip())]
 

@@ -36,6 +36,14 @@ def trains_and_stops(view, tmp_path):
     assert page.evaluate(BADGES.format("body")) == 0, "Stop left an Error badge"
     width = page.evaluate("document.querySelector('#scratch-grid img').getBoundingClientRect().right")
     assert width <= view.width, f"the grid is cut off at {view.width} px"
+    # no raw JSON in the page (the API keeps its record), and the plot's legend is in sight, below its chart
+    assert not page.locator("#scratch-record").is_visible()
+    legend = page.evaluate("""(name) => { const block = document.querySelector('#scratch-plot');
+        const label = [...block.querySelectorAll('svg text')].find(t => t.textContent.trim() === name);
+        return label && [label.getBoundingClientRect().bottom, block.getBoundingClientRect().bottom,
+                         getComputedStyle(block).overflow]; }""", view.said("scratch_curve_asked"))
+    assert legend, "the plot has no legend"
+    assert legend[0] <= legend[1] or legend[2] == "visible", f"the legend is cut off: {legend}"
     view.shot("scratch-stopped", tmp_path)
     before = page.locator("#scratch-grid img").get_attribute("src")
     view.set_number("app_seed", -1)  # a bad input: a toast in the page's language, the grid stays

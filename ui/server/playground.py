@@ -34,6 +34,9 @@ CSS = """
     radial-gradient(farthest-side at 100% 50%, rgba(0,0,0,.25), transparent) right;
   background-repeat: no-repeat; background-size: 40px 100%, 40px 100%, 14px 100%, 14px 100%;
   background-attachment: local, local, scroll, scroll; }
+/* a plot is seen whole: Gradio 6.31 draws the chart 46 px below its block's top and 20 px shorter than the block,
+   whose overflow is hidden, so the x axis's title and the legend (which colour is which curve) were cut off */
+.block:has(> .vega-embed) { overflow: visible !important; margin-bottom: 28px; }
 /* a "Link to these settings" box stays out of sight until its button has filled it (ui/kit/permalink.py) */
 .permalink-url:has(:is(textarea, input):placeholder-shown) { display: none !important; }
 .block .empty.large, .block .empty.small { min-height: 0 !important; height: 64px !important; }  /* outputs at rest */

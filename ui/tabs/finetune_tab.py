@@ -26,7 +26,9 @@ from ui.kit.registry import Tab, table
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "finetune-examples"
 # example text -> the prompt its side-by-side continuation starts from
 EXAMPLES = {"shakespeare": "MENENIUS:\n", "alice": "Alice looked at the", "time_machine": "The Time Traveller said"}
-DEFAULT_PROMPT = "The old captain looked out over the harbour and said"
+# the page opens on an example (its text read when the box is empty), so Train works at once; the API's default
+# stays "" (no example), as its callers have it
+FIRST_EXAMPLE = "shakespeare"
 COMPARE_TOKENS = 48  # new tokens in each side-by-side continuation
 TUNER = FineTuner()  # the base models only (shared read-only); each training's weights live in its user's session
 CONTINUATION = TextContinuation()
@@ -184,7 +186,7 @@ def _controls() -> list:
         with gr.Column(scale=2):
             example = gr.Dropdown([(t("finetune_example_none"), ""), *[(t(f"finetune_example_{k}"), k)
                                                                         for k in EXAMPLES]],
-                                  value="", label=t("finetune_example"), allow_custom_value=True)
+                                  value=FIRST_EXAMPLE, label=t("finetune_example"), allow_custom_value=True)
             upload = gr.File(label=t("finetune_upload"), file_types=[".txt"], type="filepath")
     steps = RawSlider(STEPS.lo, STEPS.hi, value=d.steps, step=1, label=t("app_steps"), elem_id="finetune-steps")
     with gr.Accordion(t("finetune_advanced"), open=False):
@@ -209,12 +211,14 @@ def build() -> None:
     status = gr.Markdown(elem_id="finetune-status")  # above the plot: "about N s left" stays in sight
     plot = gr.LinePlot(x="step", y="loss", color="curve", label=t("finetune_plot"), x_title=t("finetune_axis_step"),
                        y_title=t("finetune_axis_loss"), color_title="", height=300, elem_id="finetune-plot")
-    with gr.Row():
-        result = gr.Markdown(label=t("finetune_result"), elem_id="finetune-result")
-        adapter = gr.File(label=t("finetune_adapter"))
+    with gr.Row():  # side by side on a desktop; on a phone, one under the other (each as wide as the screen)
+        with gr.Column(min_width=300):
+            result = gr.Markdown(label=t("finetune_result"), elem_id="finetune-result")
+        with gr.Column(min_width=300):
+            adapter = gr.File(label=t("finetune_adapter"))
     summary = gr.JSON(visible=False)  # the API's JSON summary; the page shows it as the table above
     with gr.Row():
-        prompt = RawTextbox(DEFAULT_PROMPT, label=t("finetune_prompt"), scale=4)
+        prompt = RawTextbox(EXAMPLES[FIRST_EXAMPLE], label=t("finetune_prompt"), scale=4)
         again = gr.Button(t("finetune_compare"), scale=1)
     with gr.Row():
         base_text = gr.Textbox(label=t("finetune_base"), lines=6, elem_id="finetune-base")
@@ -242,7 +246,7 @@ def build() -> None:
 
 STRINGS = finetune_plain.STRINGS | table("""
 finetune_text: Your text | 你的文本
-finetune_placeholder: Paste a text here (UTF-8, up to 1 MB; a few pages or more), or upload a file, or pick an example. | 在此粘贴文本（UTF-8，最多 1 MB；几页或更多），或上传文件，或选择一个示例。
+finetune_placeholder: Paste a text here (UTF-8, up to 1 MB; a few pages or more), or upload a file. Left empty, the example text on the right is used. | 在此粘贴文本（UTF-8，最多 1 MB；几页或更多），或上传文件。留空则使用右侧的示例文本。
 finetune_example: Example text | 示例文本
 finetune_example_none: None (your own) | 无（用你自己的）
 finetune_example_shakespeare: Shakespeare: the opening of Coriolanus (50 kB) | 莎士比亚：《科利奥兰纳斯》开篇（50 kB）

@@ -199,11 +199,12 @@ def build() -> None:
     with gr.Row():
         image = gr.Image(label=t("scratch_grid"), type="filepath", elem_id="scratch-grid",
                          elem_classes=["pixelated"], scale=3)
-        plot = gr.LinePlot(x="seconds", y="percent", color="curve", label=t("scratch_plot"), x_title="s · 秒",
-                           y_title="%", color_title="", y_lim=[0, 100], height=340, scale=2, elem_id="scratch-plot")
-    with gr.Row():
-        record = gr.JSON(label=t("scratch_record"), elem_id="scratch-record")
-        weights_file = gr.File(label=t("scratch_weights"), elem_id="scratch-weights")
+        plot = gr.LinePlot(x="seconds", y="percent", color="curve", label=t("scratch_plot"),
+                           x_title=t("scratch_axis_seconds"), y_title="%", color_title="", y_lim=[0, 100], height=340,
+                           scale=2, elem_id="scratch-plot")
+    # the API's JSON line; the page says the same in the status line's words (no raw JSON in the page)
+    record = gr.JSON(visible=False, elem_id="scratch-record")
+    weights_file = gr.File(label=t("scratch_weights"), elem_id="scratch-weights")
     session = trained_state()  # the family tabs sample from its model too (ui/kit/trained.py)
     outputs = [image, record, status, plot, weights_file, session]
     # Trainings run one at a time in their own queue ("scratch"), positions shown: image and text requests never wait

@@ -15,7 +15,7 @@ scratch_train: Train | 训练
 scratch_ready: Ready: choose a family and press Train. | 准备就绪：选择一种模型，然后按“训练”。
 scratch_grid: The same noise, as the model turns it into digits now | 同一组噪声，被当前的模型变成的数字
 scratch_plot: What our classifier reads in the samples | 我们的分类器从样本中认出什么
-scratch_record: This update (JSON) | 本次更新（JSON）
+scratch_axis_seconds: seconds of training | 训练秒数
 scratch_weights: Your trained weights (safetensors, config in its metadata) | 你训练的权重（safetensors，配置在元数据中）
 scratch_again_title: Sample again from a model trained here | 用在这里训练的模型再次采样
 scratch_again_about: Sample a new grid from this session's last training, or upload a weights file this tab gave you earlier. The training's own seed gives the grid it showed. | 从本会话最近一次训练的模型采样一组新的数字，或上传本页之前给你的权重文件。用训练时的种子会得到训练时显示的那组数字。
