@@ -228,6 +228,12 @@ def test_vae_frames_fit_and_bad_input_keeps_them(view, tmp_path):
     view.set_number("vae_seed", 0)
     latent_map = page.locator("#vae-latent-map img")  # a click on the map decodes that point
     box = latent_map.bounding_box()
+    # the legend's first key (0) lies below the buttons the page lays over the image's top right corner
+    from ui.kit.plots import LEGEND_TOP
+    natural = page.evaluate("document.querySelector('#vae-latent-map img').naturalHeight")
+    buttons = page.evaluate("""Math.max(0, ...[...document.querySelectorAll('#vae-latent-map button')]
+        .map(b => b.getBoundingClientRect()).filter(r => r.height > 0 && r.height < 60).map(r => r.bottom))""")
+    assert buttons <= box["y"] + LEGEND_TOP * box["height"] / natural, "the image's buttons cover the legend's 0"
     latent_map.click(position={"x": box["width"] * 0.4, "y": box["height"] * 0.5})
     page.locator("#vae-picked img").wait_for(timeout=30_000)
     page.get_by_text(view.said("vae_picked_is")).first.wait_for(timeout=30_000)

@@ -13,6 +13,9 @@ RGB = np.array([ImageColor.getrgb(c) for c in COLOURS], np.uint8)  # (10, 3)
 _R = np.arange(-2, 3)
 DY, DX = (np.argwhere(_R[:, None] ** 2 + _R ** 2 <= 5) - 2).T  # the 21 pixels of a dot of radius 2
 LEGEND_W, MARGIN = 46, 12
+# the legend starts below the top right corner, where the page lays an image's buttons (full screen, download)
+# over the picture: on a phone they hid the keys of 0 and 1
+LEGEND_TOP = 64
 # (id(points), id(labels), box, size) -> (points, labels, image); the tensors are kept so that their ids stay theirs
 _BACKGROUNDS, _LOCK = {}, threading.Lock()
 
@@ -64,7 +67,7 @@ def _background(points: torch.Tensor, labels: torch.Tensor, box: tuple, size: in
                             labels.numpy())
             d = ImageDraw.Draw(im)
             for c in range(10):
-                y = MARGIN + c * 18
+                y = LEGEND_TOP + c * 18
                 d.rectangle((size + 8, y, size + 20, y + 12), fill=COLOURS[c])
                 d.text((size + 26, y), str(c), fill="black")
             _BACKGROUNDS[key] = (points, labels, _indexed(im))
