@@ -150,6 +150,11 @@ def test_the_text_tabs_default_output_reads_as_watermarked(view, tmp_path):
     assert view.fixed("provenance_verdict_watermarked") in shown, f"{shown!r} for the text tab's {text!r}"
     view.chinese_only("#provenance-text-verdict")
     view.shot("seen-provenance", tmp_path)
+    # the example button "a passage from a book" puts a human text in the box and checks it: not watermarked
+    page.locator("#provenance-text-example-book").click()
+    page.locator("#provenance-text-verdict").get_by_text(view.fixed("provenance_verdict_no_watermark")).wait_for()
+    assert page.locator("#provenance-text textarea").input_value() != text
+    view.chinese_only("#provenance-text-verdict")
 
 
 def settle(page, sent: list, done: list, quiet_s: float = 1.5, timeout_s: float = 60) -> None:

@@ -60,6 +60,20 @@ def test_the_text_tabs_default_output_is_found(client, zh):
     assert zh.predict(out[0], api_name="/detect_text")[1].startswith("**有水印")
 
 
+def test_the_text_examples_are_the_text_tabs_output_and_a_book(client):
+    """The text side's example buttons: "written by our text tab" is the text tab's own default output (seed 0) and
+    reads as watermarked; "a passage from a book" does not."""
+    from generators.text import DEFAULT_NEW_TOKENS
+    from ui.tabs import provenance_tab
+    from ui.tabs.text_tab import DEFAULT_PROMPT
+
+    ours, book = (provenance_tab.example_text(kind) for kind in provenance_tab.TEXT_EXAMPLES)
+    assert provenance_tab.EXAMPLE_PROMPT == DEFAULT_PROMPT
+    assert ours == client.predict(DEFAULT_PROMPT, DEFAULT_NEW_TOKENS, 0, api_name="/continue_text")[0]
+    assert client.predict(ours, api_name="/detect_text")[0]["verdict"] == "watermarked"
+    assert client.predict(book, api_name="/detect_text")[0]["verdict"] == "no_watermark"
+
+
 def test_human_text_is_not_flagged_and_short_text_is_not_judged(client, zh):
     human, verdict, *_ = client.predict(HUMAN, api_name="/detect_text")
     assert human["tokens_scored"] >= 16 and human["z_score"] < 4

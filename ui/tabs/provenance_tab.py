@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from generators.text import detect_text as check_watermark
+from generators.text import TextContinuation, detect_text as check_watermark
 from generators.diffusion import DiffusionSampler
 from generators.gan import ASSETS, GanSampler
 from generators.vae import VaeInterpolator
@@ -32,6 +32,11 @@ from ui.tabs import provenance_plain
 from ui.kit.zerogpu import on_gpu
 
 DETECTOR = ASSETS / "gan" / "detector.json"  # bench/bench_detectors.py: the discriminator's measured ROC AUC
+# the text side's examples: our text tab's output with its defaults (this prompt, seed 0), and a passage of a book
+# our text model never read (the room's, with their source and licence)
+EXAMPLE_PROMPT = "The old captain looked out over the harbour and said"
+PASSAGES = ASSETS / "room" / "passages.json"
+TEXT_EXAMPLES = ("ours", "book")
 DIGIT_SIDE = 560  # a square image up to this side is read as one digit (a 28 px digit, or one enlarged)
 DIGIT_BYTES = 2 * 2**20  # and up to this size: 560 x 560 RGBA raw is 1.25 MB
 HAS_DIFFUSION = (ASSETS / "diffusion" / "unet" / "diffusion_pytorch_model.safetensors").exists()
@@ -203,9 +208,20 @@ def example_file(kind: str) -> str:
     return str(path)
 
 
+def example_text(kind: str) -> str:
+    """"ours": what the text tab writes with its defaults (watermarked); "book": a human passage (not)."""
+    if kind == "ours":
+        return adapter(TextContinuation).continue_text(EXAMPLE_PROMPT, seed=0, watermark=True)[0].text
+    return json.loads(PASSAGES.read_text(encoding="utf-8"))[0]["text"]
+
+
 def _text_panel() -> None:
     gr.Markdown(t("provenance_text_about"))
-    text = RawTextbox(lines=6, label=t("provenance_text"), placeholder=t("provenance_text_placeholder"))
+    text = RawTextbox(lines=6, label=t("provenance_text"), placeholder=t("provenance_text_placeholder"),
+                      elem_id="provenance-text")
+    with gr.Row():
+        examples = {kind: gr.Button(t(f"provenance_text_example_{kind}"), size="sm",
+                                    elem_id=f"provenance-text-example-{kind}") for kind in TEXT_EXAMPLES}
     go = gr.Button(t("provenance_check_text"), variant="primary", elem_id="provenance-check-text")
     verdict = gr.Markdown(elem_id="provenance-text-verdict")
     shown = dict(show_legend=False, show_inline_category=False)  # the label says what each colour means
@@ -215,6 +231,9 @@ def _text_panel() -> None:
     details = gr.JSON(label=t("provenance_details"), open=False, visible=False)  # the API's answer; the page has words
     outputs = [details, verdict, green, ranks, shares]
     keep_on_error(go.click(detect_text, text, outputs, api_name="detect_text"), outputs)
+    for kind, button in examples.items():
+        button.click(functools.partial(example_text, kind), None, text, api_visibility="private").then(
+            detect_text, text, outputs, api_visibility="private")
     # the text check only: an uploaded image cannot go in a URL (docs/permalinks.md)
     permalink.register("provenance", {"text": text}, go), permalink.link_button("provenance", {"text": text})
 
@@ -254,6 +273,8 @@ provenance_text_about: **Did our text tab write this?** Paste a text and press C
 provenance_text: Text to check | 要检查的文本
 provenance_text_placeholder: Paste a text, e.g. one written by the text tab | 粘贴一段文本，例如文本页写出的文字
 provenance_check_text: Check the text | 检查文本
+provenance_text_example_ours: Example: written by our text tab | 示例：我们的文本页写的
+provenance_text_example_book: Example: a passage from a book | 示例：书中的一段
 provenance_green: Each token by its list: green (favoured by our mark) or red; uncoloured tokens are not scored (the first, and repeated pairs) | 按名单着色的每个 token：绿色（水印偏好）或红色；无颜色的不计分（第一个及重复出现的词对）
 provenance_rank: Each token by its rank under our model (GLTR, Gehrmann et al., 2019): green top 10, yellow top 100, red top 1000, purple beyond | 按我们模型给出的排名着色的每个 token（GLTR，Gehrmann 等，2019）：绿色前 10，黄色前 100，红色前 1000，紫色 1000 名之外
 provenance_details: Details (JSON, as the API returns them) | 详细结果（JSON，与 API 返回的相同）
