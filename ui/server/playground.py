@@ -44,11 +44,12 @@ CSS = """
 /* a slider's label keeps a readable width and its number box goes below it (a Chinese label in a phone's narrow
    column had shrunk to one character a line) */
 .head:has(> .tab-like-container) > label { min-width: min(100%, 7em); flex: 1 1 auto; }
+/* labels that float over an image or a gallery's first row go above them, in full (the GAN gallery's label hid
+   the top of its first digit) */
+.block > label.float[data-testid="block-label"] { position: static; white-space: normal; max-width: 100%; }
+.grid-container.pt-6 { padding-top: 0; }
 @media (max-width: 640px) {  /* a phone: galleries as many columns as fit, not Gradio's fixed 8-16 cut off */
   .grid-container { grid-template-columns: repeat(auto-fill, minmax(52px, 1fr)) !important; }
-  /* labels that float over an image or a gallery's first row go above them, in full */
-  .block > label.float[data-testid="block-label"] { position: static; white-space: normal; max-width: 100%; }
-  .grid-container.pt-6 { padding-top: 0; }
 }
 """
 # Gradio keeps the state of its last 10,000 sessions, each with a copy of the config of every block of the page
