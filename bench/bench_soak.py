@@ -157,6 +157,8 @@ def main(argv=None) -> None:
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--minutes", type=float, default=10.0, help="stop after this long even if requests remain")
     p.add_argument("--no-hostile", action="store_true", help="the friendly mix only")
+    p.add_argument("--baseline", type=float, default=10.0, help="seconds the probe asks the idle server before the "
+                   "load (its figures are printed beside the load's)")
     p.add_argument("--idle", type=float, default=35.0, help="seconds to wait after the load before the last RSS (the "
                    "app gives its C heap's free pages back once it has been quiet for 1 s: generators/runtime/memory.py)")
     args = p.parse_args(argv)
@@ -173,7 +175,7 @@ def main(argv=None) -> None:
             call(url, api, data)
         before = rss_mb(server.pid)
         with soak_hostile.Probe(url) as idle_probe:  # the baseline: the same probe, the server idle
-            time.sleep(10)
+            time.sleep(args.baseline)
         t0 = time.time()
         with probe:
             result = soak(url, server.pid, args.requests, args.clients, args.minutes * 60, hostile)

@@ -426,7 +426,7 @@ def test_requests_leave_nothing_behind():
     traceback in the server's log, and RSS 5 s after the load (the app trims its heap once quiet for 1 s) within 3% of its level
     after the first 100 calls. The hostile mix (adapters, uploads) has its bounds in tests/test_bounds.py."""
     done = subprocess.run([sys.executable, "-m", "bench.bench_soak", "--requests", "300", "--clients", "4",
-                           "--minutes", "5", "--idle", "5", "--no-hostile"], capture_output=True, text=True, timeout=600,
+                           "--minutes", "5", "--idle", "5", "--baseline", "2", "--no-hostile"], capture_output=True, text=True, timeout=600,
                           cwd=Path(__file__).resolve().parents[1])
     out = done.stdout
     assert done.returncode == 0, done.stderr[-2000:]
