@@ -89,11 +89,14 @@ def model_ms(result, fallback_s: float) -> float:
 
 def api_times(url: str, api: str, data: list, runs: int) -> tuple[float, float, float]:
     """(model ms, gradio_client default ms, gradio_client with one TLS context ms), medians. The third is a client
-    made with ssl_verify=ssl.create_default_context(): httpx then reuses that context for each file it fetches instead
-    of loading the CA bundle again (~20 ms a file), and certificates are still checked."""
+    made as README makes it, with ssl_verify=ssl.create_default_context(cafile=certifi.where()): httpx then reuses that
+    context for each file it fetches instead of loading the CA bundle again (~20 ms a file), and certificates are still
+    checked."""
     import ssl
+
+    import certifi
     plain, full = client(url, download_files=False), client(url)
-    shared = client(url, ssl_verify=ssl.create_default_context())
+    shared = client(url, ssl_verify=ssl.create_default_context(cafile=certifi.where()))
     full.predict(*data, api_name=api)  # warm-up
     shared.predict(*data, api_name=api)
     models, totals, contexts = [], [], []

@@ -39,9 +39,11 @@ def test_the_shared_tls_context_client_downloads_the_walk(app_url, tmp_path):
     default client does."""
     import ssl
 
+    import certifi
     from gradio_client import Client
 
-    shared = Client(app_url, verbose=False, ssl_verify=ssl.create_default_context(), download_files=str(tmp_path))
+    context = ssl.create_default_context(cafile=certifi.where())
+    shared = Client(app_url, verbose=False, ssl_verify=context, download_files=str(tmp_path))
     frames, gif = shared.predict("3", 1, 2, 4, 1.0, api_name="/latent_walk")
     assert len(frames) == 4 and all(Path(f["image"]).is_file() for f in frames)
     assert Path(gif).read_bytes()[:6] in (b"GIF89a", b"GIF87a")
