@@ -10,6 +10,7 @@ read as a digit; after 10, none: bench/bench_scratch.py).
 """
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -74,15 +75,22 @@ class DiffusionRun:
     def samples(self, seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The grid's digits (GRID, 1, 28, 28) in [0, 1], each row the digits 0-9, by DDIM from the grid's noise."""
         x, labels = self.grid if seed is None else grid_inputs(seed)
-        x, y = x.to(self.device), labels.to(self.device)
-        ts = torch.linspace(self.recipe.timesteps - 1, 0, self.recipe.sample_steps).round().long().tolist()
+        for x, _ in self.ddim(x.to(self.device), labels.to(self.device), self.recipe.sample_steps):
+            pass
+        return ((x + 1) / 2).clamp(0, 1).cpu(), labels
+
+    @torch.no_grad()
+    def ddim(self, x: torch.Tensor, y: torch.Tensor, steps: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Deterministic DDIM from the noise x_T (B, 1, 28, 28) over `steps` of the schedule, for the digits y: after
+        each step, (x, the model's clean digit x0), both in [-1, 1]; the last x is the finished digits."""
+        ts = torch.linspace(self.recipe.timesteps - 1, 0, steps).round().long().tolist()
         for i, t in enumerate(ts):
             a = self.alpha_bar[t]
             a_next = self.alpha_bar[ts[i + 1]] if i + 1 < len(ts) else torch.tensor(1.0, device=self.device)
             x0 = self.net(x, torch.full((len(x),), t, device=self.device), y).clamp(-1, 1)  # the clean digit
             eps = (x - a.sqrt() * x0) / (1 - a).sqrt()  # the noise that x0 leaves in x_t
             x = a_next.sqrt() * x0 + (1 - a_next).sqrt() * eps  # DDIM, eta = 0 (Song et al., eq. 12)
-        return ((x + 1) / 2).clamp(0, 1).cpu(), labels
+            yield x, x0
 
     def weights(self) -> dict[str, torch.Tensor]:
         return {f"net.{k}": v for k, v in self.net.state_dict().items()}

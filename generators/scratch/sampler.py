@@ -89,16 +89,9 @@ class ScratchSampler:
         g = torch.Generator().manual_seed(seed)
         x = torch.randn(COUNT.hi, 1, 28, 28, generator=g)[:count].to(run.device)  # x_T, (count, 1, 28, 28)
         _, labels = noise_and_labels(1, digit, count, seed)
-        y, T = labels.to(run.device), run.recipe.timesteps
-        ts = torch.linspace(T - 1, 0, steps).round().long().tolist() if steps > 1 else [T - 1]
-        for i, t in enumerate(ts):
-            a = run.alpha_bar[t]
-            a_next = run.alpha_bar[ts[i + 1]] if i + 1 < len(ts) else torch.tensor(1.0, device=run.device)
-            x0 = run.net(x, torch.full((count,), t, device=run.device), y).clamp(-1, 1)  # 1. the clean digit
-            eps = (x - a.sqrt() * x0) / (1 - a).sqrt()  # 2. the noise x0 leaves in x_t
-            x = a_next.sqrt() * x0 + (1 - a_next).sqrt() * eps  # 3. DDIM, eta = 0 (Song et al., eq. 12)
-            yield DenoisingStep(i + 1, len(ts), ((x + 1) / 2).clamp(0, 1).cpu(), ((x0 + 1) / 2).cpu(),
-                                labels.tolist(), done=i + 1 == len(ts))
+        for i, (x, x0) in enumerate(run.ddim(x, labels.to(run.device), steps)):  # as its training grid samples
+            yield DenoisingStep(i + 1, steps, ((x + 1) / 2).clamp(0, 1).cpu(), ((x0 + 1) / 2).cpu(),
+                                labels.tolist(), done=i + 1 == steps)
 
     @torch.inference_mode()
     def interpolate(self, run, *, start: torch.Tensor, end: torch.Tensor, steps: int, method: str = "linear",

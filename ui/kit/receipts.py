@@ -125,7 +125,7 @@ class Meter:
 
 @contextlib.contextmanager
 def metered(what: str):
-    """`with metered("sample_digits") as meter: ... yield ..., summary + " " + meter.line(lang)`. A stream that
+    """`with metered("compare_families") as meter: ... yield ..., meter.under(summary, lang, link)`. A stream that
     stops early or fails ends its measurement here, unkept (the room counts results that went out)."""
     meter = Meter(what)
     try:
