@@ -22,7 +22,7 @@ from ui.kit.i18n import t
 from ui.kit.images import grid, png_bytes, to_uint8, upscale
 from ui.kit.receipts import Meter
 from ui.kit.registry import Tab
-from ui.kit.trained import Session, trained_state
+from ui.kit.trained import Session, steps_of, trained_state
 from ui.tabs.scratch_text import MESSAGES, STRINGS
 
 TRAINER = ScratchTrainer()  # the bundled digits and the grading classifier, shared read-only; runs live in sessions
@@ -183,7 +183,7 @@ def adopt_upload(upload: str | None, session: Session | None = None, *, lang: st
         raise InputError("scratch_file_invalid")
     run = weights.load_run(upload)
     session.adopt(run)
-    return render("scratch_adopted", dict(family=run.family, steps=run.config.get("steps", "?"),
+    return render("scratch_adopted", dict(family=run.family, steps=steps_of(run),
                                           tab=render(f"scratch_tab_{run.family}", {}, lang)), lang)
 
 
